@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+// myapp: the demo backend. Answers every GET with its name and the Color header it received:
+//   text/plain "<color> <name>\n", or with V2 set, text/html "\n<h1><name> (<color>)</h1>\n".
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { hostname } from 'node:os'
+import { LOG_LEVELS, type LogLevel } from '../src/config.js'
+import { createDrainer } from '../src/drain.js'
+import { createLogger } from '../src/logger.js'
+import { parseDuration, parsePort } from '../src/validators.js'
+import { renderPage } from './page.js'
+
+const env = process.env
+const EX_CONFIG = 78
+
+function fail(message: string): never {
+  process.stderr.write(`myapp: ${message}\n`)
+  process.exit(EX_CONFIG)
+}
+
+// `myapp :8080`, `myapp 8080`, or PORT, as sillyproxy's myapp took its address.
+const portText = (process.argv[2] ?? env.PORT ?? '8080').replace(/^:/, '')
+let port: number
+let shutdownTimeoutMs: number
+try {
+  port = parsePort(portText)
+  shutdownTimeoutMs = parseDuration(env.SHUTDOWN_TIMEOUT ?? '7s')
+} catch (error) {
+  fail(`bad port or SHUTDOWN_TIMEOUT: ${(error as Error).message}`)
+}
+const level = (env.LOG_LEVEL ?? 'info') as LogLevel
+if (!LOG_LEVELS.includes(level)) fail(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`)
+
+const name = env.HOSTNAME || hostname()
+const v2 = Boolean(env.V2)
+const logger = createLogger({ level, format: env.LOG_FORMAT === 'pretty' ? 'pretty' : 'json' })
+
+const server = createServer()
+const drainer = createDrainer(server)
+server.on('request', (req, res) => {
+  const color = typeof req.headers.color === 'string' ? req.headers.color : 'unknown'
+  logger.info({ method: req.method, path: req.url, remote: req.socket.remoteAddress, color }, 'request')
+  const page = renderPage({ name, color, v2 })
+  res.writeHead(200, { 'content-type': page.type, 'content-length': Buffer.byteLength(page.body) })
+  res.end(page.body)
+})
+
+server.once('error', (error: NodeJS.ErrnoException) => {
+  process.stderr.write(`myapp: cannot listen on port ${port}: ${error.code}\n`)
+  process.exit(1)
+})
+// No host: Node listens on :: and takes IPv4 too, so http://localhost works whichever address it picks.
+server.listen(port, () => {
+  logger.info({ port: (server.address() as AddressInfo).port, name, v2 }, 'listening')
+})
+
+const stop = (signal: NodeJS.Signals) => {
+  logger.info({ signal, in_flight: drainer.inFlight }, 'draining')
+  drainer.drain(shutdownTimeoutMs).then(({ forced }) => {
+    logger.info({ forced }, 'stopped')
+    process.exit(0)
+  })
+}
+process.once('SIGTERM', stop)
+process.once('SIGINT', stop)

@@ -1,0 +1,322 @@
+// Forwards one request or WebSocket upgrade to a color's upstream with http-proxy-3.
+//
+// Every call has an error path (http-proxy-3 throws when nobody handles `error`), and one table maps
+// failures to statuses, so one bad upstream or client never ends the process.
+import { randomUUID } from 'node:crypto'
+import {
+  type ClientRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type ServerResponse,
+  STATUS_CODES,
+} from 'node:http'
+import type { Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
+import { createProxyServer } from 'http-proxy-3'
+import type { Logger } from './logger.js'
+import type { Upstream } from './upstream.js'
+
+export interface ProxyOptions {
+  colorHeader: string
+  preserveHost: boolean
+  connectTimeoutMs: number
+  serverTimeoutMs: number
+  tunnelTimeoutMs: number
+  logger: Logger
+  now?: () => number
+}
+
+export interface Route {
+  name: string
+  upstream: Upstream
+}
+
+export interface Proxy {
+  web(req: IncomingMessage, res: ServerResponse, route: Route | undefined): void
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, route: Route | undefined): void
+}
+
+export type FailureReason =
+  | 'refused'
+  | 'reset'
+  | 'dns'
+  | 'unreachable'
+  | 'connect_timeout'
+  | 'server_timeout'
+  | 'tls'
+  | 'no_color'
+  | 'client_gone'
+  | 'error'
+
+/** The one table: failure → status and the one line the client reads. */
+export const FAILURES: Record<FailureReason, { status: number; text: string }> = {
+  refused: { status: 502, text: 'the upstream refused the connection' },
+  reset: { status: 502, text: 'the upstream closed the connection before answering' },
+  dns: { status: 502, text: 'the upstream host name does not resolve' },
+  unreachable: { status: 502, text: 'the upstream host is unreachable' },
+  tls: { status: 502, text: 'the TLS handshake with the upstream failed' },
+  error: { status: 502, text: 'the upstream request failed' },
+  connect_timeout: { status: 504, text: 'the upstream did not accept the connection in time' },
+  server_timeout: { status: 504, text: 'the upstream did not answer in time' },
+  no_color: { status: 503, text: 'no color is available to serve this request' },
+  // Nobody is left to answer: logged only (499 as nginx does).
+  client_gone: { status: 499, text: 'the client went away' },
+}
+
+const CODE_REASONS: Record<string, FailureReason> = {
+  ECONNREFUSED: 'refused',
+  ECONNRESET: 'reset',
+  EPIPE: 'reset',
+  ENOTFOUND: 'dns',
+  EAI_AGAIN: 'dns',
+  EAI_FAIL: 'dns',
+  EHOSTUNREACH: 'unreachable',
+  ENETUNREACH: 'unreachable',
+  EHOSTDOWN: 'unreachable',
+  ECONNECTTIMEOUT: 'connect_timeout',
+  ESERVERTIMEOUT: 'server_timeout',
+}
+
+export function failureReason(error: NodeJS.ErrnoException): FailureReason {
+  const code = error.code ?? ''
+  return (
+    CODE_REASONS[code] ??
+    (/^(ERR_TLS|ERR_SSL|CERT_|DEPTH_ZERO|SELF_SIGNED|UNABLE_TO)/.test(code) ? 'tls' : 'error')
+  )
+}
+
+// RFC 9110 section 7.6.1: hop-by-hop fields, plus the older ones proxies still meet. Transfer-Encoding is
+// left to Node, which frames the forwarded body itself.
+const HOP_BY_HOP = [
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'upgrade',
+  'proxy-authorization',
+]
+
+/** Removes hop-by-hop fields and every field the Connection header names. */
+export function stripHopByHop(headers: IncomingHttpHeaders, keep: readonly string[] = []): void {
+  const named = String(headers.connection ?? '')
+    .split(',')
+    .map((token) => token.trim().toLowerCase())
+  for (const name of [...HOP_BY_HOP, ...named]) {
+    if (name && !keep.includes(name)) delete headers[name]
+  }
+}
+
+const MAX_REQUEST_ID = 200
+
+/** Per-request state, carried on the http-proxy-3 options object that reaches every event. */
+interface Exchange {
+  route: Route
+  requestId: string
+  start: number
+  reason?: FailureReason
+  upstreamStatus?: number
+  upgraded?: boolean
+}
+
+type ExchangeOptions = { exchange: Exchange }
+
+export function createProxy(options: ProxyOptions): Proxy {
+  const { colorHeader, logger } = options
+  const headerKey = colorHeader.toLowerCase()
+  const now = options.now ?? performance.now.bind(performance)
+  const engine = createProxyServer({ xfwd: true, toProxy: true })
+
+  // Errors that reach no callback (a client socket failing mid-tunnel): logged, never thrown.
+  engine.on('error', (error: Error) => logger.debug({ err: error }, 'proxy socket error'))
+
+  engine.on(
+    'proxyReq',
+    (proxyReq: ClientRequest, _req: IncomingMessage, _res: ServerResponse, opts: object) => {
+      guardTimeouts(proxyReq, (opts as ExchangeOptions).exchange)
+    },
+  )
+  engine.on('proxyReqWs', (proxyReq: ClientRequest, _req: IncomingMessage, socket: Duplex, opts: object) => {
+    const exchange = (opts as ExchangeOptions).exchange
+    guardTimeouts(proxyReq, exchange)
+    proxyReq.once('upgrade', () => {
+      exchange.upgraded = true
+    })
+    // Data either way is activity on the client socket, so one idle timer covers the tunnel.
+    ;(socket as Socket).setTimeout(options.tunnelTimeoutMs, () => socket.destroy())
+  })
+  engine.on('proxyRes', (proxyRes: IncomingMessage, _req: IncomingMessage, res: ServerResponse) => {
+    stripHopByHop(proxyRes.headers)
+    // Our keep-alive with the client is ours to decide: Node's own choice, or close while draining.
+    proxyRes.headers.connection = res.shouldKeepAlive ? 'keep-alive' : 'close'
+  })
+
+  /** TIMEOUT_CONNECT until the socket connects, then TIMEOUT_SERVER until the response headers. */
+  function guardTimeouts(proxyReq: ClientRequest, exchange: Exchange): void {
+    let timer: NodeJS.Timeout | undefined
+    const fail = (code: string, text: string) => () =>
+      proxyReq.destroy(Object.assign(new Error(text), { code }))
+    const waitForAnswer = () => {
+      clearTimeout(timer)
+      timer = setTimeout(fail('ESERVERTIMEOUT', 'upstream answer timed out'), options.serverTimeoutMs)
+    }
+    const onSocket = (socket: Socket) => {
+      if (socket.connecting) {
+        timer = setTimeout(fail('ECONNECTTIMEOUT', 'upstream connect timed out'), options.connectTimeoutMs)
+        socket.once('connect', waitForAnswer)
+      } else {
+        waitForAnswer()
+      }
+    }
+    if (proxyReq.socket) onSocket(proxyReq.socket as Socket)
+    else proxyReq.once('socket', onSocket)
+    const settle = (response?: IncomingMessage) => {
+      clearTimeout(timer)
+      if (response) exchange.upstreamStatus = response.statusCode
+    }
+    proxyReq.once('response', settle)
+    proxyReq.once('upgrade', settle)
+    proxyReq.once('close', () => clearTimeout(timer))
+  }
+
+  /** Headers every forwarded request carries: the color, a request id, and the Host we promise. */
+  function prepare(req: IncomingMessage, route: Route): Exchange {
+    const headers = req.headers
+    const given = headers['x-request-id']
+    const requestId =
+      typeof given === 'string' &&
+      given.length > 0 &&
+      given.length <= MAX_REQUEST_ID &&
+      /^[\x21-\x7e]+$/.test(given)
+        ? given
+        : randomUUID()
+    headers['x-request-id'] = requestId
+    // A client-sent value is replaced: the backend must be able to trust it.
+    headers[headerKey] = route.name
+    headers['x-forwarded-host'] ??= headers.host ?? ''
+    if (!options.preserveHost) headers.host = route.upstream.host
+    return { route, requestId, start: now() }
+  }
+
+  function accessLog(req: IncomingMessage, exchange: Exchange, status: number, bytes: number): void {
+    const path = (req.url ?? '').split('?', 1)[0]
+    logger.info(
+      {
+        method: req.method,
+        path,
+        status,
+        color: exchange.route.name,
+        upstream: exchange.route.upstream.redacted,
+        duration_ms: Math.round((now() - exchange.start) * 10) / 10,
+        bytes,
+        request_id: exchange.requestId,
+        ...(exchange.reason && { error: exchange.reason }),
+      },
+      'request',
+    )
+  }
+
+  return {
+    web(req, res, route) {
+      if (!route) {
+        writeFailure(res, 'no_color')
+        return
+      }
+      const socket = req.socket
+      const bytesBefore = socket.bytesWritten
+      const exchange = prepare(req, route)
+      // Node frames the upstream request itself; Expect is answered by Node's server with 100 Continue.
+      stripHopByHop(req.headers)
+      delete req.headers.expect
+      res.setHeader('x-request-id', exchange.requestId)
+      res.once('close', () => {
+        const status = res.writableFinished ? res.statusCode : FAILURES.client_gone.status
+        if (!res.writableFinished) exchange.reason ??= 'client_gone'
+        accessLog(req, exchange, status, socket.bytesWritten - bytesBefore)
+      })
+      const onError = (error: Error) => {
+        exchange.reason = failureReason(error as NodeJS.ErrnoException)
+        if (req.socket.destroyed) {
+          exchange.reason = 'client_gone'
+          return
+        }
+        if (res.headersSent) {
+          // Too late for a status: cut the response so the client sees it is incomplete.
+          res.destroy()
+          return
+        }
+        writeFailure(res, exchange.reason)
+      }
+      route.upstream.endpoint().then(
+        (endpoint) => {
+          // The client may have left while the upstream's name was being resolved.
+          if (res.destroyed) return
+          const call = { target: endpoint.target, agent: endpoint.agent, auth: route.upstream.auth, exchange }
+          engine.web(req, res, call as object, onError)
+        },
+        (error: Error) => onError(error),
+      )
+    },
+
+    upgrade(req, socket, head, route) {
+      // A client that vanishes before we answer must not become an uncaught 'error'.
+      socket.on('error', (error) => logger.debug({ err: error }, 'client socket error'))
+      if (!route) {
+        writeRawFailure(socket, 'no_color')
+        return
+      }
+      const exchange = prepare(req, route)
+      stripHopByHop(req.headers, ['connection', 'upgrade'])
+      socket.once('close', () => {
+        const status = exchange.upgraded
+          ? 101
+          : exchange.reason
+            ? FAILURES[exchange.reason].status
+            : (exchange.upstreamStatus ?? 0)
+        accessLog(req, exchange, status, 0)
+      })
+      const onError = (error: Error) => {
+        exchange.reason = failureReason(error as NodeJS.ErrnoException)
+        if (!exchange.upgraded) writeRawFailure(socket, exchange.reason)
+        else socket.destroy()
+      }
+      route.upstream.endpoint().then(
+        (endpoint) => {
+          if (socket.destroyed) return
+          const call = {
+            target: endpoint.target,
+            agent: endpoint.upgradeAgent,
+            auth: route.upstream.auth,
+            exchange,
+          }
+          engine.ws(req, socket, head, call as object, onError)
+        },
+        (error: Error) => onError(error),
+      )
+    },
+  }
+}
+
+/** A one-line plain-text error answer. */
+export function writeFailure(res: ServerResponse, reason: FailureReason): void {
+  const { status, text } = FAILURES[reason]
+  const body = `${status} ${text}\n`
+  res.writeHead(status, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+  })
+  res.end(body)
+}
+
+/** The same answer written on a raw socket, for upgrade requests that never became a tunnel. */
+function writeRawFailure(socket: Duplex, reason: FailureReason): void {
+  const { status, text } = FAILURES[reason]
+  const body = `${status} ${text}\n`
+  const head = `HTTP/1.1 ${status} ${STATUS_CODES[status]}`
+  if (socket.writable) {
+    socket.end(
+      `${head}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    )
+  }
+}

@@ -1,0 +1,137 @@
+// The traffic listener, the admin listener beside it, and the graceful shutdown sequence.
+// start() resolves the bound ports; shutdown() runs the SPEC.md sequence and resolves when it is done.
+import { once } from 'node:events'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { createAdminServer } from './admin.js'
+import type { Config } from './config.js'
+import { createDrainer, type DrainResult } from './drain.js'
+import type { Logger } from './logger.js'
+import { createProxy, type Route } from './proxy.js'
+import { createRouter, shares } from './router.js'
+import { type Resolver, Upstream } from './upstream.js'
+
+export interface Dependencies {
+  logger: Logger
+  /** Random number in [0, 1) for the weighted choice. */
+  rand?: () => number
+  /** Milliseconds clock for socket age and re-resolution. */
+  now?: () => number
+  resolve?: Resolver
+}
+
+export interface ColorProxy {
+  start(): Promise<{ port: number; adminPort: number }>
+  /**
+   * readyz → 503; keep serving for delayMs; stop accepting and drain for up to config.shutdown.timeoutMs.
+   * A second call (a second signal) skips whatever delay is left.
+   */
+  shutdown(options: { delayMs: number }): Promise<DrainResult>
+}
+
+export function createColorProxy(config: Config, deps: Dependencies): ColorProxy {
+  const { logger } = deps
+  const routes: (Route & { weight: number })[] = config.colors.map((color) => ({
+    name: color.name,
+    weight: color.weight,
+    upstream: new Upstream(color.upstream, {
+      maxSocketAgeMs: config.upstream.maxSocketAgeMs,
+      resolveEveryMs: config.upstream.resolveEveryMs,
+      resolve: deps.resolve,
+      now: deps.now,
+    }),
+  }))
+  const router = createRouter(routes, deps.rand)
+  const proxy = createProxy({
+    colorHeader: config.colorHeader,
+    preserveHost: config.preserveHost,
+    connectTimeoutMs: config.timeouts.connectMs,
+    serverTimeoutMs: config.timeouts.serverMs,
+    tunnelTimeoutMs: config.timeouts.tunnelMs,
+    logger,
+  })
+
+  const traffic = createServer({
+    // TIMEOUT_CLIENT bounds the whole request (headers and body): 408 and close. Node checks every
+    // connectionsCheckingInterval, so keep that well under the timeout.
+    requestTimeout: config.timeouts.clientMs,
+    headersTimeout: config.timeouts.clientMs,
+    connectionsCheckingInterval: Math.min(1000, Math.max(50, config.timeouts.clientMs / 4)),
+    keepAliveTimeout: config.timeouts.keepAliveMs,
+  })
+  const drainer = createDrainer(traffic)
+  traffic.on('request', (req, res) => proxy.web(req, res, router.pick(req)))
+  traffic.on('upgrade', (req, socket, head) => {
+    drainer.trackTunnel(socket)
+    proxy.upgrade(req, socket, head, router.pick(req))
+  })
+  // Malformed requests and TIMEOUT_CLIENT are answered by Node's default clientError handling (400, 408, 431).
+
+  let ready = true
+  const admin = createAdminServer(config, { ready: () => ready })
+  let shuttingDown: Promise<DrainResult> | undefined
+  let skipDelay: (() => void) | undefined
+
+  return {
+    async start() {
+      await listen(traffic, config.listen.port, config.listen.host)
+      await listen(admin, config.admin.port, config.admin.host).catch((error) => {
+        traffic.close()
+        throw error
+      })
+      const port = (traffic.address() as AddressInfo).port
+      const adminPort = (admin.address() as AddressInfo).port
+      const share = shares(config.colors)
+      for (const color of config.colors) {
+        logger.info(
+          {
+            color: color.name,
+            upstream: routes.find((r) => r.name === color.name)?.upstream.redacted,
+            weight: color.weight,
+            share_percent: share.get(color.name),
+          },
+          `${color.name}: ${share.get(color.name)}% of new traffic`,
+        )
+      }
+      logger.info({ port, admin_port: adminPort }, 'listening')
+      return { port, adminPort }
+    },
+
+    shutdown({ delayMs }) {
+      if (shuttingDown) {
+        skipDelay?.()
+        return shuttingDown
+      }
+      ready = false
+      logger.info(
+        { delay_ms: delayMs, timeout_ms: config.shutdown.timeoutMs },
+        'shutting down: readyz now 503',
+      )
+      shuttingDown = (async () => {
+        // The orchestrator needs a moment to stop sending new connections here; keep serving meanwhile.
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, delayMs)
+          skipDelay = () => {
+            clearTimeout(timer)
+            resolve()
+          }
+        })
+        logger.info({ in_flight: drainer.inFlight }, 'draining: no new connections')
+        const result = await drainer.drain(config.shutdown.timeoutMs)
+        if (result.forced > 0) logger.warn({ forced: result.forced }, 'drain timed out: connections closed')
+        for (const route of routes) route.upstream.close()
+        admin.close()
+        admin.closeAllConnections()
+        logger.info('stopped')
+        return result
+      })()
+      return shuttingDown
+    },
+  }
+}
+
+async function listen(server: Server, port: number, host: string): Promise<void> {
+  server.listen(port, host)
+  // once() rejects if 'error' (EADDRINUSE, EACCES) comes first.
+  await once(server, 'listening')
+}

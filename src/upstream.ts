@@ -1,0 +1,200 @@
+// One upstream: keep-alive pools, socket age, and spreading over every address its host resolves to.
+//
+// Behind a Swarm VIP a pooled socket pins one task, so sockets are closed once they are older than
+// maxSocketAgeMs. When the host resolves to several addresses (`tasks.myapp-v1`), each address gets its own
+// pool and requests take the addresses in turn; the name is resolved again every resolveEveryMs.
+import { lookup as dnsLookup } from 'node:dns/promises'
+import http from 'node:http'
+import https from 'node:https'
+import { isIP, type Socket } from 'node:net'
+
+export interface Address {
+  address: string
+  family: number
+}
+
+/** Resolves a host name to every address it has (dns.lookup with `all: true` by default). */
+export type Resolver = (hostname: string) => Promise<Address[]>
+
+export const systemResolver: Resolver = (hostname) => dnsLookup(hostname, { all: true })
+
+export interface UpstreamOptions {
+  maxSocketAgeMs: number
+  resolveEveryMs: number
+  resolve?: Resolver
+  now?: () => number
+}
+
+/** Where one request goes: a URL with the address in place of the host name, and the pools for it. */
+export interface Endpoint {
+  /** `http://10.0.0.7:8080/base`: the base path of the upstream URL, the host replaced by one address. */
+  target: URL
+  address: string
+  /** Keep-alive pool for ordinary requests. */
+  agent: http.Agent
+  /** Pool without keep-alive for WebSocket upgrades (the socket leaves the pool once upgraded). */
+  upgradeAgent: http.Agent
+}
+
+export class Upstream {
+  readonly url: URL
+  /** The upstream's own `host[:port]`, sent as Host when PRESERVE_HOST=false. */
+  readonly host: string
+  /** `user:pass` from the URL, sent as basic auth; undefined when the URL has none. */
+  readonly auth: string | undefined
+  private endpoints: Endpoint[] = []
+  private turn = 0
+  private resolvedAt = Number.NEGATIVE_INFINITY
+  private resolving: Promise<Endpoint[]> | undefined
+  private readonly hostname: string
+  private readonly port: number
+  private readonly resolve: Resolver
+  private readonly now: () => number
+
+  constructor(
+    url: URL,
+    private readonly options: UpstreamOptions,
+  ) {
+    this.url = url
+    this.host = url.host
+    this.auth =
+      url.username || url.password
+        ? `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`
+        : undefined
+    // WHATWG keeps IPv6 literals in brackets; sockets want them bare.
+    this.hostname = url.hostname.replace(/^\[(.*)\]$/, '$1')
+    this.port = Number(url.port || (url.protocol === 'https:' ? 443 : 80))
+    this.resolve = options.resolve ?? systemResolver
+    this.now = options.now ?? Date.now
+    if (isIP(this.hostname)) {
+      this.endpoints = [this.createEndpoint(this.hostname)]
+      this.resolvedAt = Number.POSITIVE_INFINITY
+    }
+  }
+
+  /** The URL without credentials, safe to log and show. */
+  get redacted(): string {
+    return redactUrl(this.url)
+  }
+
+  /** The next endpoint in turn. Resolves the host first when it has no addresses yet. */
+  async endpoint(): Promise<Endpoint> {
+    if (this.now() - this.resolvedAt >= this.options.resolveEveryMs) {
+      const refresh = this.refresh()
+      // Keep serving the addresses we have while a new answer is on its way.
+      if (this.endpoints.length === 0) await refresh
+      else refresh.catch(() => {})
+    }
+    const endpoint = this.endpoints[this.turn++ % this.endpoints.length]
+    if (!endpoint) throw Object.assign(new Error(`${this.hostname} has no address`), { code: 'ENOTFOUND' })
+    return endpoint
+  }
+
+  /** Addresses in rotation now. */
+  get addresses(): string[] {
+    return this.endpoints.map((endpoint) => endpoint.address)
+  }
+
+  /** Closes every pooled socket; requests in flight finish first. */
+  close(): void {
+    for (const endpoint of this.endpoints) retire(endpoint)
+    this.endpoints = []
+  }
+
+  private refresh(): Promise<Endpoint[]> {
+    this.resolving ??= this.resolve(this.hostname)
+      .then((found) => {
+        this.resolvedAt = this.now()
+        this.update(preferredAddresses(found))
+        return this.endpoints
+      })
+      .finally(() => {
+        this.resolving = undefined
+      })
+    return this.resolving
+  }
+
+  private update(addresses: string[]): void {
+    if (addresses.length === 0) return
+    const current = new Map(this.endpoints.map((endpoint) => [endpoint.address, endpoint]))
+    this.endpoints = addresses.map((address) => current.get(address) ?? this.createEndpoint(address))
+    for (const [address, endpoint] of current) {
+      if (!addresses.includes(address)) retire(endpoint)
+    }
+  }
+
+  private createEndpoint(address: string): Endpoint {
+    const target = new URL(this.url.href)
+    target.username = ''
+    target.password = ''
+    target.hostname = isIP(address) === 6 ? `[${address}]` : address
+    target.port = String(this.port)
+    const secure = this.url.protocol === 'https:'
+    // TLS must check the certificate against the name, not the address.
+    const tls = secure && !isIP(this.hostname) ? { servername: this.hostname } : {}
+    const agent = agingAgent(
+      secure,
+      { keepAlive: true, scheduling: 'lifo', ...tls },
+      this.options.maxSocketAgeMs,
+      this.now,
+    )
+    const upgradeAgent = secure
+      ? new https.Agent({ keepAlive: false, ...tls })
+      : new http.Agent({ keepAlive: false })
+    return { target, address, agent, upgradeAgent }
+  }
+}
+
+/** A keep-alive agent that stops reusing a socket once it is older than maxAgeMs. */
+function agingAgent(
+  secure: boolean,
+  options: https.AgentOptions,
+  maxAgeMs: number,
+  now: () => number,
+): http.Agent {
+  const agent = secure ? new https.Agent(options) : new http.Agent(options)
+  const born = new WeakMap<Socket, number>()
+  // Both are documented Agent methods meant to be overridden; @types/node types them loosely.
+  const pooled = agent as unknown as {
+    createConnection(options: object, callback?: unknown): Socket
+    keepSocketAlive(socket: Socket): boolean
+  }
+  const createConnection = pooled.createConnection.bind(agent)
+  pooled.createConnection = (connectOptions, callback) => {
+    const socket = createConnection(connectOptions, callback)
+    born.set(socket, now())
+    return socket
+  }
+  const keepSocketAlive = pooled.keepSocketAlive.bind(agent)
+  pooled.keepSocketAlive = (socket) => {
+    const age = now() - (born.get(socket) ?? Number.NEGATIVE_INFINITY)
+    if (retired.has(agent) || age >= maxAgeMs) return false
+    return keepSocketAlive(socket)
+  }
+  return agent
+}
+
+const retired = new WeakSet<http.Agent>()
+
+/** Out of rotation: idle sockets close now, busy ones after their request. */
+function retire(endpoint: Endpoint): void {
+  retired.add(endpoint.agent)
+  for (const sockets of Object.values(endpoint.agent.freeSockets)) {
+    for (const socket of sockets ?? []) socket.destroy()
+  }
+}
+
+/**
+ * IPv4 when the name has any: `localhost` resolves to ::1 and 127.0.0.1, and a backend listening on
+ * 0.0.0.0 refuses ::1. Names with only IPv6 addresses use those.
+ */
+function preferredAddresses(found: readonly Address[]): string[] {
+  const v4 = found.filter((entry) => entry.family === 4)
+  return [...new Set((v4.length > 0 ? v4 : found).map((entry) => entry.address))]
+}
+
+/** `http://user:secret@host:8080/base` → `http://***@host:8080/base`. */
+export function redactUrl(url: URL): string {
+  const userinfo = url.username || url.password ? '***@' : ''
+  return `${url.protocol}//${userinfo}${url.host}${url.pathname === '/' ? '' : url.pathname}`
+}

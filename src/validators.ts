@@ -1,0 +1,112 @@
+// Parsers for the values colorproxy reads from the environment. Each takes the raw string and returns the
+// parsed value or throws an Error whose message says what is expected. Messages never contain the value:
+// the caller decides whether the value is safe to show (see config.ts).
+
+/** Largest timer Node accepts (2^31 - 1 ms, about 24.8 days); longer ones fire at once. */
+export const MAX_TIMER_MS = 2_147_483_647
+
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
+
+/** `5` (seconds), `500ms`, `10s`, `2m`, `1h` → milliseconds. */
+export function parseDuration(raw: string, { min = 0 }: { min?: number } = {}): number {
+  const match = DURATION.exec(raw.trim())
+  const ms = match ? Number(match[1]) * (UNIT_MS[match[2] ?? 's'] ?? 1000) : Number.NaN
+  if (!(ms >= min && ms <= MAX_TIMER_MS)) {
+    const floor = min > 0 ? 'above 0' : '0 or more'
+    throw new Error(`must be a duration ${floor} such as 5 (seconds), 500ms, 10s or 2m, at most 596h`)
+  }
+  return Math.round(ms)
+}
+
+export const MAX_WEIGHT = 1_000_000
+
+/** A whole number from 0 to 1000000: `50abc`, `1.5`, `-1` and `` are refused (envalid's num() takes `50abc`). */
+export function parseWeight(raw: string): number {
+  if (!/^\d{1,7}$/.test(raw.trim()) || Number(raw) > MAX_WEIGHT) {
+    throw new Error(`must be a whole number from 0 to ${MAX_WEIGHT}`)
+  }
+  return Number(raw)
+}
+
+/** A TCP port; 0 asks the system for a free one (useful in tests). */
+export function parsePort(raw: string): number {
+  if (!/^\d{1,5}$/.test(raw.trim()) || Number(raw) > 65535) {
+    throw new Error('must be a port number from 0 to 65535')
+  }
+  return Number(raw)
+}
+
+/** `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`). */
+export function parseBoolean(raw: string): boolean {
+  const value = raw.trim().toLowerCase()
+  if (['true', '1', 'yes', 'on'].includes(value)) return true
+  if (['false', '0', 'no', 'off'].includes(value)) return false
+  throw new Error('must be true or false')
+}
+
+/** An address to listen on: an IPv4/IPv6 literal or a host name. */
+export function parseListenHost(raw: string): string {
+  const value = raw.trim()
+  if (!/^(?:[A-Za-z0-9.-]+|[0-9A-Fa-f:.]+)$/.test(value)) {
+    throw new Error('must be an address to listen on, such as 0.0.0.0, :: or 127.0.0.1')
+  }
+  return value
+}
+
+// RFC 9110 section 5.6.2: a header name is a token.
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+// Headers the proxy manages itself; using one as the color header would break forwarding.
+const RESERVED_HEADERS = new Set(['host', 'connection', 'content-length', 'transfer-encoding', 'upgrade'])
+
+export function parseHeaderName(raw: string): string {
+  const value = raw.trim()
+  if (!TOKEN.test(value) || RESERVED_HEADERS.has(value.toLowerCase())) {
+    throw new Error('must be an HTTP header name such as Color or X-Color (not Host, Connection, ...)')
+  }
+  return value
+}
+
+export function parseChoice<T extends string>(choices: readonly T[]): (raw: string) => T {
+  return (raw) => {
+    const value = raw.trim() as T
+    if (!choices.includes(value)) throw new Error(`must be one of ${choices.join(', ')}`)
+    return value
+  }
+}
+
+const COLOR_NAME = /^[a-z][a-z0-9-]*$/
+
+/** `blue,green` → ['blue', 'green']. */
+export function parseColorList(raw: string): string[] {
+  const names = raw.split(',').map((name) => name.trim())
+  const bad = names.filter((name) => !COLOR_NAME.test(name))
+  if (bad.length > 0 || names.length === 0) {
+    throw new Error('must be a comma-separated list of lower-case names such as blue,green (a-z, 0-9, -)')
+  }
+  if (new Set(names).size !== names.length) throw new Error('must not name a color twice')
+  return names
+}
+
+/** `blue` → `BLUE`, `canary-2` → `CANARY_2`: the prefix of a color's variables. */
+export function colorVariable(color: string): string {
+  return color.toUpperCase().replaceAll('-', '_')
+}
+
+/**
+ * An upstream: `http(s)://host[:port][/base]`. envalid's url() accepts `myapp:8080` (scheme "myapp:"), and
+ * WHATWG URL parsing forgives `http:/myapp`; an edge proxy should refuse both.
+ */
+export function parseUpstreamUrl(raw: string): URL {
+  const value = raw.trim()
+  const expected = 'must be an http:// or https:// URL such as http://myapp-v1:8080'
+  if (!/^https?:\/\/[^/?#]/i.test(value)) throw new Error(expected)
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw new Error(expected)
+  }
+  if (url.search || url.hash) throw new Error('must not have a query (?) or fragment (#): only a base path')
+  return url
+}
