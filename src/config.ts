@@ -176,9 +176,9 @@ export function loadConfig(processEnv: Env, io: ConfigIo = nodeIo): Config {
   const invalid = new Set<string>()
   const clean = cleanEnv(raw, specs, {
     reporter: ({ errors }) => {
-      for (const [name, error] of Object.entries(errors)) {
+      for (const [name, error] of Object.entries(errors) as [string, Error][]) {
         invalid.add(name)
-        if (error) problems.push(problem(name, error.message, fromFile.has(name) ? undefined : raw[name]))
+        problems.push(problem(name, error.message, fromFile.has(name) ? undefined : raw[name]))
       }
     },
   })
@@ -287,10 +287,7 @@ function resolveFileVariable(
     fromFile.add(name)
     return io.readFile(path).replace(/\r?\n$/, '')
   } catch (error) {
-    problems.push({
-      variable: `${name}_FILE`,
-      message: `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
-    })
+    problems.push({ variable: `${name}_FILE`, message: cannotRead(path, error) })
     return undefined
   }
 }
@@ -307,6 +304,11 @@ function checkColorNames(colors: readonly string[], problems: ConfigProblem[]): 
       })
     }
   }
+}
+
+/** The path is fine to show; the error's code says enough (its message may quote file content). */
+function cannotRead(path: string, error: unknown): string {
+  return `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`
 }
 
 /** A problem line; `shownValue` is given only when the value cannot be a secret. */

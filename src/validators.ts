@@ -6,12 +6,12 @@
 export const MAX_TIMER_MS = 2_147_483_647
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
 
 /** `5` (seconds), `500ms`, `10s`, `2m`, `1h` → milliseconds. */
 export function parseDuration(raw: string, { min = 0 }: { min?: number } = {}): number {
   const match = DURATION.exec(raw.trim())
-  const ms = match ? Number(match[1]) * (UNIT_MS[match[2] ?? 's'] ?? 1000) : Number.NaN
+  const ms = match ? Number(match[1]) * UNIT_MS[(match[2] ?? 's') as keyof typeof UNIT_MS] : Number.NaN
   if (!(ms >= min && ms <= MAX_TIMER_MS)) {
     const floor = min > 0 ? 'above 0' : '0 or more'
     throw new Error(`must be a duration ${floor} such as 5 (seconds), 500ms, 10s or 2m, at most 596h`)

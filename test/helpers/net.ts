@@ -1,0 +1,108 @@
+// Real sockets on port 0, torn down by the test that made them.
+import { EventEmitter, once } from 'node:events'
+import http, { type IncomingHttpHeaders, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { Writable } from 'node:stream'
+import { pino } from 'pino'
+import type { Logger } from '../../src/logger.js'
+
+export interface Teardown {
+  teardown(fn: () => unknown): void
+}
+
+/** Listens on a free loopback port and closes the server (and its sockets) when the test ends. */
+export async function listen(
+  t: Teardown,
+  server: Server | import('node:net').Server,
+  host = '127.0.0.1',
+): Promise<number> {
+  server.listen(0, host)
+  await once(server, 'listening')
+  t.teardown(() => {
+    if ('closeAllConnections' in server) server.closeAllConnections()
+    server.close()
+  })
+  return (server.address() as AddressInfo).port
+}
+
+/** An upstream that records every request and counts TCP connections. */
+export async function recordingUpstream(
+  t: Teardown,
+  handler: (req: http.IncomingMessage, res: http.ServerResponse) => void = (_req, res) => res.end('ok'),
+) {
+  const requests: { url: string; headers: IncomingHttpHeaders; localAddress: string | undefined }[] = []
+  let connections = 0
+  const server = http.createServer((req, res) => {
+    requests.push({ url: req.url ?? '', headers: req.headers, localAddress: req.socket.localAddress })
+    handler(req, res)
+  })
+  server.on('connection', () => {
+    connections++
+  })
+  const port = await listen(t, server)
+  return {
+    server,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    get connections() {
+      return connections
+    },
+  }
+}
+
+export interface Answer {
+  status: number
+  headers: IncomingHttpHeaders
+  body: string
+}
+
+/** One request; `agent` decides keep-alive (default: a fresh connection that closes). */
+export async function get(
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; agent?: http.Agent; body?: string } = {},
+): Promise<Answer> {
+  const req = http.request(url, {
+    method: options.method ?? 'GET',
+    headers: options.headers,
+    agent: options.agent ?? false,
+  })
+  req.end(options.body)
+  const [res] = (await once(req, 'response')) as [http.IncomingMessage]
+  let body = ''
+  res.setEncoding('utf8')
+  for await (const chunk of res) body += chunk
+  return { status: res.statusCode ?? 0, headers: res.headers, body }
+}
+
+/** A logger whose JSON lines land in `lines`, for assertions on fields. */
+export function captureLogger(level = 'info') {
+  const lines: Record<string, unknown>[] = []
+  const events = new EventEmitter()
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split('\n')) {
+        if (!line) continue
+        lines.push(JSON.parse(line))
+        events.emit('line')
+      }
+      done()
+    },
+  })
+  const logger: Logger = pino({ level, base: undefined }, sink)
+  /** Resolves with the first line (already written or to come) that matches. */
+  const line = async (match: (line: Record<string, unknown>) => boolean) => {
+    await until(() => lines.some(match), events, 'line')
+    return lines.find(match) as Record<string, unknown>
+  }
+  return { logger, lines, line }
+}
+
+/** Resolves when `predicate` holds, checking after each event of `emitter`. */
+export async function until(
+  check: () => boolean,
+  emitter: NodeJS.EventEmitter,
+  event: string,
+): Promise<void> {
+  while (!check()) await once(emitter, event)
+}

@@ -1,0 +1,105 @@
+// Real child processes of the built programs (dist/, built by `npm test` first). Source maps let tap's
+// coverage count them against src/.
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import type { Teardown } from './net.js'
+
+export const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
+export const PROXY = join(root, 'dist/src/main.js')
+export const MYAPP = join(root, 'dist/myapp/main.js')
+export const DEMO = join(root, 'dist/scripts/demo.js')
+
+/** The parent's environment without anything colorproxy or myapp would read. */
+export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {}
+  const ours =
+    /^(COLORS|PORT|HOST|ADMIN_.*|COLOR_HEADER|PRESERVE_HOST|TIMEOUT_.*|UPSTREAM_.*|SHUTDOWN_.*|LOG_.*|ENV_FILE|BLUE.*|GREEN.*|V2|HOSTNAME|STICKY.*|OVERRIDE_HEADER|FAILOVER|EJECT_.*|STATS_.*|WORKERS|.*_FILE)$/
+  for (const [key, value] of Object.entries(process.env)) if (!ours.test(key)) env[key] = value
+  return { ...env, ...extra }
+}
+
+export interface Program {
+  child: ChildProcess
+  /** Parsed JSON lines from stdout so far. */
+  lines: Record<string, unknown>[]
+  stderr: () => string
+  /** The first stdout JSON line (so far or to come) that matches. */
+  line(match: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+}
+
+/** Starts `node <script>` in an empty directory (no stray .env) and kills it when the test ends. */
+export function start(
+  t: Teardown,
+  script: string,
+  env: Record<string, string>,
+  args: string[] = [],
+): Program {
+  const cwd = mkdtempSync(join(tmpdir(), 'colorproxy-'))
+  const child = spawn(process.execPath, ['--enable-source-maps', script, ...args], {
+    cwd,
+    env: cleanEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const lines: Record<string, unknown>[] = []
+  let stderr = ''
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk
+  })
+  const reader = createInterface({ input: child.stdout as NodeJS.ReadableStream })
+  reader.on('line', (text) => {
+    try {
+      lines.push(JSON.parse(text))
+    } catch {
+      lines.push({ text })
+    }
+  })
+  const exit = once(child, 'exit').then(([code, signal]) => ({ code, signal })) as Program['exit']
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
+  return {
+    child,
+    lines,
+    stderr: () => stderr,
+    exit,
+    async line(match) {
+      for (;;) {
+        const found = lines.find(match)
+        if (found) return found
+        const [event] = await Promise.race([
+          once(reader, 'line').then(() => ['line']),
+          exit.then(() => ['exit']),
+        ])
+        if (event === 'exit' && !lines.some(match)) {
+          throw new Error(`${script} exited before the expected line; stderr: ${stderr}`)
+        }
+      }
+    },
+  }
+}
+
+/** Starts myapp on a free port and resolves its URL. */
+export async function startMyapp(
+  t: Teardown,
+  env: Record<string, string> = {},
+): Promise<{ url: string; program: Program }> {
+  const program = start(t, MYAPP, { PORT: '0', ...env })
+  const { port } = await program.line((line) => line.msg === 'listening')
+  return { url: `http://127.0.0.1:${port}`, program }
+}
+
+/** Starts colorproxy on free ports and resolves both URLs. */
+export async function startProxy(
+  t: Teardown,
+  env: Record<string, string>,
+): Promise<{ url: string; admin: string; program: Program }> {
+  const program = start(t, PROXY, { PORT: '0', ADMIN_PORT: '0', ...env })
+  const ready = await program.line((line) => line.msg === 'listening')
+  return { url: `http://127.0.0.1:${ready.port}`, admin: `http://127.0.0.1:${ready.admin_port}`, program }
+}
