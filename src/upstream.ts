@@ -25,10 +25,25 @@ export interface UpstreamOptions {
   now?: () => number
 }
 
-/** Where one request goes: a URL with the address in place of the host name, and the pools for it. */
+/**
+ * An http-proxy-3 target. Not a URL: WHATWG drops a default port (`https://x:443` has port ''), and
+ * http-proxy-3 turns '' into port 0. Here the port is always a number.
+ */
+export interface Target {
+  protocol: string
+  /** The address; IPv6 in brackets, as http-proxy-3 expects. */
+  hostname: string
+  host: string
+  port: number
+  /** The upstream's base path. */
+  pathname: string
+  href: string
+}
+
+/** Where one request goes: the upstream with one address in place of its host name, and the pools for it. */
 export interface Endpoint {
   /** `http://10.0.0.7:8080/base`: the base path of the upstream URL, the host replaced by one address. */
-  target: URL
+  target: Target
   address: string
   /** Keep-alive pool for ordinary requests. */
   agent: http.Agent
@@ -124,11 +139,10 @@ export class Upstream {
   }
 
   private createEndpoint(address: string): Endpoint {
-    const target = new URL(this.url.href)
-    target.username = ''
-    target.password = ''
-    target.hostname = isIP(address) === 6 ? `[${address}]` : address
-    target.port = String(this.port)
+    const hostname = isIP(address) === 6 ? `[${address}]` : address
+    const host = `${hostname}:${this.port}`
+    const { protocol, pathname } = this.url
+    const target = { protocol, hostname, host, port: this.port, pathname, href: `${protocol}//${host}${pathname}` }
     const secure = this.url.protocol === 'https:'
     // TLS must check the certificate against the name, not the address.
     const tls = secure && !isIP(this.hostname) ? { servername: this.hostname } : {}
@@ -167,7 +181,8 @@ function agingAgent(
   }
   const keepSocketAlive = pooled.keepSocketAlive.bind(agent)
   pooled.keepSocketAlive = (socket) => {
-    const age = now() - (born.get(socket) ?? Number.NEGATIVE_INFINITY)
+    // Every socket of this agent was made by createConnection above, so it has a birth time.
+    const age = now() - (born.get(socket) as number)
     if (retired.has(agent) || age >= maxAgeMs) return false
     return keepSocketAlive(socket)
   }
@@ -179,9 +194,7 @@ const retired = new WeakSet<http.Agent>()
 /** Out of rotation: idle sockets close now, busy ones after their request. */
 function retire(endpoint: Endpoint): void {
   retired.add(endpoint.agent)
-  for (const sockets of Object.values(endpoint.agent.freeSockets)) {
-    for (const socket of sockets ?? []) socket.destroy()
-  }
+  for (const socket of Object.values(endpoint.agent.freeSockets).flat() as Socket[]) socket.destroy()
 }
 
 /**
