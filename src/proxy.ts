@@ -126,6 +126,7 @@ export function createProxy(options: ProxyOptions): Proxy {
   const headerKey = colorHeader.toLowerCase()
   const now = options.now ?? performance.now.bind(performance)
   const engine = createProxyServer({ xfwd: true, toProxy: true })
+  const exchanges = new WeakMap<IncomingMessage, Exchange>()
 
   // Errors that reach no callback (a client socket failing mid-tunnel): logged, never thrown.
   engine.on('error', (error: Error) => logger.debug({ err: error }, 'proxy socket error'))
@@ -145,7 +146,15 @@ export function createProxy(options: ProxyOptions): Proxy {
     // Data either way is activity on the client socket, so one idle timer covers the tunnel.
     ;(socket as Socket).setTimeout(options.tunnelTimeoutMs, () => socket.destroy())
   })
-  engine.on('proxyRes', (proxyRes: IncomingMessage, _req: IncomingMessage, res: ServerResponse) => {
+  engine.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse) => {
+    // http-proxy-3 only watches the request for errors: an upstream that dies mid-body would leave the
+    // client waiting forever. Cut the client response so it sees the answer is incomplete.
+    proxyRes.once('close', () => {
+      if (proxyRes.complete) return
+      const exchange = exchanges.get(req)
+      if (exchange) exchange.reason ??= 'reset'
+      res.destroy()
+    })
     stripHopByHop(proxyRes.headers)
     // Our keep-alive with the client is ours to decide: Node's own choice, or close while draining.
     proxyRes.headers.connection = res.shouldKeepAlive ? 'keep-alive' : 'close'
@@ -225,6 +234,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       const socket = req.socket
       const bytesBefore = socket.bytesWritten
       const exchange = prepare(req, route)
+      exchanges.set(req, exchange)
       // Node frames the upstream request itself; Expect is answered by Node's server with 100 Continue.
       stripHopByHop(req.headers)
       delete req.headers.expect
@@ -236,16 +246,9 @@ export function createProxy(options: ProxyOptions): Proxy {
       })
       const onError = (error: Error) => {
         exchange.reason = failureReason(error as NodeJS.ErrnoException)
-        if (req.socket.destroyed) {
-          exchange.reason = 'client_gone'
-          return
-        }
-        if (res.headersSent) {
-          // Too late for a status: cut the response so the client sees it is incomplete.
-          res.destroy()
-          return
-        }
-        writeFailure(res, exchange.reason)
+        // Too late for a status, or nobody left to tell: cut the response so it reads as incomplete.
+        if (res.headersSent || req.socket.destroyed) res.destroy()
+        else writeFailure(res, exchange.reason)
       }
       route.upstream.endpoint().then(
         (endpoint) => {

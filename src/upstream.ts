@@ -142,7 +142,14 @@ export class Upstream {
     const hostname = isIP(address) === 6 ? `[${address}]` : address
     const host = `${hostname}:${this.port}`
     const { protocol, pathname } = this.url
-    const target = { protocol, hostname, host, port: this.port, pathname, href: `${protocol}//${host}${pathname}` }
+    const target = {
+      protocol,
+      hostname,
+      host,
+      port: this.port,
+      pathname,
+      href: `${protocol}//${host}${pathname}`,
+    }
     const secure = this.url.protocol === 'https:'
     // TLS must check the certificate against the name, not the address.
     const tls = secure && !isIP(this.hostname) ? { servername: this.hostname } : {}

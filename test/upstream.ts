@@ -57,7 +57,8 @@ t.test('requests are spread over every address the name resolves to', async (t) 
   })
   t.teardown(() => upstream.close())
   const seen: string[] = []
-  for (let i = 0; i < 6; i++) seen.push((await through(await upstream.endpoint())).body.replace('::ffff:', ''))
+  for (let i = 0; i < 6; i++)
+    seen.push((await through(await upstream.endpoint())).body.replace('::ffff:', ''))
   t.same(seen, ['127.0.0.1', '127.0.0.2', '127.0.0.1', '127.0.0.2', '127.0.0.1', '127.0.0.2'])
   t.same(lookups, ['tasks.myapp-v1'], 'resolved once within UPSTREAM_RESOLVE_EVERY')
 })
@@ -98,37 +99,44 @@ t.test('the name is resolved again every resolveEveryMs; gone addresses leave th
   t.same(upstream.addresses, ['127.0.0.2'])
 })
 
-t.test('a failed re-resolution keeps the addresses it had; a first one fails the request (502)', async (t) => {
-  const time = clock()
-  let fail = false
-  const upstream = new Upstream(new URL('http://myapp:8080'), {
-    maxSocketAgeMs: 30000,
-    resolveEveryMs: 10,
-    now: time.now,
-    resolve: async () => {
-      if (fail) throw Object.assign(new Error('getaddrinfo ENOTFOUND myapp'), { code: 'ENOTFOUND' })
-      return [{ address: '127.0.0.1', family: 4 }]
-    },
-  })
-  t.teardown(() => upstream.close())
-  await upstream.endpoint()
-  fail = true
-  time.advance(10)
-  t.equal((await upstream.endpoint()).address, '127.0.0.1')
-  await upstream.endpoint()
-  t.same(upstream.addresses, ['127.0.0.1'])
+t.test(
+  'a failed re-resolution keeps the addresses it had; a first one fails the request (502)',
+  async (t) => {
+    const time = clock()
+    let fail = false
+    const upstream = new Upstream(new URL('http://myapp:8080'), {
+      maxSocketAgeMs: 30000,
+      resolveEveryMs: 10,
+      now: time.now,
+      resolve: async () => {
+        if (fail) throw Object.assign(new Error('getaddrinfo ENOTFOUND myapp'), { code: 'ENOTFOUND' })
+        return [{ address: '127.0.0.1', family: 4 }]
+      },
+    })
+    t.teardown(() => upstream.close())
+    await upstream.endpoint()
+    fail = true
+    time.advance(10)
+    t.equal((await upstream.endpoint()).address, '127.0.0.1')
+    await upstream.endpoint()
+    t.same(upstream.addresses, ['127.0.0.1'])
 
-  const never = new Upstream(new URL('http://nowhere:8080'), {
-    maxSocketAgeMs: 30000,
-    resolveEveryMs: 10,
-    resolve: async () => {
-      throw Object.assign(new Error('getaddrinfo ENOTFOUND nowhere'), { code: 'ENOTFOUND' })
-    },
-  })
-  await t.rejects(never.endpoint(), { code: 'ENOTFOUND' })
-  const empty = new Upstream(new URL('http://empty:8080'), { maxSocketAgeMs: 1, resolveEveryMs: 10, resolve: async () => [] })
-  await t.rejects(empty.endpoint(), { code: 'ENOTFOUND' }, 'a name with no address is a DNS failure too')
-})
+    const never = new Upstream(new URL('http://nowhere:8080'), {
+      maxSocketAgeMs: 30000,
+      resolveEveryMs: 10,
+      resolve: async () => {
+        throw Object.assign(new Error('getaddrinfo ENOTFOUND nowhere'), { code: 'ENOTFOUND' })
+      },
+    })
+    await t.rejects(never.endpoint(), { code: 'ENOTFOUND' })
+    const empty = new Upstream(new URL('http://empty:8080'), {
+      maxSocketAgeMs: 1,
+      resolveEveryMs: 10,
+      resolve: async () => [],
+    })
+    await t.rejects(empty.endpoint(), { code: 'ENOTFOUND' }, 'a name with no address is a DNS failure too')
+  },
+)
 
 t.test('IPv4 is preferred when a name has both; IPv6-only names use IPv6', async (t) => {
   const both = new Upstream(new URL('http://localhost:81'), {
@@ -140,20 +148,30 @@ t.test('IPv4 is preferred when a name has both; IPv6-only names use IPv6', async
     ],
   })
   t.equal((await both.endpoint()).target.host, '127.0.0.1:81')
-  t.equal((await new Upstream(new URL('http://127.0.0.1'), { maxSocketAgeMs: 1, resolveEveryMs: 1 }).endpoint()).target.port, 80)
+  t.equal(
+    (await new Upstream(new URL('http://127.0.0.1'), { maxSocketAgeMs: 1, resolveEveryMs: 1 }).endpoint())
+      .target.port,
+    80,
+  )
   const v6 = new Upstream(new URL('http://v6only:81/base'), {
     maxSocketAgeMs: 1,
     resolveEveryMs: 10,
     resolve: async () => [{ address: '::1', family: 6 }],
   })
   t.equal((await v6.endpoint()).target.href, 'http://[::1]:81/base')
-  t.same(new Upstream(new URL('http://[::1]:82'), { maxSocketAgeMs: 1, resolveEveryMs: 1 }).addresses, ['::1'])
+  t.same(new Upstream(new URL('http://[::1]:82'), { maxSocketAgeMs: 1, resolveEveryMs: 1 }).addresses, [
+    '::1',
+  ])
 })
 
 t.test('pooled sockets older than maxSocketAgeMs are closed after their request', async (t) => {
   const time = clock()
   const up = await recordingUpstream(t)
-  const upstream = new Upstream(new URL(up.url), { maxSocketAgeMs: 30000, resolveEveryMs: 5000, now: time.now })
+  const upstream = new Upstream(new URL(up.url), {
+    maxSocketAgeMs: 30000,
+    resolveEveryMs: 5000,
+    now: time.now,
+  })
   t.teardown(() => upstream.close())
   await through(await upstream.endpoint())
   time.advance(29999)
@@ -179,11 +197,17 @@ t.test('close() drops idle pooled sockets', async (t) => {
 })
 
 t.test('credentials become basic auth and are never shown', async (t) => {
-  const upstream = new Upstream(new URL('http://us%40er:p%3Ass@myapp:8080/base'), { maxSocketAgeMs: 1, resolveEveryMs: 1 })
+  const upstream = new Upstream(new URL('http://us%40er:p%3Ass@myapp:8080/base'), {
+    maxSocketAgeMs: 1,
+    resolveEveryMs: 1,
+  })
   t.equal(upstream.auth, 'us@er:p:ss')
   t.equal(upstream.redacted, 'http://***@myapp:8080/base')
   t.equal(upstream.host, 'myapp:8080')
-  t.equal(new Upstream(new URL('http://myapp:8080/'), { maxSocketAgeMs: 1, resolveEveryMs: 1 }).auth, undefined)
+  t.equal(
+    new Upstream(new URL('http://myapp:8080/'), { maxSocketAgeMs: 1, resolveEveryMs: 1 }).auth,
+    undefined,
+  )
   t.equal(redactUrl(new URL('https://only-user@h')), 'https://***@h')
   t.equal(redactUrl(new URL('http://h:1/')), 'http://h:1')
 })
@@ -197,6 +221,9 @@ t.test('https upstreams verify the certificate against the name, not the address
   const endpoint = await upstream.endpoint()
   t.equal(endpoint.target.href, 'https://127.0.0.1:443/')
   t.equal(endpoint.target.port, 443, 'a default port is a number, never 0')
-  t.match((endpoint.agent as unknown as { options: object }).options, { servername: 'secure.example', keepAlive: true })
+  t.match((endpoint.agent as unknown as { options: object }).options, {
+    servername: 'secure.example',
+    keepAlive: true,
+  })
   t.match((endpoint.upgradeAgent as unknown as { options: object }).options, { servername: 'secure.example' })
 })

@@ -106,3 +106,35 @@ export async function until(
 ): Promise<void> {
   while (!check()) await once(emitter, event)
 }
+
+/**
+ * A loopback port whose TCP connects never complete: a child process listens with a backlog of 1 and
+ * blocks its event loop, and two filler connections fill the accept queue, so the kernel drops later SYNs.
+ */
+export async function unansweredPort(t: Teardown): Promise<number> {
+  const { spawn } = await import('node:child_process')
+  const net = await import('node:net')
+  // The port is written synchronously (stdout is a pipe) and the loop blocks in the same tick, so the
+  // child never accepts a connection.
+  const child = spawn(
+    process.execPath,
+    [
+      '-e',
+      `const s = require('node:net').createServer();
+       s.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
+         process.stdout.write(s.address().port + '\\n');
+         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+       })`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  )
+  t.teardown(() => child.kill('SIGKILL'))
+  const [data] = (await once(child.stdout, 'data')) as [Buffer]
+  const port = Number(String(data).trim())
+  const fillers = [0, 1, 2].map(() => net.connect(port, '127.0.0.1').on('error', () => {}))
+  t.teardown(() => {
+    for (const filler of fillers) filler.destroy()
+  })
+  await Promise.all(fillers.slice(0, 2).map((filler) => once(filler, 'connect')))
+  return port
+}

@@ -1,0 +1,43 @@
+// An in-process colorproxy on free loopback ports, built from a real environment through loadConfig.
+import { type Config, loadConfig } from '../../src/config.js'
+import { createColorProxy, type Dependencies } from '../../src/server.js'
+import { captureLogger, type Teardown } from './net.js'
+
+const noFiles = {
+  readFile(path: string): string {
+    throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' })
+  },
+}
+
+export async function startColorProxy(
+  t: Teardown,
+  env: Record<string, string>,
+  deps: Partial<Dependencies> = {},
+  edit: (config: Config) => void = () => {},
+) {
+  const config = loadConfig(
+    {
+      PORT: '0',
+      ADMIN_PORT: '0',
+      HOST: '127.0.0.1',
+      ADMIN_HOST: '127.0.0.1',
+      SHUTDOWN_TIMEOUT: '2s',
+      ...env,
+    },
+    noFiles,
+  )
+  edit(config)
+  const { logger, lines, line } = captureLogger()
+  const proxy = createColorProxy(config, { logger, ...deps })
+  const { port, adminPort } = await proxy.start()
+  t.teardown(() => proxy.shutdown({ delayMs: 0 }))
+  return {
+    url: `http://127.0.0.1:${port}`,
+    admin: `http://127.0.0.1:${adminPort}`,
+    port,
+    proxy,
+    config,
+    lines,
+    line,
+  }
+}
