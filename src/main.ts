@@ -1,8 +1,6 @@
 #!/usr/bin/env node
 // The only file with side effects: read the environment, exit 78 on a bad one, start, handle signals.
 import { ConfigError, loadConfig } from './config.js'
-import { createLogger } from './logger.js'
-import { createColorProxy } from './server.js'
 
 /** EX_CONFIG from sysexits.h: Swarm sees the task fail at once and rolls the update back. */
 const EX_CONFIG = 78
@@ -17,6 +15,9 @@ try {
   process.exit(EX_CONFIG)
 }
 
+// Loaded only once the environment is good, so a bad one fails in well under a second.
+const { createLogger } = await import('./logger.js')
+const { createColorProxy } = await import('./server.js')
 const logger = createLogger(config.log)
 for (const warning of config.warnings) logger.warn(warning)
 

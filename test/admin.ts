@@ -1,0 +1,44 @@
+import t from 'tap'
+import { get } from './helpers/net.js'
+import { startColorProxy } from './helpers/proxy.js'
+
+const env = { BLUE: 'http://user:hunter2@127.0.0.1:1/base', GREEN: 'http://127.0.0.1:2', BLUE_WEIGHT: '4' }
+
+t.test('/healthz answers ok while the process runs, whatever the upstreams do', async (t) => {
+  const proxy = await startColorProxy(t, env)
+  t.match(await get(`${proxy.admin}/healthz`), { status: 200, body: 'ok\n' })
+})
+
+t.test('/readyz answers 200 until shutdown begins', async (t) => {
+  const proxy = await startColorProxy(t, env)
+  t.match(await get(`${proxy.admin}/readyz`), { status: 200, body: 'ready\n' })
+})
+
+t.test('/config shows the effective configuration with credentials redacted', async (t) => {
+  const proxy = await startColorProxy(t, env)
+  const answer = await get(`${proxy.admin}/config`)
+  t.equal(answer.status, 200)
+  t.match(answer.headers['content-type'], /^application\/json/)
+  const view = JSON.parse(answer.body)
+  t.same(view.colors, [
+    { name: 'blue', upstream: 'http://***@127.0.0.1:1/base', weight: 4, share_percent: 80 },
+    { name: 'green', upstream: 'http://127.0.0.1:2', weight: 1, share_percent: 20 },
+  ])
+  t.match(view, {
+    color_header: 'Color',
+    preserve_host: true,
+    timeouts_ms: { connectMs: 5000 },
+    shutdown_ms: { timeoutMs: 2000 },
+  })
+  t.notMatch(answer.body, /hunter2|user/)
+})
+
+t.test('the admin listener never proxies, and says so for other paths and methods', async (t) => {
+  const proxy = await startColorProxy(t, env)
+  t.match(await get(`${proxy.admin}/anything`), { status: 404 })
+  t.match(await get(`${proxy.admin}/healthz?probe=1`), { status: 200 })
+  const post = await get(`${proxy.admin}/healthz`, { method: 'POST' })
+  t.equal(post.status, 405)
+  t.equal(post.headers.allow, 'GET, HEAD')
+  t.match(await get(`${proxy.admin}/healthz`, { method: 'HEAD' }), { status: 200, body: '' })
+})

@@ -1,0 +1,151 @@
+// The real colorproxy program as a child process: exit codes, signals, environment sources.
+import http from 'node:http'
+import net from 'node:net'
+import t from 'tap'
+import { get, listen, recordingUpstream } from './helpers/net.js'
+import { PROXY, start, startProxy } from './helpers/programs.js'
+
+const BAD_ENVIRONMENTS: { env: Record<string, string>; names: string[] }[] = [
+  { env: {}, names: ['BLUE, GREEN'] },
+  { env: { BLUE: 'myapp:8080' }, names: ['BLUE'] },
+  { env: { BLUE: 'http://myapp-v1:8080', GREEN_WEIGHT: 'abc' }, names: ['GREEN_WEIGHT'] },
+  { env: { BLUE: 'http://myapp-v1:8080', BLUE_WEIGHT: '0' }, names: ['BLUE_WEIGHT'] },
+  {
+    env: {
+      BLUE: 'http://user:hunter2@x:bad',
+      GREEN_WEIGHT: '50abc',
+      PORT: '99999',
+      TIMEOUT_CONNECT: '5x',
+      LOG_LEVEL: 'loud',
+    },
+    names: ['BLUE', 'GREEN_WEIGHT', 'PORT', 'TIMEOUT_CONNECT', 'LOG_LEVEL'],
+  },
+  { env: { BLUE: 'http://a:1', BLUE_FILE: '/dev/null' }, names: ['BLUE, BLUE_FILE'] },
+  { env: { BLUE: 'http://a:1', ENV_FILE: '/nonexistent/.env' }, names: ['ENV_FILE'] },
+  { env: { COLORS: 'Blue', BLUE: 'http://a:1' }, names: ['COLORS'] },
+  { env: { BLUE: 'http://a:1', PORT: '9000', ADMIN_PORT: '9000' }, names: ['PORT, ADMIN_PORT'] },
+]
+
+t.test(
+  'a bad environment exits 78 within a second, before listening, naming every bad variable',
+  async (t) => {
+    for (const { env, names } of BAD_ENVIRONMENTS) {
+      const began = performance.now()
+      const program = start(t, PROXY, { PORT: '0', ADMIN_PORT: '0', ...env })
+      const { code } = await program.exit
+      const elapsed = performance.now() - began
+      const label = JSON.stringify(env)
+      t.equal(code, 78, label)
+      t.ok(elapsed < 1000, `${label} exited in ${Math.round(elapsed)} ms`)
+      t.match(program.stderr(), /^colorproxy: bad configuration, not starting:\n/, label)
+      for (const name of names) t.match(program.stderr(), `\n  ${name}: `, `${label} names ${name}`)
+      t.notMatch(program.stderr(), /hunter2/, 'never echoes a credential')
+      t.same(program.lines, [], 'nothing logged, nothing listening')
+    }
+  },
+)
+
+t.test('a secret read from a *_FILE is never echoed', async (t) => {
+  const dir = t.testdir({ weight: 'not-a-number-s3cret\n', green: 'ftp://user:s3cret@host\n' })
+  const program = start(t, PROXY, {
+    BLUE: 'http://a:1',
+    BLUE_WEIGHT_FILE: `${dir}/weight`,
+    GREEN_FILE: `${dir}/green`,
+  })
+  t.equal((await program.exit).code, 78)
+  t.match(program.stderr(), /BLUE_WEIGHT: must be a whole number/)
+  t.match(program.stderr(), /GREEN: must be an http/)
+  t.notMatch(program.stderr(), /s3cret/)
+})
+
+t.test('a taken port exits 1 with a one-line reason', async (t) => {
+  const taken = await listen(t, net.createServer(), '0.0.0.0')
+  const program = start(t, PROXY, { BLUE: 'http://a:1', PORT: String(taken), ADMIN_PORT: '0' })
+  t.equal((await program.exit).code, 1)
+  t.match(program.stderr(), /^colorproxy: cannot start: .*EADDRINUSE.*another process is using that port\n$/)
+})
+
+t.test('SIGTERM during a 1.5 s request: the request gets 200, the process exits 0', async (t) => {
+  const up = await recordingUpstream(t, (_req, res) => {
+    setTimeout(() => res.end('slow but fine'), 1500)
+  })
+  const proxy = await startProxy(t, { BLUE: up.url, SHUTDOWN_DELAY: '2s', SHUTDOWN_TIMEOUT: '7s' })
+  const answer = get(proxy.url, { agent: new http.Agent({ keepAlive: true }) })
+  await new Promise<void>((resolve) => up.server.once('request', () => resolve()))
+  const began = performance.now()
+  proxy.program.child.kill('SIGTERM')
+  const { status, body, headers } = await answer
+  t.equal(status, 200)
+  t.equal(body, 'slow but fine')
+  t.equal(headers.connection, 'keep-alive', 'answered during the delay, before draining began')
+  const { code } = await proxy.program.exit
+  t.equal(code, 0)
+  const took = performance.now() - began
+  t.ok(took < 9000, `exited after ${Math.round(took)} ms, within SHUTDOWN_DELAY + SHUTDOWN_TIMEOUT`)
+  t.match(proxy.program.lines.at(-1), { msg: 'stopped' })
+})
+
+t.test('readyz turns 503 on SIGTERM while traffic is still served', async (t) => {
+  const up = await recordingUpstream(t)
+  const proxy = await startProxy(t, { BLUE: up.url, SHUTDOWN_DELAY: '60s' })
+  proxy.program.child.kill('SIGTERM')
+  await proxy.program.line((l) => l.msg === 'shutting down: readyz now 503')
+  t.equal((await get(`${proxy.admin}/readyz`)).status, 503)
+  t.equal((await get(proxy.url)).status, 200)
+  proxy.program.child.kill('SIGINT')
+  t.equal((await proxy.program.exit).code, 0, 'a second signal skips the rest of the delay')
+})
+
+t.test('SIGINT (Ctrl-C) skips the delay', async (t) => {
+  const proxy = await startProxy(t, { BLUE: 'http://127.0.0.1:1', SHUTDOWN_DELAY: '60s' })
+  proxy.program.child.kill('SIGINT')
+  t.equal((await proxy.program.exit).code, 0)
+  t.ok(proxy.program.lines.some((l) => l.signal === 'SIGINT'))
+  t.match(
+    proxy.program.lines.find((l) => 'delay_ms' in l),
+    { delay_ms: 0 },
+  )
+})
+
+t.test(
+  'a weight left behind by --env-rm GREEN is logged as a warning and blue takes everything',
+  async (t) => {
+    const up = await recordingUpstream(t)
+    const proxy = await startProxy(t, { BLUE: up.url, BLUE_WEIGHT: '4', GREEN_WEIGHT: '1' })
+    t.match(proxy.program.lines[0], {
+      level: 40,
+      msg: 'GREEN_WEIGHT is set but GREEN is not: green gets no traffic',
+    })
+    t.match(proxy.program.lines[1], { color: 'blue', share_percent: 100 })
+    t.equal((await get(proxy.url)).status, 200)
+  },
+)
+
+t.test('ENV_FILE and *_FILE feed the configuration; the real environment wins', async (t) => {
+  const up = await recordingUpstream(t)
+  const dir = t.testdir({
+    'proxy.env': `BLUE=${up.url}\nCOLOR_HEADER=X-From-File\nPORT=1\n`,
+    header: 'X-Secret-Header\n',
+  })
+  const proxy = await startProxy(t, { ENV_FILE: `${dir}/proxy.env` })
+  await get(proxy.url)
+  t.equal(
+    up.requests[0]?.headers['x-from-file'],
+    'blue',
+    'ENV_FILE was read; PORT=0 from the environment won',
+  )
+  const secret = await startProxy(t, { BLUE: up.url, COLOR_HEADER_FILE: `${dir}/header` })
+  await get(secret.url)
+  t.equal(up.requests[1]?.headers['x-secret-header'], 'blue')
+})
+
+t.test('LOG_FORMAT=pretty prints lines for people', async (t) => {
+  const program = start(t, PROXY, {
+    BLUE: 'http://127.0.0.1:1',
+    PORT: '0',
+    ADMIN_PORT: '0',
+    LOG_FORMAT: 'pretty',
+  })
+  await program.line((l) => typeof l.text === 'string' && l.text.includes('listening'))
+  t.match(program.lines[0], { text: /INFO.*blue: 100% of new traffic/ })
+})

@@ -1,0 +1,147 @@
+// The shutdown sequence (SPEC.md "Shutdown") and startup, in-process over real sockets.
+import { EventEmitter, once } from 'node:events'
+import http from 'node:http'
+import net from 'node:net'
+import t from 'tap'
+import { WebSocket, WebSocketServer } from 'ws'
+import { get, listen, recordingUpstream } from './helpers/net.js'
+import { startColorProxy } from './helpers/proxy.js'
+
+/** An upstream that holds each response until release() is called. */
+async function heldUpstream(t: Parameters<typeof recordingUpstream>[0]) {
+  const held: http.ServerResponse[] = []
+  const arrived = new EventEmitter()
+  const up = await recordingUpstream(t, (_req, res) => {
+    held.push(res)
+    arrived.emit('request')
+  })
+  return {
+    ...up,
+    /** Resolves once n requests are being held. */
+    async waitFor(n: number) {
+      while (held.length < n) await once(arrived, 'request')
+    },
+    release() {
+      for (const res of held.splice(0)) res.end('done')
+    },
+  }
+}
+
+t.test('logs one startup line per color with its share, then the ports', async (t) => {
+  const proxy = await startColorProxy(t, {
+    BLUE: 'http://u:secret@127.0.0.1:1',
+    GREEN: 'http://127.0.0.1:2',
+    BLUE_WEIGHT: '4',
+    GREEN_WEIGHT: '1',
+  })
+  t.match(proxy.lines[0], { color: 'blue', upstream: 'http://***@127.0.0.1:1', weight: 4, share_percent: 80 })
+  t.match(proxy.lines[1], { color: 'green', weight: 1, share_percent: 20, msg: 'green: 20% of new traffic' })
+  t.match(proxy.lines[2], { msg: 'listening', port: proxy.port, admin_port: Number })
+  t.notMatch(JSON.stringify(proxy.lines), /secret/)
+})
+
+t.test('start() rejects when the port is taken, and frees what it bound', async (t) => {
+  const taken = await listen(t, net.createServer())
+  await t.rejects(startColorProxy(t, { BLUE: 'http://127.0.0.1:1', PORT: String(taken) }), {
+    code: 'EADDRINUSE',
+  })
+  const busyAdmin = await listen(t, net.createServer())
+  await t.rejects(startColorProxy(t, { BLUE: 'http://127.0.0.1:1', ADMIN_PORT: String(busyAdmin) }), {
+    code: 'EADDRINUSE',
+  })
+})
+
+t.test('during SHUTDOWN_DELAY readyz is 503 and traffic is still served', async (t) => {
+  const up = await recordingUpstream(t)
+  const proxy = await startColorProxy(t, { BLUE: up.url })
+  t.equal((await get(`${proxy.admin}/readyz`)).status, 200)
+  const done = proxy.proxy.shutdown({ delayMs: 60_000 })
+  t.equal((await get(`${proxy.admin}/readyz`)).status, 503)
+  t.equal((await get(`${proxy.admin}/healthz`)).status, 200, 'still alive')
+  const served = await get(proxy.url)
+  t.equal(served.status, 200, 'new connections are still served during the delay')
+  // A second signal skips what is left of the delay.
+  t.same(await proxy.proxy.shutdown({ delayMs: 60_000 }), { forced: 0 })
+  t.same(await done, { forced: 0 })
+})
+
+t.test('an in-flight request completes, with Connection: close, then the drain ends', async (t) => {
+  const up = await heldUpstream(t)
+  const proxy = await startColorProxy(t, { BLUE: up.url })
+  const agent = new http.Agent({ keepAlive: true })
+  t.teardown(() => agent.destroy())
+  const answer = get(proxy.url, { agent })
+  await up.waitFor(1)
+  const drained = proxy.proxy.shutdown({ delayMs: 0 })
+  await proxy.line((l) => l.msg === 'draining: no new connections')
+  up.release()
+  const { status, headers, body } = await answer
+  t.equal(status, 200)
+  t.equal(body, 'done')
+  t.equal(headers.connection, 'close', 'the keep-alive client is told to go')
+  t.same(await drained, { forced: 0 })
+  await t.rejects(get(proxy.url), { code: 'ECONNREFUSED' }, 'no longer accepting')
+})
+
+t.test('idle keep-alive connections are closed when the drain starts', async (t) => {
+  const up = await recordingUpstream(t)
+  const proxy = await startColorProxy(t, { BLUE: up.url })
+  const socket = net.connect(proxy.port, '127.0.0.1')
+  socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
+  await once(socket, 'data')
+  const closed = once(socket, 'close')
+  t.same(await proxy.proxy.shutdown({ delayMs: 0 }), { forced: 0 })
+  await closed
+  t.pass('the idle socket was closed')
+})
+
+t.test('a response already streaming when the drain starts closes its socket when done', async (t) => {
+  let upstreamRes: http.ServerResponse | undefined
+  const started = new EventEmitter()
+  const up = await recordingUpstream(t, (_req, res) => {
+    upstreamRes = res
+    res.writeHead(200, { 'content-type': 'text/plain' })
+    res.write('part one, ')
+    started.emit('started')
+  })
+  const proxy = await startColorProxy(t, { BLUE: up.url })
+  const socket = net.connect(proxy.port, '127.0.0.1')
+  socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
+  let reply = ''
+  socket.setEncoding('utf8').on('data', (chunk) => {
+    reply += chunk
+  })
+  await once(started, 'started')
+  await once(socket, 'data')
+  const drained = proxy.proxy.shutdown({ delayMs: 0 })
+  await proxy.line((l) => l.msg === 'draining: no new connections')
+  upstreamRes?.end('part two')
+  await once(socket, 'close')
+  t.match(reply, /part one, [\s\S]*part two/)
+  t.match(reply, /connection: keep-alive/i, 'headers went out before the drain')
+  t.same(await drained, { forced: 0 })
+})
+
+t.test('WebSocket tunnels are ended when the drain starts', async (t) => {
+  const server = http.createServer()
+  const wss = new WebSocketServer({ server })
+  const port = await listen(t, server)
+  t.teardown(() => wss.close())
+  const proxy = await startColorProxy(t, { BLUE: `http://127.0.0.1:${port}` })
+  const ws = new WebSocket(proxy.url.replace('http', 'ws'))
+  await once(ws, 'open')
+  const closed = once(ws, 'close')
+  t.same(await proxy.proxy.shutdown({ delayMs: 0 }), { forced: 0 })
+  await closed
+  t.pass('the tunnel was closed')
+})
+
+t.test('requests still running at SHUTDOWN_TIMEOUT are cut off', async (t) => {
+  const up = await heldUpstream(t)
+  const proxy = await startColorProxy(t, { BLUE: up.url, SHUTDOWN_TIMEOUT: '200ms' })
+  const answer = get(proxy.url).catch((error: Error) => error)
+  await up.waitFor(1)
+  t.same(await proxy.proxy.shutdown({ delayMs: 0 }), { forced: 1 })
+  t.match(await answer, { code: 'ECONNRESET' })
+  t.match(await proxy.line((l) => l.msg === 'drain timed out: connections closed'), { forced: 1 })
+})
