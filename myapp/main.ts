@@ -54,12 +54,16 @@ server.listen(port, () => {
   logger.info({ port: (server.address() as AddressInfo).port, name, v2 }, 'listening')
 })
 
+let stopping = false
 const stop = (signal: NodeJS.Signals) => {
+  // Ctrl-C reaches the whole process group, and a supervisor may send its own signal too: drain once.
+  if (stopping) return
+  stopping = true
   logger.info({ signal, in_flight: drainer.inFlight }, 'draining')
   drainer.drain(shutdownTimeoutMs).then(({ forced }) => {
     logger.info({ forced }, 'stopped')
     process.exit(0)
   })
 }
-process.once('SIGTERM', stop)
-process.once('SIGINT', stop)
+process.on('SIGTERM', stop)
+process.on('SIGINT', stop)

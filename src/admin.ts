@@ -21,7 +21,7 @@ export function createAdminServer(config: Config, state: AdminState): Server {
     '/config': (_req, res) => send(res, 200, 'application/json', `${view}\n`),
   }
   return createServer((req, res) => {
-    const path = (req.url ?? '/').split('?', 1)[0] ?? '/'
+    const path = String(req.url).split('?', 1)[0] as string
     const route = routes[path]
     if (!route) return text(res, 404, 'not found\n')
     if (req.method !== 'GET' && req.method !== 'HEAD') {

@@ -12,7 +12,6 @@ export interface DrainResult {
 }
 
 export interface Drainer {
-  readonly draining: boolean
   /** Marks a socket as an upgraded tunnel: ended when the drain starts. */
   trackTunnel(socket: Duplex): void
   drain(timeoutMs: number): Promise<DrainResult>
@@ -44,7 +43,7 @@ export function createDrainer(server: Server): Drainer {
     const socket = req.socket
     sockets.set(socket, (sockets.get(socket) ?? 0) + 1)
     responses.add(res)
-    if (draining) res.shouldKeepAlive = false
+    if (draining) closeAfter(res)
     res.once('close', () => {
       responses.delete(res)
       const left = (sockets.get(socket) ?? 1) - 1
@@ -55,9 +54,6 @@ export function createDrainer(server: Server): Drainer {
   })
 
   return {
-    get draining() {
-      return draining
-    },
     get inFlight() {
       return responses.size
     },
@@ -73,7 +69,7 @@ export function createDrainer(server: Server): Drainer {
       server.close()
       for (const res of responses) {
         // Not yet answered: the answer will say Connection: close. Already streaming: closed when done.
-        if (!res.headersSent) res.shouldKeepAlive = false
+        if (!res.headersSent) closeAfter(res)
       }
       for (const [socket, active] of sockets) {
         if (active === 0 && !tunnels.has(socket)) socket.destroy()
@@ -91,4 +87,14 @@ export function createDrainer(server: Server): Drainer {
       return Promise.race([done.then(() => ({ forced: 0 })), timeout]).finally(() => clearTimeout(timer))
     },
   }
+}
+
+/**
+ * The answer says Connection: close and Node closes the socket after it. Both are needed: a handler that
+ * already set `Connection: keep-alive` (a pipelined request whose upstream answered before the drain,
+ * queued behind the one before it) would otherwise win over shouldKeepAlive.
+ */
+function closeAfter(res: ServerResponse): void {
+  res.shouldKeepAlive = false
+  res.setHeader('connection', 'close')
 }

@@ -149,10 +149,11 @@ export function createProxy(options: ProxyOptions): Proxy {
   engine.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse) => {
     // http-proxy-3 only watches the request for errors: an upstream that dies mid-body would leave the
     // client waiting forever. Cut the client response so it sees the answer is incomplete.
+    const exchange = exchanges.get(req) as Exchange
+    logger.debug({ request_id: exchange.requestId, status: proxyRes.statusCode }, 'upstream headers')
     proxyRes.once('close', () => {
       if (proxyRes.complete) return
-      const exchange = exchanges.get(req)
-      if (exchange) exchange.reason ??= 'reset'
+      exchange.reason ??= 'reset'
       res.destroy()
     })
     stripHopByHop(proxyRes.headers)

@@ -149,3 +149,10 @@ t.test('LOG_FORMAT=pretty prints lines for people', async (t) => {
   await program.line((l) => typeof l.text === 'string' && l.text.includes('listening'))
   t.match(program.lines[0], { text: /INFO.*blue: 100% of new traffic/ })
 })
+
+t.test('an address this machine does not have exits 1 with the reason', async (t) => {
+  // 192.0.2.1 is TEST-NET-1 (RFC 5737): never assigned here, so bind fails and nothing is sent anywhere.
+  const program = start(t, PROXY, { BLUE: 'http://a:1', HOST: '192.0.2.1', PORT: '0', ADMIN_PORT: '0' })
+  t.equal((await program.exit).code, 1)
+  t.match(program.stderr(), /^colorproxy: cannot start: .*EADDRNOTAVAIL.*\n$/)
+})

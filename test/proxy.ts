@@ -344,6 +344,22 @@ t.test('WebSocket upgrades: echo through the proxy, with the color header', asyn
   })
 })
 
+t.test('a WebSocket whose upstream resets after the upgrade is closed', async (t) => {
+  const server = http.createServer()
+  const wss = new WebSocketServer({ server })
+  wss.on('connection', (_ws, req) => {
+    ;(req.socket as net.Socket).resetAndDestroy()
+  })
+  const port = await listen(t, server)
+  t.teardown(() => wss.close())
+  const proxy = await startColorProxy(t, { BLUE: `http://127.0.0.1:${port}` })
+  const ws = new WebSocket(proxy.url.replace('http', 'ws'))
+  ws.on('error', () => {})
+  const [code] = await once(ws, 'close')
+  t.equal(code, 1006)
+  t.match(await proxy.line((l) => l.msg === 'request'), { status: 101 })
+})
+
 t.test('WebSocket upgrade to a refused upstream gets 502', async (t) => {
   const port = await refusedPort()
   const proxy = await startColorProxy(t, { BLUE: `http://127.0.0.1:${port}` })

@@ -145,3 +145,69 @@ t.test('requests still running at SHUTDOWN_TIMEOUT are cut off', async (t) => {
   t.match(await answer, { code: 'ECONNRESET' })
   t.match(await proxy.line((l) => l.msg === 'drain timed out: connections closed'), { forced: 1 })
 })
+
+t.test(
+  'a request sent on a busy keep-alive connection during the drain gets Connection: close',
+  async (t) => {
+    const started = new EventEmitter()
+    let first: http.ServerResponse | undefined
+    const up = await recordingUpstream(t, (req, res) => {
+      if (req.url === '/first') {
+        first = res
+        res.writeHead(200, { 'content-length': '10' })
+        res.write('first ')
+        started.emit('started')
+      } else {
+        res.end('second')
+      }
+    })
+    const proxy = await startColorProxy(t, { BLUE: up.url })
+    const socket = net.connect(proxy.port, '127.0.0.1')
+    let reply = ''
+    socket.setEncoding('utf8').on('data', (chunk) => {
+      reply += chunk
+    })
+    socket.write('GET /first HTTP/1.1\r\nHost: x\r\n\r\n')
+    await once(started, 'started')
+    const drained = proxy.proxy.shutdown({ delayMs: 0 })
+    await proxy.line((l) => l.msg === 'draining: no new connections')
+    // The connection is busy, so the drain leaves it open; a second request arrives on it now.
+    socket.write('GET /second HTTP/1.1\r\nHost: x\r\n\r\n')
+    await new Promise<void>((resolve) => up.server.once('request', () => resolve()))
+    first?.end('done')
+    await once(socket, 'close')
+    const [firstReply, secondReply] = reply.split(/(?=HTTP\/1\.1 )/)
+    t.match(
+      firstReply,
+      /connection: keep-alive[\s\S]*first done$/i,
+      'the first answer went out before the drain',
+    )
+    t.match(secondReply, /^HTTP\/1\.1 200 OK\r\n[\s\S]*connection: close[\s\S]*second$/i)
+    t.same(await drained, { forced: 0 })
+  },
+)
+
+t.test(
+  'an answer whose upstream headers arrived before the drain, body after, says Connection: close',
+  async (t) => {
+    let held: http.ServerResponse | undefined
+    const up = await recordingUpstream(t, (_req, res) => {
+      held = res
+      res.writeHead(200, { 'content-type': 'text/plain' })
+      res.flushHeaders()
+    })
+    const proxy = await startColorProxy(t, { BLUE: up.url, LOG_LEVEL: 'debug' })
+    const agent = new http.Agent({ keepAlive: true })
+    t.teardown(() => agent.destroy())
+    const answer = get(proxy.url, { agent })
+    // The proxy has the upstream's headers (and has copied them, keep-alive included) before any body.
+    await proxy.line((l) => l.msg === 'upstream headers')
+    const drained = proxy.proxy.shutdown({ delayMs: 0 })
+    await proxy.line((l) => l.msg === 'draining: no new connections')
+    held?.end('body after the drain began')
+    const { headers, body } = await answer
+    t.equal(body, 'body after the drain began')
+    t.equal(headers.connection, 'close')
+    t.same(await drained, { forced: 0 })
+  },
+)

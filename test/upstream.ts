@@ -227,3 +227,15 @@ t.test('https upstreams verify the certificate against the name, not the address
   })
   t.match((endpoint.upgradeAgent as unknown as { options: object }).options, { servername: 'secure.example' })
 })
+
+t.test('the system resolver: http://localhost reaches a server on 127.0.0.1', async (t) => {
+  const up = await recordingUpstream(t)
+  const upstream = new Upstream(new URL(`http://localhost:${up.port}`), {
+    maxSocketAgeMs: 30000,
+    resolveEveryMs: 5000,
+  })
+  t.teardown(() => upstream.close())
+  const endpoint = await upstream.endpoint()
+  t.equal(endpoint.address, '127.0.0.1', 'IPv4 preferred over ::1')
+  t.equal((await through(endpoint)).body, 'ok')
+})

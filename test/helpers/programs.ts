@@ -60,8 +60,14 @@ export function start(
     }
   })
   const exit = once(child, 'exit').then(([code, signal]) => ({ code, signal })) as Program['exit']
-  t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  // Stop with SIGINT and wait, so the program exits cleanly and its coverage is written; SIGKILL only if
+  // it hangs.
+  t.teardown(async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return
+    const kill = setTimeout(() => child.kill('SIGKILL'), 10_000)
+    child.kill('SIGINT')
+    await exit
+    clearTimeout(kill)
   })
   return {
     child,

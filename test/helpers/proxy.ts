@@ -27,7 +27,7 @@ export async function startColorProxy(
     noFiles,
   )
   edit(config)
-  const { logger, lines, line } = captureLogger()
+  const { logger, lines, line } = captureLogger(config.log.level)
   const proxy = createColorProxy(config, { logger, ...deps })
   const { port, adminPort } = await proxy.start()
   t.teardown(() => proxy.shutdown({ delayMs: 0 }))
