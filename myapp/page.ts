@@ -1,10 +1,10 @@
 // What myapp answers, byte for byte as sillyproxy's myapp did.
 
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&#34;', "'": '&#39;' }
+const ESCAPES = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&#34;', "'": '&#39;' }
 
 /** Go's html.EscapeString, which sillyproxy's myapp used. */
 export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (char) => ESCAPES[char] ?? char)
+  return text.replace(/[&<>"']/g, (char) => ESCAPES[char as keyof typeof ESCAPES])
 }
 
 export function renderPage({ name, color, v2 }: { name: string; color: string; v2: boolean }): {

@@ -46,9 +46,18 @@ export function configView(config: Config): object {
     admin: config.admin,
     color_header: config.colorHeader,
     preserve_host: config.preserveHost,
-    timeouts_ms: config.timeouts,
-    upstream_ms: config.upstream,
-    shutdown_ms: config.shutdown,
+    timeouts_ms: {
+      connect: config.timeouts.connectMs,
+      server: config.timeouts.serverMs,
+      client: config.timeouts.clientMs,
+      http_keep_alive: config.timeouts.keepAliveMs,
+      tunnel: config.timeouts.tunnelMs,
+    },
+    upstream_ms: {
+      max_socket_age: config.upstream.maxSocketAgeMs,
+      resolve_every: config.upstream.resolveEveryMs,
+    },
+    shutdown_ms: { delay: config.shutdown.delayMs, timeout: config.shutdown.timeoutMs },
     log: config.log,
   }
 }

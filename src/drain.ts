@@ -41,7 +41,8 @@ export function createDrainer(server: Server): Drainer {
   })
   server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
     const socket = req.socket
-    sockets.set(socket, (sockets.get(socket) ?? 0) + 1)
+    // 'connection' always comes first, so the socket is known.
+    sockets.set(socket, (sockets.get(socket) as number) + 1)
     responses.add(res)
     if (draining) closeAfter(res)
     res.once('close', () => {

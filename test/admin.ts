@@ -24,12 +24,16 @@ t.test('/config shows the effective configuration with credentials redacted', as
     { name: 'blue', upstream: 'http://***@127.0.0.1:1/base', weight: 4, share_percent: 80 },
     { name: 'green', upstream: 'http://127.0.0.1:2', weight: 1, share_percent: 20 },
   ])
-  t.match(view, {
-    color_header: 'Color',
-    preserve_host: true,
-    timeouts_ms: { connectMs: 5000 },
-    shutdown_ms: { timeoutMs: 2000 },
+  t.same(view.timeouts_ms, {
+    connect: 5000,
+    server: 60000,
+    client: 60000,
+    http_keep_alive: 15000,
+    tunnel: 3600000,
   })
+  t.same(view.upstream_ms, { max_socket_age: 30000, resolve_every: 5000 })
+  t.same(view.shutdown_ms, { delay: 2000, timeout: 2000 })
+  t.match(view, { color_header: 'Color', preserve_host: true, log: { level: 'info', format: 'json' } })
   t.notMatch(answer.body, /hunter2|user/)
 })
 

@@ -56,7 +56,8 @@ t.test('drains and exits 0 on SIGTERM', async (t) => {
   const { url, program } = await startMyapp(t)
   t.equal((await get(url)).status, 200)
   program.child.kill('SIGTERM')
-  t.equal((await program.exit).code, 0)
+  program.child.kill('SIGTERM')
+  t.equal((await program.exit).code, 0, 'a second signal does not cut the drain short')
   t.match(program.lines.at(-1), { msg: 'stopped', forced: 0 })
 })
 
@@ -71,4 +72,9 @@ t.test('a bad port or level exits 78 with a reason; a taken port exits 1', async
   const taken = start(t, MYAPP, { PORT: new URL(url).port })
   t.equal((await taken.exit).code, 1)
   t.match(taken.stderr(), /cannot listen on port \d+: EADDRINUSE/)
+})
+
+t.test('LOG_FORMAT=pretty prints lines for people', async (t) => {
+  const program = start(t, MYAPP, { PORT: '0', LOG_FORMAT: 'pretty' })
+  t.match(await program.line((l) => typeof l.text === 'string'), { text: /INFO.*listening/ })
 })
