@@ -4,7 +4,7 @@ import http from 'node:http'
 import net from 'node:net'
 import t from 'tap'
 import { WebSocket, WebSocketServer } from 'ws'
-import { get, listen, recordingUpstream } from './helpers/net.js'
+import { get, listen, recordingUpstream, until } from './helpers/net.js'
 import { startColorProxy } from './helpers/proxy.js'
 
 /** An upstream that holds each response until release() is called. */
@@ -97,12 +97,10 @@ t.test('idle keep-alive connections are closed when the drain starts', async (t)
 
 t.test('a response already streaming when the drain starts closes its socket when done', async (t) => {
   let upstreamRes: http.ServerResponse | undefined
-  const started = new EventEmitter()
   const up = await recordingUpstream(t, (_req, res) => {
     upstreamRes = res
     res.writeHead(200, { 'content-type': 'text/plain' })
     res.write('part one, ')
-    started.emit('started')
   })
   const proxy = await startColorProxy(t, { BLUE: up.url })
   const socket = net.connect(proxy.port, '127.0.0.1')
@@ -111,8 +109,8 @@ t.test('a response already streaming when the drain starts closes its socket whe
   socket.setEncoding('utf8').on('data', (chunk) => {
     reply += chunk
   })
-  await once(started, 'started')
-  await once(socket, 'data')
+  // The head and the first part have reached the client: the answer started before the drain.
+  await until(() => reply.includes('part one, '), socket, 'data')
   const drained = proxy.proxy.shutdown({ delayMs: 0 })
   await proxy.line((l) => l.msg === 'draining: no new connections')
   upstreamRes?.end('part two')
@@ -149,14 +147,12 @@ t.test('requests still running at SHUTDOWN_TIMEOUT are cut off', async (t) => {
 t.test(
   'a request sent on a busy keep-alive connection during the drain gets Connection: close',
   async (t) => {
-    const started = new EventEmitter()
     let first: http.ServerResponse | undefined
     const up = await recordingUpstream(t, (req, res) => {
       if (req.url === '/first') {
         first = res
         res.writeHead(200, { 'content-length': '10' })
         res.write('first ')
-        started.emit('started')
       } else {
         res.end('second')
       }
@@ -168,7 +164,8 @@ t.test(
       reply += chunk
     })
     socket.write('GET /first HTTP/1.1\r\nHost: x\r\n\r\n')
-    await once(started, 'started')
+    // The first answer's head has reached the client: it went out before the drain.
+    await until(() => reply.includes('first '), socket, 'data')
     const drained = proxy.proxy.shutdown({ delayMs: 0 })
     await proxy.line((l) => l.msg === 'draining: no new connections')
     // The connection is busy, so the drain leaves it open; a second request arrives on it now.
