@@ -5,7 +5,7 @@ import net from 'node:net'
 import t from 'tap'
 import { WebSocket, WebSocketServer } from 'ws'
 import { FAILURES, failureReason } from '../src/proxy.js'
-import { get, listen, recordingUpstream, unansweredPort } from './helpers/net.js'
+import { get, listen, rawConnection, recordingUpstream, unansweredPort } from './helpers/net.js'
 import { startColorProxy } from './helpers/proxy.js'
 
 t.test('keeps the path and query', async (t) => {
@@ -394,14 +394,10 @@ t.test('an idle WebSocket is closed after TIMEOUT_TUNNEL', async (t) => {
 t.test('408 for a client that does not finish its request within TIMEOUT_CLIENT', async (t) => {
   const up = await recordingUpstream(t)
   const proxy = await startColorProxy(t, { BLUE: up.url, TIMEOUT_CLIENT: '200ms' })
-  const socket = net.connect(proxy.port, '127.0.0.1')
-  socket.write('GET / HTTP/1.1\r\nHost: x\r\n')
-  let reply = ''
-  socket.setEncoding('utf8').on('data', (chunk) => {
-    reply += chunk
-  })
-  await once(socket, 'close')
-  t.match(reply, /^HTTP\/1\.1 408/)
+  const client = rawConnection(proxy.port)
+  client.socket.write('GET / HTTP/1.1\r\nHost: x\r\n')
+  await client.closed()
+  t.match(client.text, /^HTTP\/1\.1 408/)
   t.equal(up.requests.length, 0)
 })
 

@@ -4,7 +4,7 @@ import http from 'node:http'
 import net from 'node:net'
 import t from 'tap'
 import { WebSocket, WebSocketServer } from 'ws'
-import { get, listen, recordingUpstream, until } from './helpers/net.js'
+import { get, listen, rawConnection, recordingUpstream } from './helpers/net.js'
 import { startColorProxy } from './helpers/proxy.js'
 
 /** An upstream that holds each response until release() is called. */
@@ -86,13 +86,12 @@ t.test('an in-flight request completes, with Connection: close, then the drain e
 t.test('idle keep-alive connections are closed when the drain starts', async (t) => {
   const up = await recordingUpstream(t)
   const proxy = await startColorProxy(t, { BLUE: up.url })
-  const socket = net.connect(proxy.port, '127.0.0.1')
-  socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
-  await once(socket, 'data')
-  const closed = once(socket, 'close')
+  const client = rawConnection(proxy.port)
+  client.socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
+  await client.received('ok')
   t.same(await proxy.proxy.shutdown({ delayMs: 0 }), { forced: 0 })
-  await closed
-  t.pass('the idle socket was closed')
+  await client.closed()
+  t.match(client.text, /connection: keep-alive/i, 'the socket was idle in keep-alive, and it was closed')
 })
 
 t.test('a response already streaming when the drain starts closes its socket when done', async (t) => {
@@ -103,20 +102,16 @@ t.test('a response already streaming when the drain starts closes its socket whe
     res.write('part one, ')
   })
   const proxy = await startColorProxy(t, { BLUE: up.url })
-  const socket = net.connect(proxy.port, '127.0.0.1')
-  socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
-  let reply = ''
-  socket.setEncoding('utf8').on('data', (chunk) => {
-    reply += chunk
-  })
+  const client = rawConnection(proxy.port)
+  client.socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
   // The head and the first part have reached the client: the answer started before the drain.
-  await until(() => reply.includes('part one, '), socket, 'data')
+  await client.received('part one, ')
   const drained = proxy.proxy.shutdown({ delayMs: 0 })
   await proxy.line((l) => l.msg === 'draining: no new connections')
   upstreamRes?.end('part two')
-  await once(socket, 'close')
-  t.match(reply, /part one, [\s\S]*part two/)
-  t.match(reply, /connection: keep-alive/i, 'headers went out before the drain')
+  await client.closed()
+  t.match(client.text, /part one, [\s\S]*part two/)
+  t.match(client.text, /connection: keep-alive/i, 'headers went out before the drain')
   t.same(await drained, { forced: 0 })
 })
 
@@ -158,22 +153,18 @@ t.test(
       }
     })
     const proxy = await startColorProxy(t, { BLUE: up.url })
-    const socket = net.connect(proxy.port, '127.0.0.1')
-    let reply = ''
-    socket.setEncoding('utf8').on('data', (chunk) => {
-      reply += chunk
-    })
-    socket.write('GET /first HTTP/1.1\r\nHost: x\r\n\r\n')
+    const client = rawConnection(proxy.port)
+    client.socket.write('GET /first HTTP/1.1\r\nHost: x\r\n\r\n')
     // The first answer's head has reached the client: it went out before the drain.
-    await until(() => reply.includes('first '), socket, 'data')
+    await client.received('first ')
     const drained = proxy.proxy.shutdown({ delayMs: 0 })
     await proxy.line((l) => l.msg === 'draining: no new connections')
     // The connection is busy, so the drain leaves it open; a second request arrives on it now.
-    socket.write('GET /second HTTP/1.1\r\nHost: x\r\n\r\n')
+    client.socket.write('GET /second HTTP/1.1\r\nHost: x\r\n\r\n')
     await new Promise<void>((resolve) => up.server.once('request', () => resolve()))
     first?.end('done')
-    await once(socket, 'close')
-    const [firstReply, secondReply] = reply.split(/(?=HTTP\/1\.1 )/)
+    await client.closed()
+    const [firstReply, secondReply] = client.text.split(/(?=HTTP\/1\.1 )/)
     t.match(
       firstReply,
       /connection: keep-alive[\s\S]*first done$/i,

@@ -1,7 +1,7 @@
 // Real sockets on port 0, torn down by the test that made them.
 import { EventEmitter, once } from 'node:events'
 import http, { type IncomingHttpHeaders, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { type AddressInfo, connect as netConnect } from 'node:net'
 import { Writable } from 'node:stream'
 import { pino } from 'pino'
 import type { Logger } from '../../src/logger.js'
@@ -137,4 +137,27 @@ export async function unansweredPort(t: Teardown): Promise<number> {
   })
   await Promise.all(fillers.slice(0, 2).map((filler) => once(filler, 'connect')))
   return port
+}
+
+/** A raw connection to send exactly the bytes a test needs and read back every byte of the reply. */
+export function rawConnection(port: number) {
+  const socket = netConnect(port, '127.0.0.1')
+  let text = ''
+  socket.setEncoding('utf8').on('data', (chunk: string) => {
+    text += chunk
+  })
+  // A reset is an outcome the test inspects, not a crash.
+  socket.on('error', () => {})
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()))
+  return {
+    socket,
+    /** Everything received so far. */
+    get text() {
+      return text
+    },
+    /** Resolves once the reply so far contains `part`. */
+    received: (part: string) => until(() => text.includes(part), socket, 'data'),
+    /** Resolves when the connection is closed, by either side. */
+    closed: () => closed,
+  }
 }
