@@ -109,17 +109,16 @@ export function stripHopByHop(headers: IncomingHttpHeaders, keep: readonly strin
 
 const MAX_REQUEST_ID = 200
 
-/** Per-request state, carried on the http-proxy-3 options object that reaches every event. */
+/** Per-request state, found from the request in every http-proxy-3 event. */
 interface Exchange {
-  route: Route
+  /** Undefined when no color could take the request (503). */
+  route: Route | undefined
   requestId: string
   start: number
   reason?: FailureReason
   upstreamStatus?: number
   upgraded?: boolean
 }
-
-type ExchangeOptions = { exchange: Exchange }
 
 export function createProxy(options: ProxyOptions): Proxy {
   const { colorHeader, logger } = options
@@ -131,14 +130,14 @@ export function createProxy(options: ProxyOptions): Proxy {
   // Errors that reach no callback (a client socket failing mid-tunnel): logged, never thrown.
   engine.on('error', (error: Error) => logger.debug({ err: error }, 'proxy socket error'))
 
-  engine.on(
-    'proxyReq',
-    (proxyReq: ClientRequest, _req: IncomingMessage, _res: ServerResponse, opts: object) => {
-      guardTimeouts(proxyReq, (opts as ExchangeOptions).exchange)
-    },
-  )
-  engine.on('proxyReqWs', (proxyReq: ClientRequest, _req: IncomingMessage, socket: Duplex, opts: object) => {
-    const exchange = (opts as ExchangeOptions).exchange
+  // Every http-proxy-3 event names the client request; its exchange was made before forwarding began.
+  const exchangeOf = (req: IncomingMessage) => exchanges.get(req) as Exchange
+
+  engine.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage) => {
+    guardTimeouts(proxyReq, exchangeOf(req))
+  })
+  engine.on('proxyReqWs', (proxyReq: ClientRequest, req: IncomingMessage, socket: Duplex) => {
+    const exchange = exchangeOf(req)
     guardTimeouts(proxyReq, exchange)
     proxyReq.once('upgrade', () => {
       exchange.upgraded = true
@@ -149,7 +148,7 @@ export function createProxy(options: ProxyOptions): Proxy {
   engine.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse) => {
     // http-proxy-3 only watches the request for errors: an upstream that dies mid-body would leave the
     // client waiting forever. Cut the client response so it sees the answer is incomplete.
-    const exchange = exchanges.get(req) as Exchange
+    const exchange = exchangeOf(req)
     logger.debug({ request_id: exchange.requestId, status: proxyRes.statusCode }, 'upstream headers')
     proxyRes.once('close', () => {
       if (proxyRes.complete) return
@@ -189,8 +188,11 @@ export function createProxy(options: ProxyOptions): Proxy {
     proxyReq.once('close', () => clearTimeout(timer))
   }
 
-  /** Headers every forwarded request carries: the color, a request id, and the Host we promise. */
-  function prepare(req: IncomingMessage, route: Route): Exchange {
+  /**
+   * Starts an exchange: its request id, and the headers every forwarded request carries (the color, the
+   * request id, and the Host we promise).
+   */
+  function prepare(req: IncomingMessage, route: Route | undefined): Exchange {
     const headers = req.headers
     const given = headers['x-request-id']
     const requestId =
@@ -202,10 +204,12 @@ export function createProxy(options: ProxyOptions): Proxy {
         : randomUUID()
     headers['x-request-id'] = requestId
     // A client-sent value is replaced: the backend must be able to trust it.
-    headers[headerKey] = route.name
+    if (route) headers[headerKey] = route.name
     headers['x-forwarded-host'] ??= headers.host ?? ''
-    if (!options.preserveHost) headers.host = route.upstream.host
-    return { route, requestId, start: now() }
+    if (route && !options.preserveHost) headers.host = route.upstream.host
+    const exchange: Exchange = { route, requestId, start: now() }
+    exchanges.set(req, exchange)
+    return exchange
   }
 
   function accessLog(req: IncomingMessage, exchange: Exchange, status: number, bytes: number): void {
@@ -215,8 +219,8 @@ export function createProxy(options: ProxyOptions): Proxy {
         method: req.method,
         path,
         status,
-        color: exchange.route.name,
-        upstream: exchange.route.upstream.redacted,
+        color: exchange.route?.name ?? null,
+        upstream: exchange.route?.upstream.redacted ?? null,
         duration_ms: Math.round((now() - exchange.start) * 10) / 10,
         bytes,
         request_id: exchange.requestId,
@@ -228,14 +232,9 @@ export function createProxy(options: ProxyOptions): Proxy {
 
   return {
     web(req, res, route) {
-      if (!route) {
-        writeFailure(res, 'no_color')
-        return
-      }
       const socket = req.socket
       const bytesBefore = socket.bytesWritten
       const exchange = prepare(req, route)
-      exchanges.set(req, exchange)
       // Node frames the upstream request itself; Expect is answered by Node's server with 100 Continue.
       stripHopByHop(req.headers)
       delete req.headers.expect
@@ -245,6 +244,11 @@ export function createProxy(options: ProxyOptions): Proxy {
         if (!res.writableFinished) exchange.reason ??= 'client_gone'
         accessLog(req, exchange, status, socket.bytesWritten - bytesBefore)
       })
+      if (!route) {
+        exchange.reason = 'no_color'
+        writeFailure(res, 'no_color')
+        return
+      }
       const onError = (error: Error) => {
         exchange.reason = failureReason(error as NodeJS.ErrnoException)
         // Too late for a status, or nobody left to tell: cut the response so it reads as incomplete.
@@ -255,8 +259,12 @@ export function createProxy(options: ProxyOptions): Proxy {
         (endpoint) => {
           // The client may have left while the upstream's name was being resolved.
           if (res.destroyed) return
-          const call = { target: endpoint.target, agent: endpoint.agent, auth: route.upstream.auth, exchange }
-          engine.web(req, res, call as object, onError)
+          engine.web(
+            req,
+            res,
+            { target: endpoint.target, agent: endpoint.agent, auth: route.upstream.auth },
+            onError,
+          )
         },
         (error: Error) => onError(error),
       )
@@ -265,10 +273,6 @@ export function createProxy(options: ProxyOptions): Proxy {
     upgrade(req, socket, head, route) {
       // A client that vanishes before we answer must not become an uncaught 'error'.
       socket.on('error', (error) => logger.debug({ err: error }, 'client socket error'))
-      if (!route) {
-        writeRawFailure(socket, 'no_color')
-        return
-      }
       const exchange = prepare(req, route)
       stripHopByHop(req.headers, ['connection', 'upgrade'])
       socket.once('close', () => {
@@ -279,6 +283,11 @@ export function createProxy(options: ProxyOptions): Proxy {
             : (exchange.upstreamStatus ?? 0)
         accessLog(req, exchange, status, 0)
       })
+      if (!route) {
+        exchange.reason = 'no_color'
+        writeRawFailure(socket, 'no_color')
+        return
+      }
       const onError = (error: Error) => {
         exchange.reason = failureReason(error as NodeJS.ErrnoException)
         if (!exchange.upgraded) writeRawFailure(socket, exchange.reason)
@@ -287,13 +296,8 @@ export function createProxy(options: ProxyOptions): Proxy {
       route.upstream.endpoint().then(
         (endpoint) => {
           if (socket.destroyed) return
-          const call = {
-            target: endpoint.target,
-            agent: endpoint.upgradeAgent,
-            auth: route.upstream.auth,
-            exchange,
-          }
-          engine.ws(req, socket, head, call as object, onError)
+          const call = { target: endpoint.target, agent: endpoint.upgradeAgent, auth: route.upstream.auth }
+          engine.ws(req, socket, head, call, onError)
         },
         (error: Error) => onError(error),
       )

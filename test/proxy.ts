@@ -279,6 +279,7 @@ t.test('503 when no color can take the request', async (t) => {
   const answer = await get(proxy.url)
   t.equal(answer.status, 503)
   t.equal(answer.body, '503 no color is available to serve this request\n')
+  t.match(await proxy.line((l) => l.msg === 'request'), { status: 503, color: null, error: 'no_color' })
 })
 
 t.test('a client that aborts mid-response cancels the upstream request', async (t) => {
@@ -377,6 +378,7 @@ t.test('WebSocket upgrade when no color can take it gets 503', async (t) => {
   ws.on('error', () => {})
   const [, res] = (await once(ws, 'unexpected-response')) as [unknown, http.IncomingMessage]
   t.equal(res.statusCode, 503)
+  t.match(await proxy.line((l) => l.msg === 'request'), { status: 503, color: null, error: 'no_color' })
 })
 
 t.test('an idle WebSocket is closed after TIMEOUT_TUNNEL', async (t) => {
