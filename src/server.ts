@@ -81,16 +81,11 @@ export function createColorProxy(config: Config, deps: Dependencies): ColorProxy
       })
       const port = (traffic.address() as AddressInfo).port
       const adminPort = (admin.address() as AddressInfo).port
-      const share = shares(config.colors)
-      for (const color of config.colors) {
+      const share = shares(routes)
+      for (const { name, upstream, weight } of routes) {
         logger.info(
-          {
-            color: color.name,
-            upstream: routes.find((r) => r.name === color.name)?.upstream.redacted,
-            weight: color.weight,
-            share_percent: share.get(color.name),
-          },
-          `${color.name}: ${share.get(color.name)}% of new traffic`,
+          { color: name, upstream: upstream.redacted, weight, share_percent: share.get(name) },
+          `${name}: ${share.get(name)}% of new traffic`,
         )
       }
       logger.info({ port, admin_port: adminPort }, 'listening')
