@@ -1,0 +1,35 @@
+# colorproxy: the edge proxy. Multi-stage: compile with dev dependencies, run with production ones only.
+# Image budget: node:20-alpine plus under 20 MB of app (dist/src and production node_modules; the image
+# smoke test measures it).
+
+FROM node:20-alpine AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY myapp ./myapp
+COPY scripts ./scripts
+RUN npm run build
+
+FROM node:20-alpine AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+
+FROM node:20-alpine
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json ./
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /app/dist/src ./dist/src
+USER node
+EXPOSE 8080 8081
+# SIGTERM starts the graceful drain (readyz 503, SHUTDOWN_DELAY, then SHUTDOWN_TIMEOUT); give the task a
+# --stop-grace-period above their sum (9 s by default).
+STOPSIGNAL SIGTERM
+# Liveness from node itself (no curl in the image), on the admin port.
+HEALTHCHECK --interval=5s --timeout=2s --start-period=5s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.ADMIN_PORT || 8081) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# Exec form: node is PID 1 and gets SIGTERM itself (a shell form would put sh in between and swallow it).
+ENTRYPOINT ["node", "dist/src/main.js"]
