@@ -119,7 +119,7 @@ export function replayDockerfile(dockerfile: string, context: string, work: stri
               })
             } catch (error) {
               const { stderr, stdout } = error as { stderr?: Buffer; stdout?: Buffer }
-              throw new Error(`${at} failed:\n${stdout ?? ''}${stderr ?? ''}`)
+              throw new Error(`${at} failed:\n${stdout ?? ''}${stderr ?? ''}`, { cause: error })
             }
           }
           break
