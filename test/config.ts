@@ -297,6 +297,11 @@ t.test('a file that cannot be read without an error code still names the variabl
   ])
 })
 
-t.test('a malformed weight is an error even when its color has no upstream (the bad-update example)', async (t) => {
-  t.match(problems({ ...BLUE, GREEN_WEIGHT: 'abc' }), [{ variable: 'GREEN_WEIGHT', message: /whole number/ }])
-})
+t.test(
+  'a malformed weight is an error even when its color has no upstream (the bad-update example)',
+  async (t) => {
+    t.match(problems({ ...BLUE, GREEN_WEIGHT: 'abc' }), [
+      { variable: 'GREEN_WEIGHT', message: /whole number/ },
+    ])
+  },
+)
