@@ -11,10 +11,10 @@ import {
   STATUS_CODES,
 } from 'node:http'
 import type { Socket } from 'node:net'
-import type { Duplex } from 'node:stream'
+import { type Duplex, Readable } from 'node:stream'
 import { createProxyServer } from 'http-proxy-3'
 import type { Logger } from './logger.js'
-import type { Upstream } from './upstream.js'
+import type { Endpoint, Upstream } from './upstream.js'
 
 export interface ProxyOptions {
   colorHeader: string
@@ -109,6 +109,9 @@ export function stripHopByHop(headers: IncomingHttpHeaders, keep: readonly strin
 
 const MAX_REQUEST_ID = 200
 
+/** The X-Forwarded-* headers http-proxy-3 (xfwd) appends to on each call. */
+const FORWARDED_BY_ENGINE = ['x-forwarded-for', 'x-forwarded-port', 'x-forwarded-proto'] as const
+
 /** Per-request state, found from the request in every http-proxy-3 event. */
 interface Exchange {
   /** Undefined when no color could take the request (503). */
@@ -118,6 +121,35 @@ interface Exchange {
   reason?: FailureReason
   upstreamStatus?: number
   upgraded?: boolean
+  /** The upstream request went out on a pooled socket that had served a request before. */
+  reusedSocket?: boolean
+  /** Already sent a second time, on a new connection. */
+  retried?: boolean
+}
+
+// RFC 9110 section 9.2.2: only idempotent requests may be repeated automatically, and only bodiless ones
+// can be, since the body was consumed by the first attempt.
+const RETRYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
+
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length']
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')
+}
+
+/**
+ * A pooled socket can be closed by the upstream just as a request is written on it (a keep-alive timeout,
+ * a backend draining during its own rolling update). The request never reached the application, so it
+ * is sent once more on a new connection, as browsers and Node's own client do.
+ */
+function retryable(req: IncomingMessage, exchange: Exchange): boolean {
+  return (
+    exchange.reason === 'reset' &&
+    exchange.reusedSocket === true &&
+    exchange.upstreamStatus === undefined &&
+    !exchange.retried &&
+    RETRYABLE_METHODS.has(req.method ?? '') &&
+    !hasBody(req)
+  )
 }
 
 export function createProxy(options: ProxyOptions): Proxy {
@@ -134,7 +166,9 @@ export function createProxy(options: ProxyOptions): Proxy {
   const exchangeOf = (req: IncomingMessage) => exchanges.get(req) as Exchange
 
   engine.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage) => {
-    guardTimeouts(proxyReq, exchangeOf(req))
+    const exchange = exchangeOf(req)
+    exchange.reusedSocket = proxyReq.reusedSocket
+    guardTimeouts(proxyReq, exchange)
   })
   engine.on('proxyReqWs', (proxyReq: ClientRequest, req: IncomingMessage, socket: Duplex) => {
     const exchange = exchangeOf(req)
@@ -225,6 +259,7 @@ export function createProxy(options: ProxyOptions): Proxy {
         bytes,
         request_id: exchange.requestId,
         ...(exchange.reason && { error: exchange.reason }),
+        ...(exchange.retried && { retried: true }),
       },
       'request',
     )
@@ -249,22 +284,38 @@ export function createProxy(options: ProxyOptions): Proxy {
         writeFailure(res, 'no_color')
         return
       }
+      // http-proxy-3 appends to X-Forwarded-* on every call: a retry starts again from the client's values.
+      const forwarded = FORWARDED_BY_ENGINE.map((name) => req.headers[name])
+      let endpoint: Endpoint
+      const send = (retry: boolean) => {
+        if (retry) FORWARDED_BY_ENGINE.forEach((name, i) => (req.headers[name] = forwarded[i]))
+        const call = { target: endpoint.target, agent: retry ? endpoint.freshAgent : endpoint.agent }
+        // The body (none: see retryable) was consumed by the first attempt; the retry sends an empty one.
+        engine.web(
+          req,
+          res,
+          { ...call, auth: route.upstream.auth, buffer: retry ? Readable.from([]) : undefined },
+          onError,
+        )
+      }
       const onError = (error: Error) => {
         exchange.reason = failureReason(error as NodeJS.ErrnoException)
+        if (retryable(req, exchange) && !res.headersSent && !req.socket.destroyed) {
+          exchange.retried = true
+          exchange.reason = undefined
+          send(true)
+          return
+        }
         // Too late for a status, or nobody left to tell: cut the response so it reads as incomplete.
         if (res.headersSent || req.socket.destroyed) res.destroy()
         else writeFailure(res, exchange.reason)
       }
       route.upstream.endpoint().then(
-        (endpoint) => {
+        (found) => {
           // The client may have left while the upstream's name was being resolved.
           if (res.destroyed) return
-          engine.web(
-            req,
-            res,
-            { target: endpoint.target, agent: endpoint.agent, auth: route.upstream.auth },
-            onError,
-          )
+          endpoint = found
+          send(false)
         },
         (error: Error) => onError(error),
       )
@@ -296,7 +347,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       route.upstream.endpoint().then(
         (endpoint) => {
           if (socket.destroyed) return
-          const call = { target: endpoint.target, agent: endpoint.upgradeAgent, auth: route.upstream.auth }
+          const call = { target: endpoint.target, agent: endpoint.freshAgent, auth: route.upstream.auth }
           engine.ws(req, socket, head, call, onError)
         },
         (error: Error) => onError(error),

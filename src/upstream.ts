@@ -47,8 +47,11 @@ export interface Endpoint {
   address: string
   /** Keep-alive pool for ordinary requests. */
   agent: http.Agent
-  /** Pool without keep-alive for WebSocket upgrades (the socket leaves the pool once upgraded). */
-  upgradeAgent: http.Agent
+  /**
+   * A new connection every time, never pooled: for WebSocket upgrades (the socket leaves the pool once
+   * upgraded) and for the one retry after a pooled socket failed.
+   */
+  freshAgent: http.Agent
 }
 
 export class Upstream {
@@ -159,10 +162,10 @@ export class Upstream {
       this.options.maxSocketAgeMs,
       this.now,
     )
-    const upgradeAgent = secure
+    const freshAgent = secure
       ? new https.Agent({ keepAlive: false, ...tls })
       : new http.Agent({ keepAlive: false })
-    return { target, address, agent, upgradeAgent }
+    return { target, address, agent, freshAgent }
   }
 }
 

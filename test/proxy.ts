@@ -229,6 +229,47 @@ t.test('one dead color does not stop the other from serving', async (t) => {
   )
 })
 
+/** An upstream that resets every connection on its second request, as a draining backend racing a reuse. */
+async function resetsReusedSockets(t: Parameters<typeof recordingUpstream>[0]) {
+  const served = new WeakSet<net.Socket>()
+  return recordingUpstream(t, (req, res) => {
+    if (served.has(req.socket)) {
+      req.socket.resetAndDestroy()
+      return
+    }
+    served.add(req.socket)
+    res.end('ok')
+  })
+}
+
+t.test(
+  'retries a bodiless GET once on a new connection when a reused socket is reset before any answer',
+  async (t) => {
+    const up = await resetsReusedSockets(t)
+    const proxy = await startColorProxy(t, { BLUE: up.url })
+    t.equal((await get(proxy.url)).status, 200, 'first request: a new socket, pooled after')
+    const retried = await get(proxy.url, { headers: { 'X-Forwarded-For': '203.0.113.9' } })
+    t.equal(retried.status, 200, 'second request: the pooled socket is reset, the retry succeeds')
+    t.equal(up.requests.length, 3)
+    t.equal(
+      up.requests[2]?.headers['x-forwarded-for'],
+      '203.0.113.9,127.0.0.1',
+      'the retry carries the same headers',
+    )
+    t.match(await proxy.line((l) => l.msg === 'request' && l.status === 200 && l.retried === true), {
+      color: 'blue',
+    })
+  },
+)
+
+t.test('never retries a request with a body', async (t) => {
+  const up = await resetsReusedSockets(t)
+  const proxy = await startColorProxy(t, { BLUE: up.url })
+  t.equal((await get(proxy.url)).status, 200)
+  t.equal((await get(proxy.url, { method: 'POST', body: 'order #1' })).status, 502)
+  t.equal(up.requests.length, 2, 'the POST was sent once')
+})
+
 t.test('502 with a one-line body when the upstream refuses', async (t) => {
   const port = await refusedPort()
   const proxy = await startColorProxy(t, { BLUE: `http://127.0.0.1:${port}` })

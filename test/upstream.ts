@@ -225,7 +225,7 @@ t.test('https upstreams verify the certificate against the name, not the address
     servername: 'secure.example',
     keepAlive: true,
   })
-  t.match((endpoint.upgradeAgent as unknown as { options: object }).options, { servername: 'secure.example' })
+  t.match((endpoint.freshAgent as unknown as { options: object }).options, { servername: 'secure.example' })
 })
 
 t.test('the system resolver: http://localhost reaches a server on 127.0.0.1', async (t) => {
