@@ -12,6 +12,7 @@ import { renderPage } from './page.js'
 
 const env = process.env
 const EX_CONFIG = 78
+const MAX_DELAY_MS = 10_000
 
 function fail(message: string): never {
   process.stderr.write(`myapp: ${message}\n`)
@@ -41,8 +42,14 @@ server.on('request', (req, res) => {
   const color = typeof req.headers.color === 'string' ? req.headers.color : 'unknown'
   logger.info({ method: req.method, path: req.url, remote: req.socket.remoteAddress, color }, 'request')
   const page = renderPage({ name, color, v2 })
-  res.writeHead(200, { 'content-type': page.type, 'content-length': Buffer.byteLength(page.body) })
-  res.end(page.body)
+  const answer = () => {
+    res.writeHead(200, { 'content-type': page.type, 'content-length': Buffer.byteLength(page.body) })
+    res.end(page.body)
+  }
+  // `?delay=300` answers after 300 ms (at most 10 s): slow requests for rollout rehearsals.
+  const delay = Math.min(MAX_DELAY_MS, Number(/[?&]delay=(\d+)/.exec(req.url ?? '')?.[1] ?? 0))
+  if (delay > 0) setTimeout(answer, delay)
+  else answer()
 })
 
 server.once('error', (error: NodeJS.ErrnoException) => {

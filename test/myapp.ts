@@ -78,3 +78,10 @@ t.test('LOG_FORMAT=pretty prints lines for people', async (t) => {
   const program = start(t, MYAPP, { PORT: '0', LOG_FORMAT: 'pretty' })
   t.match(await program.line((l) => typeof l.text === 'string'), { text: /INFO.*listening/ })
 })
+
+t.test('?delay=<ms> answers the same page later', async (t) => {
+  const { url } = await startMyapp(t, { HOSTNAME: 'slow' })
+  const began = performance.now()
+  t.equal((await get(`${url}/?delay=300`)).body, 'unknown slow\n')
+  t.ok(performance.now() - began >= 290, 'it waited')
+})
