@@ -2,7 +2,7 @@
 // coverage count them against src/.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -13,12 +13,13 @@ export const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 export const PROXY = join(root, 'dist/src/main.js')
 export const MYAPP = join(root, 'dist/myapp/main.js')
 export const DEMO = join(root, 'dist/scripts/demo.js')
+export const REHEARSE = join(root, 'dist/scripts/rehearse.js')
 
 /** The parent's environment without anything colorproxy or myapp would read. */
 export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {}
   const ours =
-    /^(COLORS|PORT|HOST|ADMIN_.*|COLOR_HEADER|PRESERVE_HOST|TIMEOUT_.*|UPSTREAM_.*|SHUTDOWN_.*|LOG_.*|ENV_FILE|BLUE.*|GREEN.*|V2|HOSTNAME|STICKY.*|OVERRIDE_HEADER|FAILOVER|EJECT_.*|STATS_.*|WORKERS|.*_FILE)$/
+    /^(COLORS|PORT|HOST|ADMIN_.*|COLOR_HEADER|PRESERVE_HOST|TIMEOUT_.*|UPSTREAM_.*|SHUTDOWN_.*|LOG_.*|ENV_FILE|BLUE.*|GREEN.*|V2|HOSTNAME|STICKY.*|OVERRIDE_HEADER|FAILOVER|EJECT_.*|STATS_.*|WORKERS|REHEARSE_.*|.*_FILE)$/
   for (const [key, value] of Object.entries(process.env)) if (!ours.test(key)) env[key] = value
   return { ...env, ...extra }
 }
@@ -63,11 +64,13 @@ export function start(
   // Stop with SIGINT and wait, so the program exits cleanly and its coverage is written; SIGKILL only if
   // it hangs.
   t.teardown(async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return
-    const kill = setTimeout(() => child.kill('SIGKILL'), 10_000)
-    child.kill('SIGINT')
-    await exit
-    clearTimeout(kill)
+    if (child.exitCode === null && child.signalCode === null) {
+      const kill = setTimeout(() => child.kill('SIGKILL'), 10_000)
+      child.kill('SIGINT')
+      await exit
+      clearTimeout(kill)
+    }
+    rmSync(cwd, { recursive: true, force: true })
   })
   return {
     child,
