@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+// npm run rehearse [canary|bad-env|backend ...]: a Swarm rollout on one machine, with a timeline.
+import { SCENARIOS, type ScenarioReport } from './rehearsal/scenarios.js'
+
+// Answers counted after each step to measure the split (REHEARSE_ANSWERS, default 1500).
+const answersPerStep = Number(process.env.REHEARSE_ANSWERS ?? 1500)
+const names = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(SCENARIOS)
+const began = performance.now()
+const timeline = (event: string) =>
+  console.log(`${((performance.now() - began) / 1000).toFixed(1).padStart(6)}s  ${event}`)
+
+const reports: ScenarioReport[] = []
+for (const name of names) {
+  const scenario = SCENARIOS[name as keyof typeof SCENARIOS]
+  if (!scenario) {
+    console.error(`rehearse: no scenario ${name}; try ${Object.keys(SCENARIOS).join(', ')}`)
+    process.exit(2)
+  }
+  console.log(`\n== ${name}`)
+  reports.push(await scenario({ timeline, answersPerStep, clients: 8 }))
+}
+
+console.log('\n== report')
+let failed = 0
+for (const report of reports) {
+  failed += report.failures
+  console.log(
+    `${report.scenario}: ${report.requests} requests, ${report.failures} failed, ${report.retries} retried`,
+  )
+  for (const step of report.steps) {
+    const shares = (split: Record<string, number>) =>
+      Object.entries(split)
+        .map(([color, share]) => `${color} ${share}%`)
+        .join(', ')
+    console.log(
+      `  ${step.applied ? 'applied    ' : 'rolled back'}  ${step.name}: expected ${shares(step.expected)}, observed ${shares(step.observed)}`,
+    )
+  }
+  for (const failure of report.failed) console.log(`  failed: ${failure}`)
+}
+process.exit(failed === 0 ? 0 : 1)
