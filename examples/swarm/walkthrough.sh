@@ -30,7 +30,7 @@ show docker service create --name myapp-v1 --network backend --replicas 2 "${SAF
 step "The proxy, 2 replicas, sending everything to blue"
 show docker service create --name proxy --network backend -p 8080:8080 --replicas 2 "${SAFE_UPDATES[@]}" \
   --env BLUE=http://myapp-v1:8080 colorproxy
-echo 'curl localhost:8080   ->   blue <task id>'
+echo 'curl localhost:8080   ->   blue <container id, its hostname>'
 
 step "myapp-v2 (green, HTML)"
 show docker service create --name myapp-v2 --network backend --replicas 2 "${SAFE_UPDATES[@]}" --env V2=1 myapp
