@@ -1,14 +1,21 @@
-// The admin listener: /healthz, /readyz, /config. Never proxied. Metrics and the stats page will be
-// added as further entries of the same route table.
+// The admin listener: health, readiness, config, metrics and the stats page. Never proxied. With
+// STATS_USER/STATS_PASS every path but /healthz and /readyz asks for basic auth (orchestrators probe those).
+import { createHash, timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Config } from './config.js'
 import { shares } from './router.js'
+import type { StatsSnapshot } from './stats.js'
+import { renderLive, renderStatsPage } from './stats-page.js'
 import { redactUrl } from './upstream.js'
 
 export interface AdminState {
   /** False once shutdown has begun: /readyz answers 503 so the orchestrator stops routing here. */
   ready(): boolean
+  metrics(): Promise<{ type: string; body: string }>
+  stats(): StatsSnapshot
 }
+
+const OPEN_PATHS = new Set(['/healthz', '/readyz'])
 
 export type AdminRoute = (req: IncomingMessage, res: ServerResponse) => void
 
@@ -19,7 +26,20 @@ export function createAdminServer(config: Config, state: AdminState): Server {
     '/healthz': (_req, res) => text(res, 200, 'ok\n'),
     '/readyz': (_req, res) => (state.ready() ? text(res, 200, 'ready\n') : text(res, 503, 'shutting down\n')),
     '/config': (_req, res) => send(res, 200, 'application/json', `${view}\n`),
+    '/metrics': (_req, res) => {
+      state.metrics().then(
+        ({ type, body }) => send(res, 200, type, body),
+        (error: Error) => text(res, 500, `metrics failed: ${error.message}\n`),
+      )
+    },
+    '/stats.json': (_req, res) => send(res, 200, 'application/json', `${JSON.stringify(state.stats())}\n`),
+    '/': (req, res) => {
+      const live = /[?&]part=live(&|$)/.test(String(req.url))
+      const html = live ? renderLive(state.stats()) : renderStatsPage(state.stats())
+      send(res, 200, 'text/html; charset=utf-8', html)
+    },
   }
+  const authorized = config.statsAuth ? basicAuth(config.statsAuth) : () => true
   return createServer((req, res) => {
     const path = String(req.url).split('?', 1)[0] as string
     const route = routes[path]
@@ -28,8 +48,29 @@ export function createAdminServer(config: Config, state: AdminState): Server {
       res.setHeader('allow', 'GET, HEAD')
       return text(res, 405, 'method not allowed\n')
     }
+    if (!OPEN_PATHS.has(path) && !authorized(req.headers.authorization)) {
+      res.setHeader('www-authenticate', 'Basic realm="colorproxy", charset="UTF-8"')
+      return text(res, 401, 'authentication required\n')
+    }
     route(req, res)
   })
+}
+
+/** Checks `Authorization: Basic ...` in constant time (digests first, so lengths do not leak either). */
+export function basicAuth(expected: { user: string; pass: string }): (header: string | undefined) => boolean {
+  const digest = (text: string) => createHash('sha256').update(text).digest()
+  const user = digest(expected.user)
+  const pass = digest(expected.pass)
+  return (header) => {
+    const match = /^Basic +([A-Za-z0-9+/=]+)$/i.exec(header ?? '')
+    const decoded = Buffer.from(match?.[1] ?? '', 'base64').toString('utf8')
+    const colon = decoded.indexOf(':')
+    const given = colon < 0 ? ['', '\0'] : [decoded.slice(0, colon), decoded.slice(colon + 1)]
+    // Both compared every time: no early exit on a wrong user name.
+    const userOk = timingSafeEqual(digest(given[0] as string), user)
+    const passOk = timingSafeEqual(digest(given[1] as string), pass)
+    return userOk && passOk
+  }
 }
 
 /** The effective configuration, with upstream credentials redacted. */
@@ -59,6 +100,17 @@ export function configView(config: Config): object {
     },
     shutdown_ms: { delay: config.shutdown.delayMs, timeout: config.shutdown.timeoutMs },
     log: config.log,
+    sticky: {
+      mode: config.sticky.mode,
+      ...(config.sticky.mode === 'header' && { header: config.sticky.header }),
+      cookie: config.sticky.cookie,
+      ttl_ms: config.sticky.ttlMs,
+    },
+    override_header: config.overrideHeader ?? null,
+    failover: config.failover,
+    eject: { after: config.eject.after, for_ms: config.eject.forMs },
+    // The user name is not a secret; the password never leaves the process.
+    stats_auth: config.statsAuth ? { user: config.statsAuth.user } : null,
   }
 }
 

@@ -8,12 +8,16 @@ import {
   parseBoolean,
   parseChoice,
   parseColorList,
+  parseCookieName,
+  parseCount,
   parseDuration,
   parseHeaderName,
   parseListenHost,
   parsePort,
   parseUpstreamUrl,
+  parseSticky,
   parseWeight,
+  type Sticky,
 } from './validators.js'
 
 export type Env = Readonly<Record<string, string | undefined>>
@@ -69,6 +73,16 @@ export interface Config {
     timeoutMs: number
   }
   log: { level: LogLevel; format: LogFormat }
+  /** How a returning client keeps its color (STICKY, STICKY_COOKIE, STICKY_TTL). */
+  sticky: Sticky & { cookie: string; ttlMs: number }
+  /** Header (or cookie) naming a color that wins over every other rule (OVERRIDE_HEADER); off when unset. */
+  overrideHeader: string | undefined
+  /** Retry once on another color when the upstream cannot be reached (FAILOVER, true). */
+  failover: boolean
+  /** Consecutive connect failures that take a color out of the split (EJECT_AFTER, 5; 0: never), and for how long (EJECT_FOR, 10s). */
+  eject: { after: number; forMs: number }
+  /** Basic auth on the admin listener except /healthz and /readyz (STATS_USER, STATS_PASS). */
+  statsAuth: { user: string; pass: string } | undefined
   /** Things worth saying at startup that do not stop it (a weight left behind by `--env-rm GREEN`). */
   warnings: string[]
 }
@@ -114,14 +128,23 @@ const DEFAULTS = {
   SHUTDOWN_TIMEOUT: '7s',
   LOG_LEVEL: 'info',
   LOG_FORMAT: 'json',
+  STICKY: 'off',
+  STICKY_COOKIE: 'colorproxy',
+  STICKY_TTL: '24h',
+  FAILOVER: 'true',
+  EJECT_AFTER: '5',
+  EJECT_FOR: '10s',
 } as const
+
+/** colorproxy's variables with no default: unset means off. */
+const OPTIONAL = ['OVERRIDE_HEADER', 'STATS_USER', 'STATS_PASS'] as const
 
 export const ENV_FILE_DEFAULT = '.env'
 
 /** Every variable name colorproxy reads for these colors (their `_FILE` twins are read too). */
 export function variableNames(colors: readonly string[]): string[] {
   const perColor = colors.flatMap((color) => [colorVariable(color), `${colorVariable(color)}_WEIGHT`])
-  return [...Object.keys(DEFAULTS), 'ENV_FILE', ...perColor]
+  return [...Object.keys(DEFAULTS), ...OPTIONAL, 'ENV_FILE', ...perColor]
 }
 
 export function loadConfig(processEnv: Env, io: ConfigIo = nodeIo): Config {
@@ -172,6 +195,14 @@ export function loadConfig(processEnv: Env, io: ConfigIo = nodeIo): Config {
     SHUTDOWN_TIMEOUT: durationOrZero({ default: 7000 }),
     LOG_LEVEL: validator(parseChoice(LOG_LEVELS))({ default: 'info' as LogLevel }),
     LOG_FORMAT: validator(parseChoice(LOG_FORMATS))({ default: 'json' as LogFormat }),
+    STICKY: validator(parseSticky)({ default: { mode: 'off' } as Sticky }),
+    STICKY_COOKIE: validator(parseCookieName)({ default: DEFAULTS.STICKY_COOKIE }),
+    STICKY_TTL: duration({ default: 86_400_000 }),
+    OVERRIDE_HEADER: validator(parseHeaderName)({ default: undefined }),
+    FAILOVER: validator(parseBoolean)({ default: true }),
+    EJECT_AFTER: validator((input) => parseCount(input, { max: 1000 }))({ default: 5 }),
+    EJECT_FOR: duration({ default: 10_000 }),
+    STATS_USER: validator((input) => input)({ default: undefined }),
   }
   const invalid = new Set<string>()
   const clean = cleanEnv(raw, specs, {
@@ -229,6 +260,13 @@ export function loadConfig(processEnv: Env, io: ConfigIo = nodeIo): Config {
     })
   }
 
+  // The password is a secret: never shown, and read here rather than by envalid.
+  const statsPass = raw.STATS_PASS === '' ? undefined : raw.STATS_PASS
+  const statsUser = invalid.has('STATS_USER') || clean.STATS_USER === '' ? undefined : clean.STATS_USER
+  if ((statsUser === undefined) !== (statsPass === undefined)) {
+    problems.push({ variable: 'STATS_USER, STATS_PASS', message: 'set both for basic auth, or neither' })
+  }
+
   if (problems.length > 0) throw new ConfigError(problems)
   return {
     colors: routes,
@@ -246,6 +284,12 @@ export function loadConfig(processEnv: Env, io: ConfigIo = nodeIo): Config {
     upstream: { maxSocketAgeMs: clean.UPSTREAM_MAX_SOCKET_AGE, resolveEveryMs: clean.UPSTREAM_RESOLVE_EVERY },
     shutdown: { delayMs: clean.SHUTDOWN_DELAY, timeoutMs: clean.SHUTDOWN_TIMEOUT },
     log: { level: clean.LOG_LEVEL, format: clean.LOG_FORMAT },
+    sticky: { ...clean.STICKY, cookie: clean.STICKY_COOKIE, ttlMs: clean.STICKY_TTL },
+    overrideHeader: clean.OVERRIDE_HEADER,
+    failover: clean.FAILOVER,
+    eject: { after: clean.EJECT_AFTER, forMs: clean.EJECT_FOR },
+    statsAuth:
+      statsUser !== undefined && statsPass !== undefined ? { user: statsUser, pass: statsPass } : undefined,
     warnings,
   }
 }

@@ -14,7 +14,8 @@ import type { Socket } from 'node:net'
 import { type Duplex, Readable } from 'node:stream'
 import { createProxyServer } from 'http-proxy-3'
 import type { Logger } from './logger.js'
-import type { Endpoint, Upstream } from './upstream.js'
+import type { Decision, RouteReason } from './router.js'
+import type { Upstream } from './upstream.js'
 
 export interface ProxyOptions {
   colorHeader: string
@@ -24,6 +25,35 @@ export interface ProxyOptions {
   tunnelTimeoutMs: number
   logger: Logger
   now?: () => number
+  /**
+   * FAILOVER: another color for a request whose upstream could not be reached (undefined: none, or
+   * failover is off).
+   */
+  failover?: (from: string) => Route | undefined
+  /** STICKY=cookie: the Set-Cookie value that keeps a client on this color. */
+  stickyCookie?: (color: string) => string
+  events?: ProxyEvents
+}
+
+/** What the rest of colorproxy learns from forwarding: ejection, metrics and the stats page. */
+export interface ProxyEvents {
+  /** An attempt failed before any answer; `reason` is a connect failure when the upstream was never reached. */
+  upstreamFailed?(color: string, reason: FailureReason): void
+  /** An upstream sent response headers. */
+  upstreamAnswered?(color: string): void
+  failedOver?(from: string, to: string): void
+  started?(): void
+  /** A request is over (answered, failed, or abandoned by its client). */
+  done?(record: RequestRecord): void
+}
+
+export interface RequestRecord {
+  /** The color that served it last; null for a 503. */
+  color: string | null
+  status: number
+  durationMs: number
+  via: RouteReason
+  failure: FailureReason | undefined
 }
 
 export interface Route {
@@ -32,8 +62,8 @@ export interface Route {
 }
 
 export interface Proxy {
-  web(req: IncomingMessage, res: ServerResponse, route: Route | undefined): void
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, route: Route | undefined): void
+  web(req: IncomingMessage, res: ServerResponse, decision: Decision<Route>): void
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, decision: Decision<Route>): void
 }
 
 export type FailureReason =
@@ -77,6 +107,14 @@ const CODE_REASONS: Record<string, FailureReason> = {
   ESERVERTIMEOUT: 'server_timeout',
 }
 
+/** Failures where the upstream was never reached: ejection counts them, and failover may act on them. */
+export const CONNECT_FAILURES: ReadonlySet<FailureReason> = new Set([
+  'refused',
+  'dns',
+  'unreachable',
+  'connect_timeout',
+])
+
 export function failureReason(error: NodeJS.ErrnoException): FailureReason {
   const code = error.code ?? ''
   return (
@@ -114,8 +152,13 @@ const FORWARDED_BY_ENGINE = ['x-forwarded-for', 'x-forwarded-port', 'x-forwarded
 
 /** Per-request state, found from the request in every http-proxy-3 event. */
 interface Exchange {
-  /** Undefined when no color could take the request (503). */
+  /** Undefined when no color could take the request (503). After a failover, the color that took over. */
   route: Route | undefined
+  via: RouteReason
+  /** Set the sticky cookie on the answer, for the color that served it. */
+  setCookie: boolean
+  /** The color that could not be reached, after a failover. */
+  failedOverFrom?: string
   requestId: string
   start: number
   reason?: FailureReason
@@ -134,6 +177,21 @@ const RETRYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
 function hasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length']
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')
+}
+
+/**
+ * FAILOVER: the upstream was never reached (or a reused socket was reset before any answer, for a request
+ * that may be repeated), no body byte was sent, and no other color has been tried yet.
+ */
+function canFailOver(req: IncomingMessage, exchange: Exchange): boolean {
+  const reason = exchange.reason as FailureReason
+  const unreached =
+    CONNECT_FAILURES.has(reason) ||
+    (reason === 'reset' &&
+      exchange.reusedSocket === true &&
+      exchange.upstreamStatus === undefined &&
+      RETRYABLE_METHODS.has(req.method ?? ''))
+  return unreached && exchange.failedOverFrom === undefined && !hasBody(req)
 }
 
 /**
@@ -183,7 +241,16 @@ export function createProxy(options: ProxyOptions): Proxy {
     // http-proxy-3 only watches the request for errors: an upstream that dies mid-body would leave the
     // client waiting forever. Cut the client response so it sees the answer is incomplete.
     const exchange = exchangeOf(req)
+    const color = (exchange.route as Route).name
+    options.events?.upstreamAnswered?.(color)
     logger.debug({ request_id: exchange.requestId, status: proxyRes.statusCode }, 'upstream headers')
+    if (exchange.setCookie && options.stickyCookie) {
+      // Added to the upstream's own cookies, never in place of them.
+      proxyRes.headers['set-cookie'] = [
+        ...(proxyRes.headers['set-cookie'] ?? []),
+        options.stickyCookie(color),
+      ]
+    }
     proxyRes.once('close', () => {
       if (proxyRes.complete) return
       exchange.reason ??= 'reset'
@@ -226,7 +293,8 @@ export function createProxy(options: ProxyOptions): Proxy {
    * Starts an exchange: its request id, and the headers every forwarded request carries (the color, the
    * request id, and the Host we promise).
    */
-  function prepare(req: IncomingMessage, route: Route | undefined): Exchange {
+  function prepare(req: IncomingMessage, decision: Decision<Route>): Exchange {
+    const { route } = decision
     const headers = req.headers
     const given = headers['x-request-id']
     const requestId =
@@ -241,7 +309,13 @@ export function createProxy(options: ProxyOptions): Proxy {
     if (route) headers[headerKey] = route.name
     headers['x-forwarded-host'] ??= headers.host ?? ''
     if (route && !options.preserveHost) headers.host = route.upstream.host
-    const exchange: Exchange = { route, requestId, start: now() }
+    const exchange: Exchange = {
+      route,
+      via: decision.reason,
+      setCookie: decision.setCookie === true,
+      requestId,
+      start: now(),
+    }
     exchanges.set(req, exchange)
     return exchange
   }
@@ -258,6 +332,8 @@ export function createProxy(options: ProxyOptions): Proxy {
         duration_ms: Math.round((now() - exchange.start) * 10) / 10,
         bytes,
         request_id: exchange.requestId,
+        route: exchange.via,
+        ...(exchange.failedOverFrom && { failover_from: exchange.failedOverFrom }),
         ...(exchange.reason && { error: exchange.reason }),
         ...(exchange.retried && { retried: true }),
       },
@@ -265,11 +341,24 @@ export function createProxy(options: ProxyOptions): Proxy {
     )
   }
 
+  /** Logs the request and tells whoever listens that it is over. */
+  function finish(req: IncomingMessage, exchange: Exchange, status: number, bytes: number): void {
+    accessLog(req, exchange, status, bytes)
+    options.events?.done?.({
+      color: exchange.route?.name ?? null,
+      status,
+      durationMs: now() - exchange.start,
+      via: exchange.via,
+      failure: exchange.reason,
+    })
+  }
+
   return {
-    web(req, res, route) {
+    web(req, res, decision) {
       const socket = req.socket
       const bytesBefore = socket.bytesWritten
-      const exchange = prepare(req, route)
+      const exchange = prepare(req, decision)
+      options.events?.started?.()
       // Node frames the upstream request itself; Expect is answered by Node's server with 100 Continue.
       stripHopByHop(req.headers)
       delete req.headers.expect
@@ -277,54 +366,67 @@ export function createProxy(options: ProxyOptions): Proxy {
       res.once('close', () => {
         const status = res.writableFinished ? res.statusCode : FAILURES.client_gone.status
         if (!res.writableFinished) exchange.reason ??= 'client_gone'
-        accessLog(req, exchange, status, socket.bytesWritten - bytesBefore)
+        finish(req, exchange, status, socket.bytesWritten - bytesBefore)
       })
-      if (!route) {
+      if (!exchange.route) {
         exchange.reason = 'no_color'
         writeFailure(res, 'no_color')
         return
       }
-      // http-proxy-3 appends to X-Forwarded-* on every call: a retry starts again from the client's values.
+      // http-proxy-3 appends to X-Forwarded-* on every call: a second attempt starts from the client's values.
       const forwarded = FORWARDED_BY_ENGINE.map((name) => req.headers[name])
-      let endpoint: Endpoint
-      const send = (retry: boolean) => {
-        if (retry) FORWARDED_BY_ENGINE.forEach((name, i) => (req.headers[name] = forwarded[i]))
-        const call = { target: endpoint.target, agent: retry ? endpoint.freshAgent : endpoint.agent }
-        // The body (none: see retryable) was consumed by the first attempt; the retry sends an empty one.
-        engine.web(
-          req,
-          res,
-          { ...call, auth: route.upstream.auth, buffer: retry ? Readable.from([]) : undefined },
-          onError,
-        )
+      /** first: the pooled agent; retry: the same color on a new connection; failover: another color. */
+      const send = (route: Route, attempt: 'first' | 'retry' | 'failover') => {
+        route.upstream.endpoint().then((endpoint) => {
+          // The client may have left while the upstream's name was being resolved.
+          if (res.destroyed) return
+          if (attempt !== 'first')
+            FORWARDED_BY_ENGINE.forEach((name, i) => (req.headers[name] = forwarded[i]))
+          const agent = attempt === 'retry' ? endpoint.freshAgent : endpoint.agent
+          // A second attempt has no body to send (see retryable, canFailOver): the client's was consumed.
+          const buffer = attempt === 'first' ? undefined : Readable.from([])
+          engine.web(req, res, { target: endpoint.target, agent, auth: route.upstream.auth, buffer }, onError)
+        }, onError)
       }
       const onError = (error: Error) => {
-        exchange.reason = failureReason(error as NodeJS.ErrnoException)
-        if (retryable(req, exchange) && !res.headersSent && !req.socket.destroyed) {
+        const route = exchange.route as Route
+        const reason = failureReason(error as NodeJS.ErrnoException)
+        exchange.reason = reason
+        if (exchange.upstreamStatus === undefined) options.events?.upstreamFailed?.(route.name, reason)
+        const answerable = !res.headersSent && !req.socket.destroyed
+        if (answerable && retryable(req, exchange)) {
           exchange.retried = true
           exchange.reason = undefined
-          send(true)
+          send(route, 'retry')
+          return
+        }
+        const next = answerable && canFailOver(req, exchange) ? options.failover?.(route.name) : undefined
+        if (next) {
+          options.events?.failedOver?.(route.name, next.name)
+          Object.assign(exchange, {
+            route: next,
+            via: 'failover',
+            failedOverFrom: route.name,
+            reason: undefined,
+          })
+          req.headers[headerKey] = next.name
+          if (!options.preserveHost) req.headers.host = next.upstream.host
+          send(next, 'failover')
           return
         }
         // Too late for a status, or nobody left to tell: cut the response so it reads as incomplete.
-        if (res.headersSent || req.socket.destroyed) res.destroy()
-        else writeFailure(res, exchange.reason)
+        if (!answerable) res.destroy()
+        else writeFailure(res, reason)
       }
-      route.upstream.endpoint().then(
-        (found) => {
-          // The client may have left while the upstream's name was being resolved.
-          if (res.destroyed) return
-          endpoint = found
-          send(false)
-        },
-        (error: Error) => onError(error),
-      )
+      send(exchange.route, 'first')
     },
 
-    upgrade(req, socket, head, route) {
+    upgrade(req, socket, head, decision) {
       // A client that vanishes before we answer must not become an uncaught 'error'.
       socket.on('error', (error) => logger.debug({ err: error }, 'client socket error'))
-      const exchange = prepare(req, route)
+      const exchange = prepare(req, decision)
+      const route = exchange.route
+      options.events?.started?.()
       stripHopByHop(req.headers, ['connection', 'upgrade'])
       socket.once('close', () => {
         const status = exchange.upgraded
@@ -332,7 +434,7 @@ export function createProxy(options: ProxyOptions): Proxy {
           : exchange.reason
             ? FAILURES[exchange.reason].status
             : (exchange.upstreamStatus ?? 0)
-        accessLog(req, exchange, status, 0)
+        finish(req, exchange, status, 0)
       })
       if (!route) {
         exchange.reason = 'no_color'
@@ -341,8 +443,10 @@ export function createProxy(options: ProxyOptions): Proxy {
       }
       const onError = (error: Error) => {
         exchange.reason = failureReason(error as NodeJS.ErrnoException)
-        if (!exchange.upgraded) writeRawFailure(socket, exchange.reason)
-        else socket.destroy()
+        if (!exchange.upgraded) {
+          options.events?.upstreamFailed?.(route.name, exchange.reason)
+          writeRawFailure(socket, exchange.reason)
+        } else socket.destroy()
       }
       route.upstream.endpoint().then(
         (endpoint) => {

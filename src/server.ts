@@ -5,17 +5,21 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createAdminServer } from './admin.js'
 import type { Config } from './config.js'
+import { stickyCookie } from './cookies.js'
 import { createDrainer, type DrainResult } from './drain.js'
+import { Health } from './health.js'
 import type { Logger } from './logger.js'
-import { createProxy, type Route } from './proxy.js'
+import { Metrics } from './metrics.js'
+import { CONNECT_FAILURES, createProxy, type ProxyEvents, type Route } from './proxy.js'
 import { createRouter, shares } from './router.js'
+import { Stats } from './stats.js'
 import { type Resolver, Upstream } from './upstream.js'
 
 export interface Dependencies {
   logger: Logger
   /** Random number in [0, 1) for the weighted choice. */
   rand?: () => number
-  /** Milliseconds clock for socket age and re-resolution. */
+  /** Milliseconds clock for socket age, re-resolution, ejection and the stats page. */
   now?: () => number
   resolve?: Resolver
 }
@@ -41,7 +45,44 @@ export function createColorProxy(config: Config, deps: Dependencies): ColorProxy
       now: deps.now,
     }),
   }))
-  const router = createRouter(routes, deps.rand)
+  const now = deps.now ?? Date.now
+  const stats = new Stats(routes, now)
+  const health = new Health(
+    routes.filter((route) => route.weight > 0).map((route) => route.name),
+    {
+      after: config.eject.after,
+      forMs: config.eject.forMs,
+      now,
+      onEject(color, failures) {
+        logger.warn(
+          { color, failures, for_ms: config.eject.forMs },
+          `${color} ejected for ${config.eject.forMs} ms after ${failures} connect failures in a row`,
+        )
+        metrics.ejected(color)
+        stats.ejected(color)
+      },
+    },
+  )
+  const metrics = new Metrics(routes, () => health.ejected())
+  const router = createRouter(routes, {
+    rand: deps.rand,
+    health,
+    sticky: config.sticky,
+    overrideHeader: config.overrideHeader,
+  })
+  const events: ProxyEvents = {
+    started: () => metrics.started(),
+    done(record) {
+      metrics.done(record)
+      stats.done(record)
+    },
+    upstreamFailed(color, reason) {
+      metrics.upstreamFailed(color, reason)
+      if (CONNECT_FAILURES.has(reason)) health.connectFailed(color)
+    },
+    upstreamAnswered: (color) => health.answered(color),
+    failedOver: (from, to) => metrics.failedOver(from, to),
+  }
   const proxy = createProxy({
     colorHeader: config.colorHeader,
     preserveHost: config.preserveHost,
@@ -49,6 +90,9 @@ export function createColorProxy(config: Config, deps: Dependencies): ColorProxy
     serverTimeoutMs: config.timeouts.serverMs,
     tunnelTimeoutMs: config.timeouts.tunnelMs,
     logger,
+    events,
+    failover: config.failover ? (from) => router.weighted(from) : undefined,
+    stickyCookie: (color) => stickyCookie(config.sticky.cookie, color, config.sticky.ttlMs),
   })
 
   const traffic = createServer({
@@ -60,15 +104,19 @@ export function createColorProxy(config: Config, deps: Dependencies): ColorProxy
     keepAliveTimeout: config.timeouts.keepAliveMs,
   })
   const drainer = createDrainer(traffic)
-  traffic.on('request', (req, res) => proxy.web(req, res, router.pick(req)))
+  traffic.on('request', (req, res) => proxy.web(req, res, router.decide(req)))
   traffic.on('upgrade', (req, socket, head) => {
     drainer.trackTunnel(socket)
-    proxy.upgrade(req, socket, head, router.pick(req))
+    proxy.upgrade(req, socket, head, router.decide(req))
   })
   // Malformed requests and TIMEOUT_CLIENT are answered by Node's default clientError handling (400, 408, 431).
 
   let ready = true
-  const admin = createAdminServer(config, { ready: () => ready })
+  const admin = createAdminServer(config, {
+    ready: () => ready,
+    metrics: () => metrics.text(),
+    stats: () => stats.snapshot(health.ejected()),
+  })
   let shuttingDown: Promise<DrainResult> | undefined
   let skipDelay: (() => void) | undefined
 

@@ -110,3 +110,30 @@ export function parseUpstreamUrl(raw: string): URL {
   if (url.search || url.hash) throw new Error('must not have a query (?) or fragment (#): only a base path')
   return url
 }
+
+/** A whole number from `min` to `max` (a count such as EJECT_AFTER). */
+export function parseCount(raw: string, { min = 0, max = 1_000_000 } = {}): number {
+  if (!/^\d{1,7}$/.test(raw.trim()) || Number(raw) < min || Number(raw) > max) {
+    throw new Error(`must be a whole number from ${min} to ${max}`)
+  }
+  return Number(raw)
+}
+
+export type Sticky =
+  { mode: 'off' } | { mode: 'cookie' } | { mode: 'ip' } | { mode: 'header'; header: string }
+
+/** `off`, `cookie`, `ip` or `header:<Name>`. */
+export function parseSticky(raw: string): Sticky {
+  const value = raw.trim()
+  if (value === 'off' || value === 'cookie' || value === 'ip') return { mode: value }
+  const header = /^header:(.+)$/i.exec(value)?.[1]
+  if (header !== undefined && TOKEN.test(header.trim())) return { mode: 'header', header: header.trim() }
+  throw new Error('must be off, cookie, ip, or header:<Name> such as header:X-User-Id')
+}
+
+// RFC 6265 section 4.1.1: a cookie name is a token.
+export function parseCookieName(raw: string): string {
+  const value = raw.trim()
+  if (!TOKEN.test(value)) throw new Error('must be a cookie name such as colorproxy (letters, digits, - _ .)')
+  return value
+}

@@ -305,3 +305,65 @@ t.test(
     ])
   },
 )
+
+t.test('canary controls: defaults from SPEC.md, and every value parsed', async (t) => {
+  const config = loadConfig(BLUE, files())
+  t.same(config.sticky, { mode: 'off', cookie: 'colorproxy', ttlMs: 86_400_000 })
+  t.equal(config.overrideHeader, undefined)
+  t.equal(config.failover, true)
+  t.same(config.eject, { after: 5, forMs: 10_000 })
+  t.equal(config.statsAuth, undefined)
+  const set = loadConfig(
+    {
+      ...BLUE,
+      STICKY: 'header:X-User-Id',
+      STICKY_COOKIE: 'v',
+      STICKY_TTL: '1h',
+      OVERRIDE_HEADER: 'X-Color',
+      FAILOVER: 'false',
+      EJECT_AFTER: '0',
+      EJECT_FOR: '30s',
+      STATS_USER: 'ops',
+      STATS_PASS_FILE: '/run/secrets/pass',
+    },
+    files({ '/run/secrets/pass': 'hunter2\n' }),
+  )
+  t.same(set.sticky, { mode: 'header', header: 'X-User-Id', cookie: 'v', ttlMs: 3_600_000 })
+  t.equal(set.overrideHeader, 'X-Color')
+  t.equal(set.failover, false)
+  t.same(set.eject, { after: 0, forMs: 30_000 })
+  t.same(set.statsAuth, { user: 'ops', pass: 'hunter2' })
+  t.same(loadConfig({ ...BLUE, STICKY: 'ip' }, files()).sticky.mode, 'ip')
+  t.same(loadConfig({ ...BLUE, STICKY: 'cookie' }, files()).sticky.mode, 'cookie')
+})
+
+t.test('canary controls: bad values are named, and the stats password is never shown', async (t) => {
+  const found = problems({
+    ...BLUE,
+    STICKY: 'header:',
+    STICKY_COOKIE: 'a b',
+    STICKY_TTL: '0',
+    OVERRIDE_HEADER: 'Host',
+    FAILOVER: 'maybe',
+    EJECT_AFTER: '-1',
+    EJECT_FOR: 'soon',
+    STATS_PASS: 'hunter2',
+  })
+  t.same(found.map((p) => p.variable).sort(), [
+    'EJECT_AFTER',
+    'EJECT_FOR',
+    'FAILOVER',
+    'OVERRIDE_HEADER',
+    'STATS_USER, STATS_PASS',
+    'STICKY',
+    'STICKY_COOKIE',
+    'STICKY_TTL',
+  ])
+  t.match(found.find((p) => p.variable === 'STICKY')?.message, /off, cookie, ip, or header:<Name>/)
+  t.match(found.find((p) => p.variable === 'EJECT_AFTER')?.message, /whole number from 0 to 1000/)
+  t.notMatch(JSON.stringify(found), /hunter2/)
+  t.same(
+    problems({ ...BLUE, STATS_USER: 'ops' }).map((p) => p.message),
+    ['set both for basic auth, or neither'],
+  )
+})

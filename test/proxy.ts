@@ -5,7 +5,7 @@ import net from 'node:net'
 import t from 'tap'
 import { WebSocket, WebSocketServer } from 'ws'
 import { FAILURES, failureReason } from '../src/proxy.js'
-import { get, listen, rawConnection, recordingUpstream, unansweredPort } from './helpers/net.js'
+import { get, listen, rawConnection, recordingUpstream, refusedPort, unansweredPort } from './helpers/net.js'
 import { startColorProxy } from './helpers/proxy.js'
 
 t.test('keeps the path and query', async (t) => {
@@ -209,25 +209,28 @@ t.test("sends the upstream URL's credentials as basic auth", async (t) => {
   t.equal(up.requests[0]?.headers.authorization, `Basic ${Buffer.from('user:hunter2').toString('base64')}`)
 })
 
-t.test('one dead color does not stop the other from serving', async (t) => {
-  const up = await recordingUpstream(t)
-  const dead = await refusedPort()
-  const sweep = [0.9, 0, 0.9, 0]
-  const proxy = await startColorProxy(
-    t,
-    { BLUE: up.url, GREEN: `http://127.0.0.1:${dead}` },
-    { rand: () => sweep.shift() ?? 0 },
-  )
-  t.same(
-    [
-      (await get(proxy.url)).status,
-      (await get(proxy.url)).status,
-      (await get(proxy.url)).status,
-      (await get(proxy.url)).status,
-    ],
-    [502, 200, 502, 200],
-  )
-})
+t.test(
+  'FAILOVER=false: one dead color gets its 502s, and does not stop the other from serving',
+  async (t) => {
+    const up = await recordingUpstream(t)
+    const dead = await refusedPort()
+    const sweep = [0.9, 0, 0.9, 0]
+    const proxy = await startColorProxy(
+      t,
+      { BLUE: up.url, GREEN: `http://127.0.0.1:${dead}`, FAILOVER: 'false' },
+      { rand: () => sweep.shift() ?? 0 },
+    )
+    t.same(
+      [
+        (await get(proxy.url)).status,
+        (await get(proxy.url)).status,
+        (await get(proxy.url)).status,
+        (await get(proxy.url)).status,
+      ],
+      [502, 200, 502, 200],
+    )
+  },
+)
 
 /** An upstream that resets every connection on its second request, as a draining backend racing a reuse. */
 async function resetsReusedSockets(t: Parameters<typeof recordingUpstream>[0]) {
@@ -458,14 +461,3 @@ t.test('failures map to statuses in one table', async (t) => {
     t.ok([499, 502, 503, 504].includes(status), `${name} → ${status}`)
   }
 })
-
-/** A port nothing listens on: bound once, then closed. */
-async function refusedPort(): Promise<number> {
-  const server = net.createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as net.AddressInfo
-  server.close()
-  await once(server, 'close')
-  return port
-}

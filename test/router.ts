@@ -1,7 +1,12 @@
+import type { IncomingMessage } from 'node:http'
 import t from 'tap'
+import { rendezvous, unitHash } from '../src/rendezvous.js'
 import { createRouter, shares } from '../src/router.js'
 
-const req = {} as Parameters<ReturnType<typeof createRouter>['pick']>[0]
+/** A request with these headers from this peer address. */
+const request = (headers: Record<string, string> = {}, remoteAddress = '10.0.0.1') =>
+  ({ headers, socket: { remoteAddress } }) as unknown as IncomingMessage
+const req = request()
 
 /** rand() returning 0/n, 1/n, ... (n-1)/n: every slice of [0, 1) once, so shares are exact. */
 function sweep(n: number): () => number {
@@ -10,10 +15,10 @@ function sweep(n: number): () => number {
 }
 
 function count(colors: { name: string; weight: number }[], n: number): Record<string, number> {
-  const router = createRouter(colors, sweep(n))
+  const router = createRouter(colors, { rand: sweep(n) })
   const seen: Record<string, number> = {}
   for (let i = 0; i < n; i++) {
-    const name = router.pick(req)?.name ?? 'none'
+    const name = router.decide(req).route?.name ?? 'none'
     seen[name] = (seen[name] ?? 0) + 1
   }
   return seen
@@ -55,7 +60,7 @@ t.test('weight 0 is never picked, even at the edges of rand', async (t) => {
   ]
   t.same(count(colors, 1000), { blue: 500, green: 500 })
   for (const edge of [0, 0.5, 0.999999999]) {
-    t.not(createRouter(colors, () => edge).pick(req)?.name, 'drained', `rand=${edge}`)
+    t.not(createRouter(colors, { rand: () => edge }).decide(req).route?.name, 'drained', `rand=${edge}`)
   }
 })
 
@@ -79,7 +84,7 @@ t.test('the default randomness is Math.random', async (t) => {
     { name: 'blue', weight: 1 },
     { name: 'green', weight: 1 },
   ])
-  const names = new Set(Array.from({ length: 200 }, () => router.pick(req)?.name))
+  const names = new Set(Array.from({ length: 200 }, () => router.decide(req).route?.name))
   t.same([...names].sort(), ['blue', 'green'])
 })
 
@@ -110,3 +115,83 @@ t.test('shares in percent', async (t) => {
   )
   t.same([...shares([{ name: 'a', weight: 0 }])], [['a', 0]])
 })
+
+const blueGreen = (blue: number, green: number) => [
+  { name: 'blue', weight: blue },
+  { name: 'green', weight: green },
+]
+const keys = Array.from({ length: 2000 }, (_, i) => `key-${i}`)
+
+t.test(
+  "rendezvous: each color gets its weight's share of keys, and the same key the same color",
+  async (t) => {
+    const colors = blueGreen(4, 1)
+    const green = keys.filter((key) => rendezvous(colors, key)?.name === 'green').length / keys.length
+    t.ok(Math.abs(green - 0.2) < 0.03, `green ${(green * 100).toFixed(1)}%`)
+    t.ok(keys.every((key) => rendezvous(colors, key)?.name === rendezvous(blueGreen(4, 1), key)?.name))
+    t.equal(rendezvous(blueGreen(0, 0), 'k'), undefined)
+    for (const key of keys.slice(0, 50)) {
+      const u = unitHash('blue', key)
+      t.ok(u > 0 && u < 1)
+    }
+  },
+)
+
+t.test('rendezvous: raising a weight only moves keys toward that color', async (t) => {
+  for (const [from, to] of [
+    [1, 3],
+    [1, 2],
+    [5, 6],
+  ] as const) {
+    const before = keys.map((key) => rendezvous(blueGreen(4, from), key)?.name)
+    const after = keys.map((key) => rendezvous(blueGreen(4, to), key)?.name)
+    const away = keys.filter((_, i) => before[i] === 'green' && after[i] === 'blue')
+    const toward = keys.filter((_, i) => before[i] === 'blue' && after[i] === 'green')
+    t.same(away, [], `green ${from} → ${to}: none away`)
+    t.ok(toward.length > 0, `green ${from} → ${to}: ${toward.length} toward`)
+  }
+})
+
+t.test('sticky header: keys hash among the colors taking traffic; a drained color keeps none', async (t) => {
+  const router = createRouter(blueGreen(1, 0), { sticky: { mode: 'header', header: 'X-User' } })
+  const decisions = keys.slice(0, 100).map((key) => router.decide(request({ 'x-user': key })))
+  t.ok(decisions.every((d) => d.route?.name === 'blue' && d.reason === 'sticky'))
+  t.match(router.decide(request({ 'x-user': '' })), { reason: 'weighted' })
+  t.match(router.decide(request()), { reason: 'weighted' })
+  const even = createRouter(blueGreen(1, 1), { sticky: { mode: 'header', header: 'X-User' } })
+  const first = keys[0] as string
+  const other = keys.find(
+    (key) => rendezvous(blueGreen(1, 1), key)?.name !== rendezvous(blueGreen(1, 1), first)?.name,
+  )
+  const twice = { headers: { 'x-user': [first, other] }, socket: {} } as unknown as IncomingMessage
+  t.equal(
+    even.decide(twice).route?.name,
+    rendezvous(blueGreen(1, 1), first)?.name,
+    'the first of repeated headers',
+  )
+})
+
+t.test(
+  'ejected colors leave the weighted pick and the hash, and failover picks among the others',
+  async (t) => {
+    const out = new Set<string>()
+    let version = 0
+    const health = { available: (name: string) => !out.has(name), refresh: () => version }
+    const colors = [...blueGreen(1, 1), { name: 'red', weight: 1 }]
+    const router = createRouter(colors, { health, rand: () => 0, sticky: { mode: 'ip' } })
+    t.equal(router.weighted()?.name, 'blue')
+    out.add('blue')
+    version++
+    t.equal(router.weighted()?.name, 'green')
+    t.ok(
+      ['10.0.0.1', '10.0.0.2', '10.0.0.3'].every(
+        (ip) => router.decide(request({}, ip)).route?.name !== 'blue',
+      ),
+    )
+    t.equal(router.weighted('green')?.name, 'red')
+    t.equal(router.weighted('red')?.name, 'green')
+    out.add('red')
+    version++
+    t.equal(router.weighted('green'), undefined, 'nobody left to fail over to')
+  },
+)

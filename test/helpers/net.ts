@@ -1,7 +1,7 @@
 // Real sockets on port 0, torn down by the test that made them.
 import { EventEmitter, once } from 'node:events'
 import http, { type IncomingHttpHeaders, type Server } from 'node:http'
-import { type AddressInfo, connect as netConnect } from 'node:net'
+import { type AddressInfo, createServer as createNetServer, connect as netConnect } from 'node:net'
 import { Writable } from 'node:stream'
 import { pino } from 'pino'
 import type { Logger } from '../../src/logger.js'
@@ -160,4 +160,15 @@ export function rawConnection(port: number) {
     /** Resolves when the connection is closed, by either side. */
     closed: () => closed,
   }
+}
+
+/** A loopback port nobody listens on: connecting is refused. */
+export async function refusedPort(): Promise<number> {
+  const server = createNetServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as AddressInfo
+  server.close()
+  await once(server, 'close')
+  return port
 }

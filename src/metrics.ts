@@ -1,0 +1,116 @@
+// GET /metrics: Prometheus counters per color with prom-client, in a registry of its own (so two proxies in
+// one process, as in tests, never share counters), plus Node's process metrics.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { FailureReason, ProxyEvents, RequestRecord } from './proxy.js'
+import type { Weighted } from './router.js'
+
+/** The color label of a request no color could take (503). */
+const NO_COLOR = 'none'
+
+export class Metrics implements ProxyEvents {
+  readonly registry = new Registry()
+  private readonly requests: Counter<'color' | 'code'>
+  private readonly routed: Counter<'color' | 'route'>
+  private readonly duration: Histogram<'color'>
+  private readonly upstreamErrors: Counter<'color' | 'reason'>
+  private readonly failovers: Counter<'from' | 'to'>
+  private readonly ejections: Counter<'color'>
+  private readonly inFlight: Gauge
+
+  /** `ejected()` is read at each scrape for the colorproxy_color_ejected gauge. */
+  constructor(colors: readonly Weighted[], ejected: () => string[]) {
+    const registers = [this.registry]
+    this.requests = new Counter({
+      name: 'colorproxy_requests_total',
+      help: 'Requests answered, by the color that served them (none: 503) and status code',
+      labelNames: ['color', 'code'],
+      registers,
+    })
+    this.routed = new Counter({
+      name: 'colorproxy_routed_total',
+      help: 'Requests by color and why they went there: weighted, sticky, override or failover',
+      labelNames: ['color', 'route'],
+      registers,
+    })
+    this.duration = new Histogram({
+      name: 'colorproxy_request_duration_seconds',
+      help: 'Time from the request to the end of the answer, by color',
+      labelNames: ['color'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    })
+    this.upstreamErrors = new Counter({
+      name: 'colorproxy_upstream_errors_total',
+      help: 'Upstream attempts that failed before an answer, by color and reason (refused, reset, dns, ...)',
+      labelNames: ['color', 'reason'],
+      registers,
+    })
+    this.failovers = new Counter({
+      name: 'colorproxy_failovers_total',
+      help: 'Requests sent to another color because theirs could not be reached',
+      labelNames: ['from', 'to'],
+      registers,
+    })
+    this.ejections = new Counter({
+      name: 'colorproxy_ejections_total',
+      help: 'Times a color left the split after EJECT_AFTER consecutive connect failures',
+      labelNames: ['color'],
+      registers,
+    })
+    this.inFlight = new Gauge({
+      name: 'colorproxy_requests_in_flight',
+      help: 'Requests being forwarded right now',
+      registers,
+    })
+    const weight = new Gauge({
+      name: 'colorproxy_color_weight',
+      help: 'Configured weight per color',
+      labelNames: ['color'],
+      registers,
+    })
+    new Gauge({
+      name: 'colorproxy_color_ejected',
+      help: '1 while the color is ejected from the split',
+      labelNames: ['color'],
+      registers,
+      collect() {
+        const out = new Set(ejected())
+        for (const color of colors) this.set({ color: color.name }, out.has(color.name) ? 1 : 0)
+      },
+    })
+    for (const color of colors) {
+      weight.set({ color: color.name }, color.weight)
+      // Every color shows up from the first scrape, at 0.
+      this.ejections.inc({ color: color.name }, 0)
+    }
+    collectDefaultMetrics({ register: this.registry })
+  }
+
+  started(): void {
+    this.inFlight.inc()
+  }
+
+  done(record: RequestRecord): void {
+    this.inFlight.dec()
+    const color = record.color ?? NO_COLOR
+    this.requests.inc({ color, code: String(record.status) })
+    this.routed.inc({ color, route: record.via })
+    this.duration.observe({ color }, record.durationMs / 1000)
+  }
+
+  upstreamFailed(color: string, reason: FailureReason): void {
+    this.upstreamErrors.inc({ color, reason })
+  }
+
+  failedOver(from: string, to: string): void {
+    this.failovers.inc({ from, to })
+  }
+
+  ejected(color: string): void {
+    this.ejections.inc({ color })
+  }
+
+  async text(): Promise<{ type: string; body: string }> {
+    return { type: this.registry.contentType, body: await this.registry.metrics() }
+  }
+}

@@ -1,0 +1,108 @@
+// GET / on the admin listener: the stats page. The server renders the numbers (the page is useful without
+// JavaScript); a few lines of inline script fetch the same fragment again every second. No build step, no
+// external resources.
+import type { ColorStats, StatsSnapshot } from './stats.js'
+
+const PALETTE: Record<string, string> = { blue: '#2563eb', green: '#16a34a' }
+const OTHERS = ['#d97706', '#9333ea', '#dc2626', '#0891b2', '#65a30d', '#db2777']
+
+function colorOf(name: string, index: number): string {
+  return PALETTE[name] ?? (OTHERS[index % OTHERS.length] as string)
+}
+
+export function escapeHtml(text: string): string {
+  return text.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
+  )
+}
+
+const ms = (value: number | null) => (value === null ? '–' : `${value} ms`)
+
+function row(color: ColorStats, index: number): string {
+  const name = escapeHtml(color.name)
+  const state = color.ejected ? '<span class="ejected">ejected</span>' : color.weight === 0 ? 'draining' : ''
+  return `<tr data-color="${name}">
+<td><span class="swatch" style="background:${colorOf(color.name, index)}"></span>${name} ${state}</td>
+<td class="weight">${color.weight}</td>
+<td class="configured">${color.configured}%</td>
+<td class="observed">${color.observed}%</td>
+<td class="rate">${color.rate}/s</td>
+<td class="errors">${color.errorRate}%</td>
+<td class="p50">${ms(color.p50Ms)}</td>
+<td class="p99">${ms(color.p99Ms)}</td>
+<td class="requests">${color.requests}</td>
+<td class="ejections">${color.ejections}</td>
+</tr>`
+}
+
+/** Stacked columns: each 10 s step's split, oldest on the left. */
+function chart(snapshot: StatsSnapshot): string {
+  const width = 600
+  const height = 120
+  const step = width / snapshot.history.length
+  const bars = snapshot.history.map((column, i) => {
+    const x = (i * step).toFixed(1)
+    const w = (step - 1).toFixed(1)
+    if (column.requests === 0) return `<rect x="${x}" y="0" width="${w}" height="${height}" fill="#eee"/>`
+    let y = 0
+    return snapshot.colors
+      .map((color, index) => {
+        const h = ((column.shares[color.name] ?? 0) / 100) * height
+        const rect = `<rect x="${x}" y="${y.toFixed(1)}" width="${w}" height="${h.toFixed(1)}" fill="${colorOf(color.name, index)}"><title>${escapeHtml(color.name)} ${column.shares[color.name]}%, ${column.secondsAgo}s ago</title></rect>`
+        y += h
+        return rect
+      })
+      .join('')
+  })
+  return `<svg class="chart" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="split over the last 5 minutes">${bars.join('')}</svg>`
+}
+
+/** The part of the page that changes: fetched again every second. */
+export function renderLive(snapshot: StatsSnapshot): string {
+  return `<p class="summary"><span class="total-rate">${snapshot.rate}</span> requests/s · <span class="total-requests">${snapshot.requests}</span> requests · up ${snapshot.uptimeS} s</p>
+<table>
+<thead><tr><th>color</th><th>weight</th><th>configured</th><th>observed (1 min)</th><th>rate (10 s)</th><th>5xx (1 min)</th><th>p50</th><th>p99</th><th>requests</th><th>ejections</th></tr></thead>
+<tbody>
+${snapshot.colors.map(row).join('\n')}
+</tbody>
+</table>
+<h2>Split, last 5 minutes</h2>
+${chart(snapshot)}`
+}
+
+export function renderStatsPage(snapshot: StatsSnapshot): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>colorproxy</title>
+<style>
+body { font: 15px/1.4 system-ui, sans-serif; margin: 2rem; color: #111; }
+h1 { font-size: 1.4rem; margin: 0 0 .5rem; } h2 { font-size: 1rem; margin: 1.5rem 0 .5rem; }
+table { border-collapse: collapse; } th, td { padding: .3rem .8rem; text-align: right; border-bottom: 1px solid #ddd; white-space: nowrap; }
+th:first-child, td:first-child { text-align: left; } th { font-weight: 600; color: #444; }
+.swatch { display: inline-block; width: .8em; height: .8em; margin-right: .4em; border-radius: 2px; }
+.ejected { color: #b91c1c; font-weight: 600; } .summary { color: #444; } .chart { display: block; max-width: 100%; }
+footer { margin-top: 1.5rem; color: #666; font-size: 13px; }
+</style>
+</head>
+<body>
+<h1>colorproxy</h1>
+<div id="live">
+${renderLive(snapshot)}
+</div>
+<footer>Updates every second. JSON: <a href="stats.json">stats.json</a> · Prometheus: <a href="metrics">metrics</a> · <a href="config">config</a></footer>
+<script>
+setInterval(async () => {
+  try {
+    const res = await fetch('?part=live', { cache: 'no-store' })
+    if (res.ok) document.getElementById('live').innerHTML = await res.text()
+  } catch {}
+}, 1000)
+</script>
+</body>
+</html>
+`
+}
