@@ -15,7 +15,7 @@ export class Health {
   private readonly failures = new Map<string, number>()
   private readonly ejectedUntil = new Map<string, number>()
   /** Changes whenever the set of ejected colors does, so a router can rebuild its choice lazily. */
-  version = 0
+  private version = 0
 
   /** `colors`: every color that takes weighted traffic (weight above 0). */
   constructor(

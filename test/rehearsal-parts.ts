@@ -1,21 +1,12 @@
 // The rehearsal's own parts, each shown to catch what it is there to catch: a load that would not count a
-// lost request, or an updater that would not roll back, would make test/rehearsal.ts pass for nothing.
-import { once } from 'node:events'
+// lost request, or an updater that would not roll back, would make the test/rehearsal-<name>.ts scenarios pass for nothing.
 import http from 'node:http'
 import { connect } from 'node:net'
 import t from 'tap'
 import { Front } from '../scripts/rehearsal/front.js'
 import { Load } from '../scripts/rehearsal/load.js'
 import { Service } from '../scripts/rehearsal/service.js'
-import { listen } from './helpers/net.js'
-
-/** One request on a connection of its own, so the front picks a member for each. */
-async function fresh(url: string): Promise<string> {
-  const [res] = (await once(http.get(url, { agent: false }), 'response')) as [http.IncomingMessage]
-  let body = ''
-  for await (const chunk of res.setEncoding('utf8')) body += chunk
-  return body
-}
+import { get, listen } from './helpers/net.js'
 
 t.test(
   'the load counts a 502 and a cut-off answer as failures, and retries a reset reused socket once',
@@ -81,7 +72,7 @@ t.test(
       front.add(id, Number(port))
     }
     const bodies: string[] = []
-    for (let i = 0; i < 4; i++) bodies.push(await fresh(front.url))
+    for (let i = 0; i < 4; i++) bodies.push((await get(front.url)).body)
     t.same(bodies.sort(), ['a', 'a', 'b', 'b'])
     front.remove('a')
     front.remove('b')
@@ -114,7 +105,7 @@ t.test(
     t.ok(events.includes('myapp: rollback complete'))
     t.equal(front.members.length, 2, 'two replicas in rotation again')
     const bodies = new Set<string>()
-    for (let i = 0; i < 4; i++) bodies.add(await fresh(front.url))
+    for (let i = 0; i < 4; i++) bodies.add((await get(front.url)).body)
     t.same([...bodies], ['unknown old\n'], 'all on the previous environment')
   },
 )
