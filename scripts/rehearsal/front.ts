@@ -49,7 +49,7 @@ export class Front {
     const member = this.rotation[this.turn++ % Math.max(1, this.rotation.length)]
     if (!member) {
       // Nothing in rotation: the connection is refused, as the mesh would.
-      client.resetAndDestroy()
+      reset(client)
       return
     }
     const backend = connect(member.port, '127.0.0.1')
@@ -59,7 +59,18 @@ export class Front {
     }
     client.pipe(backend).pipe(client)
     // A reset on one side is a reset on the other, so clients see what they would see.
-    client.on('error', () => backend.resetAndDestroy())
-    backend.on('error', () => client.resetAndDestroy())
+    client.on('error', () => reset(backend))
+    backend.on('error', () => reset(client))
   }
+}
+
+/**
+ * Closes a connection with a reset (RST) where TCP still allows one. A socket whose end() was called
+ * may have its FIN still queued behind unsent data; Node's resetAndDestroy() on it fails with EINVAL
+ * and never closes the handle, and at exit the process then spins forever waiting for that handle.
+ * Such a socket has already said goodbye, so it is simply destroyed.
+ */
+export function reset(socket: Socket): void {
+  if (socket.writableEnded) socket.destroy()
+  else socket.resetAndDestroy()
 }
