@@ -1,0 +1,205 @@
+#!/usr/bin/env node
+// npm run bench: colorproxy against nginx doing the same job and against a direct connection, on this
+// machine, in one run. Core 0 runs the proxy under test; core 1 runs wrk and the backends. Targets take
+// turns (A/B/A/B) over several rounds and the report gives medians and the median of per-round ratios,
+// because on a small shared machine only ratios measured side by side mean anything.
+//
+// Usage: npm run bench [-- --duration 10 --rounds 3 --connections 64,256]
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { availableParallelism } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { backendsConfig, proxyConfig } from './nginx.js'
+import { freePort, hasCommand, type Pinned, sampleRss, startPinned, waitFor200 } from './processes.js'
+import { type LoadResult, median, parseWrk } from './wrk.js'
+
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10' },
+    rounds: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '64,256' },
+  },
+})
+const durationS = Number(values.duration)
+const rounds = Number(values.rounds)
+const connections = values.connections.split(',').map(Number)
+
+const dist = join(dirname(fileURLToPath(import.meta.url)), '..')
+const PROXY_CORE = '0'
+const LOAD_CORE = availableParallelism() > 1 ? '1' : '0'
+
+if (!hasCommand('wrk') || !hasCommand('taskset')) {
+  process.stderr.write(
+    'bench: needs wrk and taskset. On Debian or Ubuntu:\n  sudo apt-get install -y wrk nginx-light util-linux\n',
+  )
+  process.exit(1)
+}
+const withNginx = hasCommand('nginx')
+
+interface Target {
+  name: string
+  url: string
+  pid: number
+}
+
+const started: Pinned[] = []
+async function start(
+  name: string,
+  cores: string,
+  command: string,
+  args: string[],
+  url: string,
+  readyUrl: string,
+  env: Record<string, string> = {},
+): Promise<Target> {
+  const pinned = startPinned(cores, command, args, env)
+  started.push(pinned)
+  await waitFor200(readyUrl)
+  return { name, url, pid: pinned.child.pid as number }
+}
+
+async function colorproxy(
+  name: string,
+  cores: string,
+  backends: { blue: number; green: number },
+  env: Record<string, string>,
+): Promise<Target> {
+  const [port, adminPort] = [await freePort(), await freePort()]
+  return start(
+    name,
+    cores,
+    process.execPath,
+    [join(dist, 'src/main.js')],
+    `http://127.0.0.1:${port}/`,
+    `http://127.0.0.1:${adminPort}/readyz`,
+    {
+      BLUE: `http://127.0.0.1:${backends.blue}`,
+      GREEN: `http://127.0.0.1:${backends.green}`,
+      BLUE_WEIGHT: '4',
+      GREEN_WEIGHT: '1',
+      PORT: String(port),
+      ADMIN_PORT: String(adminPort),
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
+  )
+}
+
+async function wrk(url: string, connectionCount: number, seconds: number): Promise<LoadResult> {
+  const child = spawn(
+    'taskset',
+    ['-c', LOAD_CORE, 'wrk', '-t1', `-c${connectionCount}`, `-d${seconds}s`, '--latency', url],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  )
+  let output = ''
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk))
+  await once(child, 'exit')
+  return parseWrk(output)
+}
+
+function say(line: string): void {
+  process.stdout.write(`${line}\n`)
+}
+
+async function main(): Promise<void> {
+  const backends = { blue: await freePort(), green: await freePort() }
+  say(`bench: ${rounds} rounds of ${durationS} s per target and connection count (${connections.join(', ')})`)
+  say(
+    `cores: proxy under test on core ${PROXY_CORE}; wrk -t1 and the backends on core ${LOAD_CORE} (taskset); ${availableParallelism()} cores in all`,
+  )
+  if (withNginx) {
+    started.push(startPinned(LOAD_CORE, 'nginx', backendsConfig(backends)))
+    say('backends: nginx (one worker), a fixed body per color')
+  } else {
+    started.push(
+      startPinned(LOAD_CORE, process.execPath, [
+        join(dist, 'bench/backend.js'),
+        String(backends.blue),
+        String(backends.green),
+      ]),
+    )
+    say('backends: node:http (nginx is not installed: apt-get install -y nginx-light for the reference)')
+    say('          without nginx there is no nginx reference row and no colorproxy/nginx ratio')
+  }
+  await waitFor200(`http://127.0.0.1:${backends.blue}/`)
+  await waitFor200(`http://127.0.0.1:${backends.green}/`)
+
+  const blueUrl = `http://127.0.0.1:${backends.blue}/`
+  const targets: Target[] = [{ name: 'direct', url: blueUrl, pid: 0 }]
+  if (withNginx) {
+    const port = await freePort()
+    const url = `http://127.0.0.1:${port}/`
+    targets.push(await start('nginx', PROXY_CORE, 'nginx', proxyConfig(port, backends), url, url))
+  }
+  targets.push(await colorproxy('colorproxy', PROXY_CORE, backends, {}))
+  targets.push(await colorproxy('colorproxy log', PROXY_CORE, backends, { LOG_LEVEL: 'info' }))
+  say(
+    'targets: direct (wrk to the blue backend), nginx (split_clients 4:1, Color, keepalive; one worker),\n' +
+      '         colorproxy (LOG_LEVEL=warn), colorproxy log (the access log on, to /dev/null)',
+  )
+
+  // Warm up: the JIT, the pools.
+  for (const target of targets) await wrk(target.url, 64, 2)
+
+  const results = new Map<string, { result: LoadResult; rssMb: number }[]>()
+  const key = (target: string, c: number) => `${target} c=${c}`
+  for (let round = 1; round <= rounds; round++) {
+    for (const c of connections) {
+      for (const target of targets) {
+        const stopSampling = target.pid ? sampleRss(target.pid) : () => 0
+        const result = await wrk(target.url, c, durationS)
+        const rssMb = stopSampling()
+        const runs = results.get(key(target.name, c)) ?? []
+        runs.push({ result, rssMb })
+        results.set(key(target.name, c), runs)
+      }
+    }
+    say(`round ${round}/${rounds} done`)
+  }
+
+  say('')
+  say('| target | conns | req/s | p50 ms | p99 ms | peak RSS MB | errors |')
+  say('|---|---:|---:|---:|---:|---:|---:|')
+  for (const c of connections) {
+    for (const target of targets) {
+      const runs = results.get(key(target.name, c)) ?? []
+      const rps = median(runs.map((run) => run.result.requestsPerSecond))
+      const p50 = median(runs.map((run) => run.result.p50Ms))
+      const p99 = median(runs.map((run) => run.result.p99Ms))
+      const rss = Math.max(...runs.map((run) => run.rssMb))
+      const errors = runs.reduce((sum, run) => sum + run.result.errors, 0)
+      say(
+        `| ${target.name} | ${c} | ${Math.round(rps)} | ${p50.toFixed(2)} | ${p99.toFixed(2)} | ${target.pid ? rss.toFixed(0) : '-'} | ${errors} |`,
+      )
+    }
+  }
+
+  /** The median over rounds of a/b, each round's a and b measured side by side. */
+  const ratio = (a: string, b: string, c: number, of: (result: LoadResult) => number): string => {
+    const as = results.get(key(a, c))
+    const bs = results.get(key(b, c))
+    if (!as || !bs) return '-'
+    return `${median(as.map((run, i) => of(run.result) / of((bs[i] as { result: LoadResult }).result))).toFixed(2)}×`
+  }
+  say('')
+  say('| ratio (median of per-round ratios) | ' + connections.map((c) => `c=${c}`).join(' | ') + ' |')
+  say('|---|' + connections.map(() => '---:|').join(''))
+  const rows: [string, string, string, (result: LoadResult) => number][] = [
+    ['req/s colorproxy / nginx', 'colorproxy', 'nginx', (r) => r.requestsPerSecond],
+    ['req/s colorproxy / direct', 'colorproxy', 'direct', (r) => r.requestsPerSecond],
+    ['req/s nginx / direct', 'nginx', 'direct', (r) => r.requestsPerSecond],
+    ['p99 colorproxy / nginx', 'colorproxy', 'nginx', (r) => r.p99Ms],
+    ['req/s access log on / off', 'colorproxy log', 'colorproxy', (r) => r.requestsPerSecond],
+  ]
+  for (const [label, a, b, of] of rows) {
+    say(`| ${label} | ${connections.map((c) => ratio(a, b, c, of)).join(' | ')} |`)
+  }
+}
+
+try {
+  await main()
+} finally {
+  await Promise.all(started.map((pinned) => pinned.stop()))
+}
