@@ -135,9 +135,12 @@ async function main(): Promise<void> {
   }
   targets.push(await colorproxy('colorproxy', PROXY_CORE, backends, {}))
   targets.push(await colorproxy('colorproxy log', PROXY_CORE, backends, { LOG_LEVEL: 'info' }))
+  const allCores = `0-${availableParallelism() - 1}`
+  targets.push(await colorproxy('colorproxy WORKERS=2', allCores, backends, { WORKERS: '2' }))
   say(
     'targets: direct (wrk to the blue backend), nginx (split_clients 4:1, Color, keepalive; one worker),\n' +
-      '         colorproxy (LOG_LEVEL=warn), colorproxy log (the access log on, to /dev/null)',
+      '         colorproxy (LOG_LEVEL=warn), colorproxy log (the access log on, to /dev/null),\n' +
+      `         colorproxy WORKERS=2 (LOG_LEVEL=warn; on cores ${allCores}, so it shares a core with wrk and the backends)`,
   )
 
   // Warm up: the JIT, the pools.
@@ -192,6 +195,7 @@ async function main(): Promise<void> {
     ['req/s nginx / direct', 'nginx', 'direct', (r) => r.requestsPerSecond],
     ['p99 colorproxy / nginx', 'colorproxy', 'nginx', (r) => r.p99Ms],
     ['req/s access log on / off', 'colorproxy log', 'colorproxy', (r) => r.requestsPerSecond],
+    ['req/s WORKERS=2 / WORKERS=1', 'colorproxy WORKERS=2', 'colorproxy', (r) => r.requestsPerSecond],
   ]
   for (const [label, a, b, of] of rows) {
     say(`| ${label} | ${connections.map((c) => ratio(a, b, c, of)).join(' | ')} |`)

@@ -12,7 +12,8 @@ export interface AdminState {
   /** False once shutdown has begun: /readyz answers 503 so the orchestrator stops routing here. */
   ready(): boolean
   metrics(): Promise<{ type: string; body: string }>
-  stats(): StatsSnapshot
+  /** A promise: with WORKERS > 1 the primary asks every worker. */
+  stats(): Promise<StatsSnapshot>
 }
 
 const OPEN_PATHS = new Set(['/healthz', '/readyz'])
@@ -32,11 +33,19 @@ export function createAdminServer(config: Config, state: AdminState): Server {
         (error: Error) => text(res, 500, `metrics failed: ${error.message}\n`),
       )
     },
-    '/stats.json': (_req, res) => send(res, 200, 'application/json', `${JSON.stringify(state.stats())}\n`),
+    '/stats.json': (_req, res) => {
+      state.stats().then(
+        (stats) => send(res, 200, 'application/json', `${JSON.stringify(stats)}\n`),
+        (error: Error) => text(res, 500, `stats failed: ${error.message}\n`),
+      )
+    },
     '/': (req, res) => {
       const live = /[?&]part=live(&|$)/.test(String(req.url))
-      const html = live ? renderLive(state.stats()) : renderStatsPage(state.stats())
-      send(res, 200, 'text/html; charset=utf-8', html)
+      state.stats().then(
+        (stats) =>
+          send(res, 200, 'text/html; charset=utf-8', live ? renderLive(stats) : renderStatsPage(stats)),
+        (error: Error) => text(res, 500, `stats failed: ${error.message}\n`),
+      )
     },
   }
   const authorized = config.statsAuth ? basicAuth(config.statsAuth) : () => true
@@ -110,6 +119,7 @@ export function configView(config: Config): object {
     failover: config.failover,
     eject: { after: config.eject.after, for_ms: config.eject.forMs },
     // The user name is not a secret; the password never leaves the process.
+    workers: config.workers,
     stats_auth: config.statsAuth ? { user: config.statsAuth.user } : null,
   }
 }

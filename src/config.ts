@@ -16,6 +16,7 @@ import {
   parsePort,
   parseUpstreamUrl,
   parseSticky,
+  parseWorkers,
   parseWeight,
   type Sticky,
 } from './validators.js'
@@ -81,6 +82,8 @@ export interface Config {
   failover: boolean
   /** Consecutive connect failures that take a color out of the split (EJECT_AFTER, 5; 0: never), and for how long (EJECT_FOR, 10s). */
   eject: { after: number; forMs: number }
+  /** Processes serving traffic (WORKERS, 1): more than one runs a node:cluster primary; auto = available cores. */
+  workers: number | 'auto'
   /** Basic auth on the admin listener except /healthz and /readyz (STATS_USER, STATS_PASS). */
   statsAuth: { user: string; pass: string } | undefined
   /** Things worth saying at startup that do not stop it (a weight left behind by `--env-rm GREEN`). */
@@ -134,6 +137,7 @@ const DEFAULTS = {
   FAILOVER: 'true',
   EJECT_AFTER: '5',
   EJECT_FOR: '10s',
+  WORKERS: '1',
 } as const
 
 /** colorproxy's variables with no default: unset means off. */
@@ -202,6 +206,7 @@ export function loadConfig(processEnv: Env, io: ConfigIo = nodeIo): Config {
     FAILOVER: validator(parseBoolean)({ default: true }),
     EJECT_AFTER: validator((input) => parseCount(input, { max: 1000 }))({ default: 5 }),
     EJECT_FOR: duration({ default: 10_000 }),
+    WORKERS: validator(parseWorkers)({ default: 1 as number | 'auto' }),
     STATS_USER: validator((input) => input)({ default: undefined }),
   }
   const invalid = new Set<string>()
@@ -288,6 +293,7 @@ export function loadConfig(processEnv: Env, io: ConfigIo = nodeIo): Config {
     overrideHeader: clean.OVERRIDE_HEADER,
     failover: clean.FAILOVER,
     eject: { after: clean.EJECT_AFTER, forMs: clean.EJECT_FOR },
+    workers: clean.WORKERS,
     statsAuth:
       statsUser !== undefined && statsPass !== undefined ? { user: statsUser, pass: statsPass } : undefined,
     warnings,

@@ -19,6 +19,21 @@ export interface Drainer {
   readonly inFlight: number
 }
 
+/**
+ * SHUTDOWN_DELAY: a wait that a second signal cuts short. `skip()` before `done` resolves ends it at once.
+ */
+export function skippableDelay(ms: number): { done: Promise<void>; skip(): void } {
+  let skip = () => {}
+  const done = new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms)
+    skip = () => {
+      clearTimeout(timer)
+      resolve()
+    }
+  })
+  return { done, skip }
+}
+
 /** Call before adding the server's own request handler, so drain state is set before a response starts. */
 export function createDrainer(server: Server): Drainer {
   // Every open socket and how many requests it is serving.

@@ -16,25 +16,57 @@ try {
 }
 
 // Loaded only once the environment is good, so a bad one fails in well under a second.
+const { default: cluster } = await import('node:cluster')
+const { availableParallelism } = await import('node:os')
 const { createLogger } = await import('./logger.js')
 const { createColorProxy } = await import('./server.js')
+const { createPrimary, MESSAGE, workerSide } = await import('./cluster.js')
 const logger = createLogger(config.log)
-for (const warning of config.warnings) logger.warn(warning)
+const workers = config.workers === 'auto' ? availableParallelism() : config.workers
 
-const proxy = createColorProxy(config, { logger })
-try {
-  await proxy.start()
-} catch (error) {
+const cannotStart = (error: unknown) => {
   const { code, message } = error as NodeJS.ErrnoException
   const reason = code === 'EADDRINUSE' ? `${message}: another process is using that port` : message
   process.stderr.write(`colorproxy: cannot start: ${reason}\n`)
   process.exit(1)
 }
 
-const stop = (signal: NodeJS.Signals) => {
-  logger.info({ signal }, 'signal received')
-  // SIGINT is a person at a terminal: no orchestrator to wait for.
-  proxy.shutdown({ delayMs: signal === 'SIGINT' ? 0 : config.shutdown.delayMs }).then(() => process.exit(0))
+/**
+ * SIGTERM is the orchestrator's stop: SHUTDOWN_DELAY, then drain. SIGINT is a person at a terminal: no
+ * orchestrator to wait for. A second signal skips whatever delay is left.
+ */
+const stopOnSignals = (service: { shutdown(options: { delayMs: number }): Promise<unknown> }) => {
+  const stop = (signal: NodeJS.Signals) => {
+    logger.info({ signal }, 'signal received')
+    service
+      .shutdown({ delayMs: signal === 'SIGINT' ? 0 : config.shutdown.delayMs })
+      .then(() => process.exit(0))
+  }
+  process.on('SIGTERM', stop)
+  process.on('SIGINT', stop)
 }
-process.on('SIGTERM', stop)
-process.on('SIGINT', stop)
+
+if (workers > 1 && cluster.isPrimary) {
+  for (const warning of config.warnings) logger.warn(warning)
+  const primary = createPrimary(config, { logger, workers })
+  await primary.start().catch(cannotStart)
+  stopOnSignals(primary)
+} else if (cluster.isWorker) {
+  const proxy = createColorProxy(config, { logger, worker: true })
+  const { port } = await proxy.start().catch(cannotStart)
+  const answer = workerSide(proxy)
+  process.on('message', (message: { type?: string }) => {
+    if (message.type === MESSAGE.shutdown) proxy.shutdown({ delayMs: 0 }).then(() => process.exit(0))
+    const reply = answer(message)
+    if (reply) process.send?.(reply)
+  })
+  // The primary coordinates shutdown; a Ctrl-C reaches the whole process group, so workers wait for it.
+  process.on('SIGINT', () => {})
+  process.on('SIGTERM', () => {})
+  process.send?.({ type: MESSAGE.listening, port })
+} else {
+  for (const warning of config.warnings) logger.warn(warning)
+  const proxy = createColorProxy(config, { logger })
+  await proxy.start().catch(cannotStart)
+  stopOnSignals(proxy)
+}

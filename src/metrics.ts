@@ -67,12 +67,16 @@ export class Metrics implements ProxyEvents {
       help: 'Configured weight per color',
       labelNames: ['color'],
       registers,
+      // WORKERS > 1: every worker has the same weights; summing them would multiply the weight.
+      aggregator: 'first',
     })
     new Gauge({
       name: 'colorproxy_color_ejected',
       help: '1 while the color is ejected from the split',
       labelNames: ['color'],
       registers,
+      // WORKERS > 1: each worker ejects on its own; 1 while any of them has the color out.
+      aggregator: 'max',
       collect() {
         const out = new Set(ejected())
         for (const color of colors) this.set({ color: color.name }, out.has(color.name) ? 1 : 0)

@@ -6,14 +6,15 @@ import type { AddressInfo } from 'node:net'
 import { createAdminServer } from './admin.js'
 import type { Config } from './config.js'
 import { stickyCookie } from './cookies.js'
-import { createDrainer, type DrainResult } from './drain.js'
+import { createDrainer, type DrainResult, skippableDelay } from './drain.js'
 import { Health } from './health.js'
+import type { Registry } from 'prom-client'
 import type { Logger } from './logger.js'
 import { Metrics } from './metrics.js'
 import { CONNECT_FAILURES, createProxy, type ProxyEvents, type Route } from './proxy.js'
 import { createRouter, shares } from './router.js'
-import { Stats } from './stats.js'
-import { type Resolver, Upstream } from './upstream.js'
+import { Stats, type StatsState } from './stats.js'
+import { type Resolver, redactUrl, Upstream } from './upstream.js'
 
 export interface Dependencies {
   logger: Logger
@@ -22,6 +23,11 @@ export interface Dependencies {
   /** Milliseconds clock for socket age, re-resolution, ejection and the stats page. */
   now?: () => number
   resolve?: Resolver
+  /**
+   * One of WORKERS cluster workers: no admin listener (the primary has it) and no startup summary (the
+   * primary says it once).
+   */
+  worker?: boolean
 }
 
 export interface ColorProxy {
@@ -31,6 +37,10 @@ export interface ColorProxy {
    * A second call (a second signal) skips whatever delay is left.
    */
   shutdown(options: { delayMs: number }): Promise<DrainResult>
+  /** This process's stats and ejected colors, for a cluster primary to merge. */
+  statsState(): { state: StatsState; ejected: string[] }
+  /** This process's metrics, for a cluster primary to sum. */
+  readonly registry: Registry
 }
 
 export function createColorProxy(config: Config, deps: Dependencies): ColorProxy {
@@ -115,28 +125,26 @@ export function createColorProxy(config: Config, deps: Dependencies): ColorProxy
   const admin = createAdminServer(config, {
     ready: () => ready,
     metrics: () => metrics.text(),
-    stats: () => stats.snapshot(health.ejected()),
+    stats: async () => stats.snapshot(health.ejected()),
   })
   let shuttingDown: Promise<DrainResult> | undefined
   let skipDelay: (() => void) | undefined
 
   return {
+    registry: metrics.registry,
+
+    statsState: () => ({ state: stats.state(), ejected: health.ejected() }),
+
     async start() {
       await listen(traffic, config.listen.port, config.listen.host)
+      const port = (traffic.address() as AddressInfo).port
+      if (deps.worker) return { port, adminPort: 0 }
       await listen(admin, config.admin.port, config.admin.host).catch((error) => {
         traffic.close()
         throw error
       })
-      const port = (traffic.address() as AddressInfo).port
       const adminPort = (admin.address() as AddressInfo).port
-      const share = shares(routes)
-      for (const { name, upstream, weight } of routes) {
-        logger.info(
-          { color: name, upstream: upstream.redacted, weight, share_percent: share.get(name) },
-          `${name}: ${share.get(name)}% of new traffic`,
-        )
-      }
-      logger.info({ port, admin_port: adminPort }, 'listening')
+      logListening(logger, config, port, adminPort)
       return { port, adminPort }
     },
 
@@ -152,13 +160,9 @@ export function createColorProxy(config: Config, deps: Dependencies): ColorProxy
       )
       shuttingDown = (async () => {
         // The orchestrator needs a moment to stop sending new connections here; keep serving meanwhile.
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, delayMs)
-          skipDelay = () => {
-            clearTimeout(timer)
-            resolve()
-          }
-        })
+        const delay = skippableDelay(delayMs)
+        skipDelay = delay.skip
+        await delay.done
         logger.info({ in_flight: drainer.inFlight }, 'draining: no new connections')
         const result = await drainer.drain(config.shutdown.timeoutMs)
         if (result.forced > 0) logger.warn({ forced: result.forced }, 'drain timed out: connections closed')
@@ -173,7 +177,19 @@ export function createColorProxy(config: Config, deps: Dependencies): ColorProxy
   }
 }
 
-async function listen(server: Server, port: number, host: string): Promise<void> {
+/** The startup summary: each color's share of new traffic, then where colorproxy listens. */
+export function logListening(logger: Logger, config: Config, port: number, adminPort: number): void {
+  const share = shares(config.colors)
+  for (const { name, upstream, weight } of config.colors) {
+    logger.info(
+      { color: name, upstream: redactUrl(upstream), weight, share_percent: share.get(name) },
+      `${name}: ${share.get(name)}% of new traffic`,
+    )
+  }
+  logger.info({ port, admin_port: adminPort }, 'listening')
+}
+
+export async function listen(server: Server, port: number, host: string): Promise<void> {
   server.listen(port, host)
   // once() rejects if 'error' (EADDRINUSE, EACCES) comes first.
   await once(server, 'listening')

@@ -51,12 +51,23 @@ export interface StatsSnapshot {
   history: { secondsAgo: number; requests: number; shares: Record<string, number> }[]
 }
 
+/** A worker's raw counts (WORKERS > 1): the primary merges them into one Stats for the stats page. */
+export interface StatsState {
+  began: number
+  /** Per second: [second, [[color, requests, errors], ...]]. */
+  seconds: [number, [string, number, number][]][]
+  totals: [string, number, number][]
+  /** The kept latency samples per color. */
+  latencies: [string, number[]][]
+  ejections: [string, number][]
+}
+
 export class Stats {
   private readonly seconds: Second[] = []
   private readonly totals = new Map<string, Counts>()
   private readonly latencies = new Map<string, { samples: Float64Array; next: number; count: number }>()
   private readonly ejections = new Map<string, number>()
-  private readonly began: number
+  private began: number
 
   constructor(
     private readonly colors: readonly Weighted[],
@@ -79,6 +90,48 @@ export class Stats {
     ring.samples[ring.next] = record.durationMs
     ring.next = (ring.next + 1) % LATENCY_SAMPLES
     ring.count = Math.min(LATENCY_SAMPLES, ring.count + 1)
+  }
+
+  /** Everything snapshot() reads, as plain data a worker can send to the primary. */
+  state(): StatsState {
+    const counts = (map: Map<string, Counts>) =>
+      [...map].map(([color, { requests, errors }]): [string, number, number] => [color, requests, errors])
+    return {
+      began: this.began,
+      seconds: this.seconds.map((second) => [second.at, counts(second.colors)]),
+      totals: counts(this.totals),
+      latencies: [...this.latencies].map(([color, ring]) => [
+        color,
+        [...ring.samples.subarray(0, ring.count)],
+      ]),
+      ejections: [...this.ejections],
+    }
+  }
+
+  /** One Stats holding every worker's counts and latency samples, as if one process had served them all. */
+  static merge(colors: readonly Weighted[], now: () => number, states: readonly StatsState[]): Stats {
+    const merged = new Stats(colors, now)
+    merged.began = Math.min(merged.began, ...states.map((state) => state.began))
+    const seconds = new Map<number, Map<string, Counts>>()
+    const samples = new Map<string, number[]>()
+    for (const state of states) {
+      for (const [at, counts] of state.seconds) {
+        if (!seconds.has(at)) seconds.set(at, new Map())
+        addCounts(seconds.get(at) as Map<string, Counts>, counts)
+      }
+      addCounts(merged.totals, state.totals)
+      for (const [color, values] of state.latencies)
+        samples.set(color, [...(samples.get(color) ?? []), ...values])
+      for (const [color, n] of state.ejections)
+        merged.ejections.set(color, (merged.ejections.get(color) ?? 0) + n)
+    }
+    merged.seconds.push(
+      ...[...seconds].sort(([a], [b]) => a - b).map(([at, counts]) => ({ at, colors: counts })),
+    )
+    for (const [color, values] of samples) {
+      merged.latencies.set(color, { samples: Float64Array.from(values), next: 0, count: values.length })
+    }
+    return merged
   }
 
   ejected(color: string): void {
@@ -149,6 +202,15 @@ function add(map: Map<string, Counts>, color: string, error: number): void {
     counts.errors += error
   } else {
     map.set(color, { requests: 1, errors: error })
+  }
+}
+
+function addCounts(into: Map<string, Counts>, counts: readonly [string, number, number][]): void {
+  for (const [color, requests, errors] of counts) {
+    const have = into.get(color) ?? { requests: 0, errors: 0 }
+    have.requests += requests
+    have.errors += errors
+    into.set(color, have)
   }
 }
 

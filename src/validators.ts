@@ -119,6 +119,17 @@ export function parseCount(raw: string, { min = 0, max = 1_000_000 } = {}): numb
   return Number(raw)
 }
 
+/** WORKERS: `auto` (one per available core) or a whole number from 1 to 64. */
+export function parseWorkers(raw: string): number | 'auto' {
+  const value = raw.trim().toLowerCase()
+  if (value === 'auto') return 'auto'
+  try {
+    return parseCount(value, { min: 1, max: 64 })
+  } catch {
+    throw new Error('must be auto (one per core) or a whole number from 1 to 64')
+  }
+}
+
 export type Sticky =
   { mode: 'off' } | { mode: 'cookie' } | { mode: 'ip' } | { mode: 'header'; header: string }
 

@@ -1,5 +1,7 @@
 import t from 'tap'
-import { get } from './helpers/net.js'
+import { createAdminServer } from '../src/admin.js'
+import { loadConfig } from '../src/config.js'
+import { get, listen } from './helpers/net.js'
 import { startColorProxy } from './helpers/proxy.js'
 
 const env = { BLUE: 'http://user:hunter2@127.0.0.1:1/base', GREEN: 'http://127.0.0.1:2', BLUE_WEIGHT: '4' }
@@ -46,3 +48,25 @@ t.test('the admin listener never proxies, and says so for other paths and method
   t.equal(post.headers.allow, 'GET, HEAD')
   t.match(await get(`${proxy.admin}/healthz`, { method: 'HEAD' }), { status: 200, body: '' })
 })
+
+t.test(
+  'metrics or stats that cannot be gathered (a worker that does not answer) are a 500 that says so',
+  async (t) => {
+    const config = loadConfig({ BLUE: 'http://127.0.0.1:1' }, { readFile: () => '' })
+    const failing = () => Promise.reject(new Error('worker 2 did not answer'))
+    const port = await listen(
+      t,
+      createAdminServer(config, { ready: () => true, metrics: failing, stats: failing }),
+    )
+    for (const [path, what] of [
+      ['/metrics', 'metrics'],
+      ['/stats.json', 'stats'],
+      ['/', 'stats'],
+    ]) {
+      t.match(await get(`http://127.0.0.1:${port}${path}`), {
+        status: 500,
+        body: `${what} failed: worker 2 did not answer\n`,
+      })
+    }
+  },
+)

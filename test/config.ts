@@ -367,3 +367,16 @@ t.test('canary controls: bad values are named, and the stats password is never s
     ['set both for basic auth, or neither'],
   )
 })
+
+t.test('WORKERS: 1 by default, a number from 1 to 64, or auto; anything else is named', async (t) => {
+  t.equal(loadConfig({ ...BLUE }, files()).workers, 1)
+  t.equal(loadConfig({ ...BLUE, WORKERS: '4' }, files()).workers, 4)
+  t.equal(loadConfig({ ...BLUE, WORKERS: 'Auto' }, files()).workers, 'auto')
+  for (const bad of ['0', '65', 'two', '1.5']) {
+    t.match(
+      problems({ ...BLUE, WORKERS: bad }),
+      [{ variable: 'WORKERS', message: /must be auto \(one per core\) or a whole number from 1 to 64/ }],
+      bad,
+    )
+  }
+})

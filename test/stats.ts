@@ -73,3 +73,33 @@ t.test('the page escapes names and shows – for no latency yet', async (t) => {
   t.match(html, /<td class="p99">–<\/td>/)
   t.equal(escapeHtml(`&<>"'`), '&amp;&lt;&gt;&quot;&#39;')
 })
+
+t.test('WORKERS > 1: merged worker stats read as if one process had served every request', async (t) => {
+  let clock = 1_000_000
+  const colors = [
+    { name: 'blue', weight: 4 },
+    { name: 'green', weight: 1 },
+  ]
+  const one = new Stats(colors, () => clock)
+  const workers = [new Stats(colors, () => clock), new Stats(colors, () => clock)]
+  const both = (fill: (stats: Stats, i: number) => void) => {
+    fill(one, 0)
+    workers.forEach(fill)
+  }
+  // The same requests, split between the workers, and all of them in `one`.
+  for (let i = 1; i <= 40; i++) {
+    const status = i % 10 === 0 ? 502 : 200
+    one.done(record(i % 5 === 0 ? 'green' : 'blue', status, i))
+    ;(workers[i % 2] as Stats).done(record(i % 5 === 0 ? 'green' : 'blue', status, i))
+    if (i === 20) clock += 3_000
+  }
+  both((stats, i) => i === 0 && stats.ejected('green'))
+  clock += 1_000
+  const merged = Stats.merge(
+    colors,
+    () => clock,
+    workers.map((stats) => JSON.parse(JSON.stringify(stats.state()))),
+  )
+  t.same(merged.snapshot(['green']), one.snapshot(['green']))
+  t.same(Stats.merge(colors, () => clock, []).snapshot().requests, 0, 'no workers, no requests')
+})

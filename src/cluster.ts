@@ -1,0 +1,168 @@
+// WORKERS > 1: a node:cluster primary runs that many workers, which share the traffic port and each
+// forward requests. The primary serves no traffic; it owns the admin listener, so readiness covers every
+// worker, /metrics sums them (prom-client's AggregatorRegistry) and the stats page merges them, and it
+// runs the one shutdown sequence for all. A worker that dies is replaced.
+import cluster, { type Worker } from 'node:cluster'
+import { AggregatorRegistry, type Registry } from 'prom-client'
+import { createAdminServer } from './admin.js'
+import type { Config } from './config.js'
+import { skippableDelay } from './drain.js'
+import type { Logger } from './logger.js'
+import { listen, logListening } from './server.js'
+import { Stats, type StatsState } from './stats.js'
+
+/** Messages between the primary and its workers. */
+export const MESSAGE = {
+  /** worker → primary: its traffic server listens, on `port`. */
+  listening: 'colorproxy:listening',
+  /** primary → worker: stop accepting, drain, exit 0. */
+  shutdown: 'colorproxy:shutdown',
+  /** primary → worker, and the answer with the same `id`: its stats state. */
+  stats: 'colorproxy:stats',
+} as const
+
+/** How long the primary waits for a worker's stats before the page says it could not get them. */
+const STATS_TIMEOUT_MS = 2000
+
+export interface Primary {
+  /** Forks the workers; resolves once every one listens and the admin listener is up. */
+  start(): Promise<{ port: number; adminPort: number }>
+  /** readyz → 503, the delay, then every worker drains and exits. A second call skips the delay. */
+  shutdown(options: { delayMs: number }): Promise<void>
+}
+
+export function createPrimary(
+  config: Config,
+  deps: { logger: Logger; workers: number; now?: () => number },
+): Primary {
+  const { logger } = deps
+  const now = deps.now ?? Date.now
+  const listening = new Set<Worker>()
+  let stopping = false
+  let port = 0
+  let started = false
+  let statsRequests = 0
+  const aggregator = new AggregatorRegistry()
+
+  const stats = async () => {
+    const id = ++statsRequests
+    const answers = await Promise.all([...listening].map((worker) => askStats(worker, id)))
+    const merged = Stats.merge(
+      config.colors,
+      now,
+      answers.map((answer) => answer.state),
+    )
+    return merged.snapshot([...new Set(answers.flatMap((answer) => answer.ejected))])
+  }
+  const admin = createAdminServer(config, {
+    ready: () => !stopping && listening.size === deps.workers,
+    metrics: async () => ({
+      type: aggregator.contentType,
+      body: await aggregator.clusterMetrics(),
+    }),
+    stats,
+  })
+
+  function fork(): Promise<number> {
+    const worker = cluster.fork()
+    return new Promise((resolve, reject) => {
+      worker.on('message', (message: { type?: string; port?: number }) => {
+        if (message.type !== MESSAGE.listening) return
+        listening.add(worker)
+        logger.debug({ worker: worker.id, pid: worker.process.pid }, 'worker listening')
+        resolve(message.port as number)
+      })
+      worker.once('exit', (code, signal) => {
+        listening.delete(worker)
+        if (stopping) return
+        if (!started) {
+          reject(new Error(`a worker exited (${code ?? signal}) before it listened`))
+          return
+        }
+        logger.error({ worker: worker.id, code, signal }, 'worker died: starting another')
+        // Its promise only ever resolves: after start, a worker that exits early is replaced in turn.
+        void fork()
+      })
+    })
+  }
+
+  let shuttingDown: Promise<void> | undefined
+  let skipDelay: (() => void) | undefined
+
+  return {
+    async start() {
+      const ports = await Promise.all(Array.from({ length: deps.workers }, fork))
+      started = true
+      port = ports[0] as number
+      await listen(admin, config.admin.port, config.admin.host)
+      const adminPort = (admin.address() as { port: number }).port
+      logger.info({ workers: deps.workers }, `${deps.workers} workers share port ${port}`)
+      logListening(logger, config, port, adminPort)
+      return { port, adminPort }
+    },
+
+    shutdown({ delayMs }) {
+      if (shuttingDown) {
+        skipDelay?.()
+        return shuttingDown
+      }
+      stopping = true
+      logger.info(
+        { delay_ms: delayMs, timeout_ms: config.shutdown.timeoutMs },
+        'shutting down: readyz now 503',
+      )
+      shuttingDown = (async () => {
+        const delay = skippableDelay(delayMs)
+        skipDelay = delay.skip
+        await delay.done
+        const workers = Object.values(cluster.workers ?? {}) as Worker[]
+        logger.info({ workers: workers.length }, 'draining: every worker stops accepting')
+        await Promise.all(
+          workers.map((worker) => {
+            const exited = new Promise((resolve) => worker.once('exit', resolve))
+            if (worker.isConnected()) worker.send({ type: MESSAGE.shutdown })
+            return exited
+          }),
+        )
+        admin.close()
+        admin.closeAllConnections()
+        logger.info('stopped')
+      })()
+      return shuttingDown
+    },
+  }
+}
+
+function askStats(worker: Worker, id: number): Promise<{ state: StatsState; ejected: string[] }> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      worker.off('message', onMessage)
+      reject(new Error(`worker ${worker.id} did not answer`))
+    }, STATS_TIMEOUT_MS)
+    const onMessage = (message: { type?: string; id?: number; state?: StatsState; ejected?: string[] }) => {
+      if (message.type !== MESSAGE.stats || message.id !== id) return
+      clearTimeout(timer)
+      worker.off('message', onMessage)
+      resolve({ state: message.state as StatsState, ejected: message.ejected as string[] })
+    }
+    worker.on('message', onMessage)
+    worker.send({ type: MESSAGE.stats, id })
+  })
+}
+
+/**
+ * A worker's side: which registry the primary's /metrics sums, and the answer to each message. Returns
+ * what to send back, if anything.
+ */
+export function workerSide(proxy: {
+  registry: Registry
+  statsState(): { state: StatsState; ejected: string[] }
+}): (message: { type?: string; id?: number }) => object | undefined {
+  AggregatorRegistry.setRegistries([proxy.registry])
+  // Constructing one is what makes prom-client answer the primary's metrics requests in a worker.
+  new AggregatorRegistry()
+  return (message) => {
+    if (message.type === MESSAGE.stats) return { type: MESSAGE.stats, id: message.id, ...proxy.statsState() }
+    return undefined
+  }
+}
