@@ -23,15 +23,20 @@ export interface Drainer {
  * SHUTDOWN_DELAY: a wait that a second signal cuts short. `skip()` before `done` resolves ends it at once.
  */
 export function skippableDelay(ms: number): { done: Promise<void>; skip(): void } {
-  let skip = () => {}
+  let timer: NodeJS.Timeout | undefined
+  // Assigned by the executor, which runs at once.
+  let end!: () => void
   const done = new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms)
-    skip = () => {
-      clearTimeout(timer)
-      resolve()
-    }
+    end = resolve
+    timer = setTimeout(resolve, ms)
   })
-  return { done, skip }
+  return {
+    done,
+    skip() {
+      clearTimeout(timer)
+      end()
+    },
+  }
 }
 
 /** Call before adding the server's own request handler, so drain state is set before a response starts. */

@@ -35,5 +35,7 @@ export function createLogger(
     })
     return pino(options, stream)
   }
-  return pino(options, destination ?? pino.destination({ dest: 1, sync: true }))
+  // Asynchronous: a line is handed to the kernel after the request that logged it, never in its way (the
+  // access log costs a write per request). pino flushes what is left when the process exits.
+  return pino(options, destination ?? pino.destination({ dest: 1, sync: false }))
 }
