@@ -62,7 +62,7 @@ export interface Config {
     tunnelMs: number
   }
   upstream: {
-    /** Pooled upstream sockets are closed after this age so a Swarm VIP spreads them (UPSTREAM_MAX_SOCKET_AGE, 30s). */
+    /** An upstream address's pool is replaced once this old, so a Swarm VIP spreads new connections (UPSTREAM_MAX_SOCKET_AGE, 30s). */
     maxSocketAgeMs: number
     /** How often an upstream host name is resolved again (UPSTREAM_RESOLVE_EVERY, 5s). */
     resolveEveryMs: number

@@ -51,6 +51,7 @@ export function createColorProxy(config: Config, deps: Dependencies): ColorProxy
     upstream: new Upstream(color.upstream, {
       maxSocketAgeMs: config.upstream.maxSocketAgeMs,
       resolveEveryMs: config.upstream.resolveEveryMs,
+      connectTimeoutMs: config.timeouts.connectMs,
       resolve: deps.resolve,
       now: deps.now,
     }),

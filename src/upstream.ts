@@ -1,12 +1,14 @@
-// One upstream: keep-alive pools, socket age, and spreading over every address its host resolves to.
+// One upstream: keep-alive pools (undici), socket age, and spreading over every address its host resolves to.
 //
-// Behind a Swarm VIP a pooled socket pins one task, so sockets are closed once they are older than
-// maxSocketAgeMs. When the host resolves to several addresses (`tasks.myapp-v1`), each address gets its own
-// pool and requests take the addresses in turn; the name is resolved again every resolveEveryMs.
+// Behind a Swarm VIP a pooled socket pins one task, so each address's pool is replaced once it is older than
+// maxSocketAgeMs: new requests open new connections (which the VIP spreads) while the old pool finishes what
+// it has in flight and closes. When the host resolves to several addresses (`tasks.myapp-v1`), each address
+// gets its own pool and requests take the addresses in turn; the name is resolved again every resolveEveryMs.
 import { lookup as dnsLookup } from 'node:dns/promises'
 import http from 'node:http'
 import https from 'node:https'
-import { isIP, type Socket } from 'node:net'
+import { isIP } from 'node:net'
+import { Pool } from 'undici'
 
 export interface Address {
   address: string
@@ -21,6 +23,8 @@ export const systemResolver: Resolver = (hostname) => dnsLookup(hostname, { all:
 export interface UpstreamOptions {
   maxSocketAgeMs: number
   resolveEveryMs: number
+  /** TIMEOUT_CONNECT for the pools' new connections (default 5 s). */
+  connectTimeoutMs?: number
   resolve?: Resolver
   now?: () => number
 }
@@ -45,13 +49,19 @@ export interface Endpoint {
   /** `http://10.0.0.7:8080/base`: the base path of the upstream URL, the host replaced by one address. */
   target: Target
   address: string
-  /** Keep-alive pool for ordinary requests. */
-  agent: http.Agent
+  /** The keep-alive pool for ordinary requests; a new one once the current one is maxSocketAgeMs old. */
+  pool(): Pool
   /**
-   * A new connection every time, never pooled: for WebSocket upgrades (the socket leaves the pool once
-   * upgraded) and for the one retry after a pooled socket failed.
+   * A new pool now (the old one finishes its requests in flight, then closes): for the one retry after a
+   * pooled socket was reset, which must go out on a new connection.
    */
+  renew(): Pool
+  /** How the pools connect: the TLS name to verify, and TIMEOUT_CONNECT. */
+  readonly connect: { timeout: number; servername?: string }
+  /** A new connection every time, never pooled: for WebSocket upgrades (the socket leaves any pool). */
   freshAgent: http.Agent
+  /** Out of rotation: idle connections close now, busy ones after their request. */
+  close(): void
 }
 
 export class Upstream {
@@ -60,6 +70,8 @@ export class Upstream {
   readonly host: string
   /** `user:pass` from the URL, sent as basic auth; undefined when the URL has none. */
   readonly auth: string | undefined
+  /** The Authorization header those credentials make; undefined without credentials. */
+  readonly authorization: string | undefined
   private endpoints: Endpoint[] = []
   private turn = 0
   private resolvedAt = Number.NEGATIVE_INFINITY
@@ -79,6 +91,7 @@ export class Upstream {
       url.username || url.password
         ? `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`
         : undefined
+    this.authorization = this.auth && `Basic ${Buffer.from(this.auth).toString('base64')}`
     // WHATWG keeps IPv6 literals in brackets; sockets want them bare.
     this.hostname = url.hostname.replace(/^\[(.*)\]$/, '$1')
     this.port = Number(url.port || (url.protocol === 'https:' ? 443 : 80))
@@ -115,7 +128,7 @@ export class Upstream {
 
   /** Closes every pooled socket; requests in flight finish first. */
   close(): void {
-    for (const endpoint of this.endpoints) retire(endpoint)
+    for (const endpoint of this.endpoints) endpoint.close()
     this.endpoints = []
   }
 
@@ -137,7 +150,7 @@ export class Upstream {
     const current = new Map(this.endpoints.map((endpoint) => [endpoint.address, endpoint]))
     this.endpoints = addresses.map((address) => current.get(address) ?? this.createEndpoint(address))
     for (const [address, endpoint] of current) {
-      if (!addresses.includes(address)) retire(endpoint)
+      if (!addresses.includes(address)) endpoint.close()
     }
   }
 
@@ -156,55 +169,34 @@ export class Upstream {
     const secure = this.url.protocol === 'https:'
     // TLS must check the certificate against the name, not the address.
     const tls = secure && !isIP(this.hostname) ? { servername: this.hostname } : {}
-    const agent = agingAgent(
-      secure,
-      { keepAlive: true, scheduling: 'lifo', ...tls },
-      this.options.maxSocketAgeMs,
-      this.now,
-    )
+    const connect = { timeout: this.options.connectTimeoutMs ?? 5000, ...tls }
+    const origin = `${protocol}//${host}`
+    const maxAgeMs = this.options.maxSocketAgeMs
+    const now = this.now
+    let current = new Pool(origin, { connect })
+    let born = now()
+    const renew = () => {
+      // Graceful: requests in flight on the old pool finish first.
+      current.close().catch(() => {})
+      current = new Pool(origin, { connect })
+      born = now()
+      return current
+    }
     const freshAgent = secure
       ? new https.Agent({ keepAlive: false, ...tls })
       : new http.Agent({ keepAlive: false })
-    return { target, address, agent, freshAgent }
+    return {
+      target,
+      address,
+      connect,
+      freshAgent,
+      pool: () => (now() - born >= maxAgeMs ? renew() : current),
+      renew,
+      close: () => {
+        current.close().catch(() => {})
+      },
+    }
   }
-}
-
-/** A keep-alive agent that stops reusing a socket once it is older than maxAgeMs. */
-function agingAgent(
-  secure: boolean,
-  options: https.AgentOptions,
-  maxAgeMs: number,
-  now: () => number,
-): http.Agent {
-  const agent = secure ? new https.Agent(options) : new http.Agent(options)
-  const born = new WeakMap<Socket, number>()
-  // Both are documented Agent methods meant to be overridden; @types/node types them loosely.
-  const pooled = agent as unknown as {
-    createConnection(options: object, callback?: unknown): Socket
-    keepSocketAlive(socket: Socket): boolean
-  }
-  const createConnection = pooled.createConnection.bind(agent)
-  pooled.createConnection = (connectOptions, callback) => {
-    const socket = createConnection(connectOptions, callback)
-    born.set(socket, now())
-    return socket
-  }
-  const keepSocketAlive = pooled.keepSocketAlive.bind(agent)
-  pooled.keepSocketAlive = (socket) => {
-    // Every socket of this agent was made by createConnection above, so it has a birth time.
-    const age = now() - (born.get(socket) as number)
-    if (retired.has(agent) || age >= maxAgeMs) return false
-    return keepSocketAlive(socket)
-  }
-  return agent
-}
-
-const retired = new WeakSet<http.Agent>()
-
-/** Out of rotation: idle sockets close now, busy ones after their request. */
-function retire(endpoint: Endpoint): void {
-  retired.add(endpoint.agent)
-  for (const socket of Object.values(endpoint.agent.freeSockets).flat() as Socket[]) socket.destroy()
 }
 
 /**

@@ -405,6 +405,17 @@ t.test('a WebSocket whose upstream resets after the upgrade is closed', async (t
   t.match(await proxy.line((l) => l.msg === 'request'), { status: 101 })
 })
 
+t.test('WebSocket upgrade to an upstream that does not answer within TIMEOUT_SERVER gets 504', async (t) => {
+  const up = await recordingUpstream(t)
+  // The upstream takes the upgrade request and never answers it.
+  up.server.on('upgrade', () => {})
+  const proxy = await startColorProxy(t, { BLUE: up.url, TIMEOUT_SERVER: '200ms' })
+  const ws = new WebSocket(proxy.url.replace('http', 'ws'))
+  ws.on('error', () => {})
+  const [, res] = (await once(ws, 'unexpected-response')) as [unknown, http.IncomingMessage]
+  t.equal(res.statusCode, 504)
+})
+
 t.test('WebSocket upgrade to a refused upstream gets 502', async (t) => {
   const port = await refusedPort()
   const proxy = await startColorProxy(t, { BLUE: `http://127.0.0.1:${port}` })
