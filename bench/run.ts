@@ -5,6 +5,7 @@
 // because on a small shared machine only ratios measured side by side mean anything.
 //
 // Usage: npm run bench [-- --duration 10 --rounds 3 --connections 64,256]
+//        npm run bench -- --soak 1000000    (RSS of colorproxy every 10 s over that many requests at c=256)
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { availableParallelism } from 'node:os'
@@ -12,7 +13,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { backendsConfig, proxyConfig } from './nginx.js'
-import { freePort, hasCommand, type Pinned, sampleRss, startPinned, waitFor200 } from './processes.js'
+import { freePort, hasCommand, type Pinned, rssMb, sampleRss, startPinned, waitFor200 } from './processes.js'
 import { type LoadResult, median, parseWrk } from './wrk.js'
 
 const { values } = parseArgs({
@@ -20,6 +21,7 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '10' },
     rounds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '64,256' },
+    soak: { type: 'string' },
   },
 })
 const durationS = Number(values.duration)
@@ -103,6 +105,19 @@ function say(line: string): void {
   process.stdout.write(`${line}\n`)
 }
 
+/** Drives colorproxy in 10 s steps until `total` requests, printing its RSS after each: flat means no leak. */
+async function soak(target: Target, total: number): Promise<void> {
+  say(`soak: ${total} requests to colorproxy at c=256, its RSS after every 10 s`)
+  let done = 0
+  for (let step = 1; done < total; step++) {
+    const result = await wrk(target.url, 256, 10)
+    done += result.requests
+    say(
+      `  ${String(done).padStart(9)} requests  RSS ${rssMb(target.pid).toFixed(0)} MB  (${Math.round(result.requestsPerSecond)} req/s, ${result.errors} errors)`,
+    )
+  }
+}
+
 async function main(): Promise<void> {
   const backends = { blue: await freePort(), green: await freePort() }
   say(`bench: ${rounds} rounds of ${durationS} s per target and connection count (${connections.join(', ')})`)
@@ -126,6 +141,10 @@ async function main(): Promise<void> {
   await waitFor200(`http://127.0.0.1:${backends.blue}/`)
   await waitFor200(`http://127.0.0.1:${backends.green}/`)
 
+  if (values.soak) {
+    await soak(await colorproxy('colorproxy', PROXY_CORE, backends, {}), Number(values.soak))
+    return
+  }
   const blueUrl = `http://127.0.0.1:${backends.blue}/`
   const targets: Target[] = [{ name: 'direct', url: blueUrl, pid: 0 }]
   if (withNginx) {

@@ -363,8 +363,6 @@ export function createProxy(options: ProxyOptions): Proxy {
       stripHopByHop(req.headers)
       delete req.headers.expect
       res.setHeader('x-request-id', exchange.requestId)
-      // Aborts the upstream request of a client that went away.
-      let abort: (() => void) | undefined
       res.once('close', () => {
         const status = res.writableFinished ? res.statusCode : FAILURES.client_gone.status
         if (!res.writableFinished) {
@@ -375,8 +373,8 @@ export function createProxy(options: ProxyOptions): Proxy {
             exchange.reason ??= failureReason(cut)
           } else {
             exchange.reason ??= 'client_gone'
+            // undici sees the answer end early and aborts the upstream request itself.
             exchange.abandoned = true
-            abort?.()
           }
         }
         finish(req, exchange, status, socket.bytesWritten - bytesBefore)
@@ -396,8 +394,6 @@ export function createProxy(options: ProxyOptions): Proxy {
           const headers = route.upstream.authorization
             ? { ...outgoing, authorization: route.upstream.authorization }
             : outgoing
-          const controller = new AbortController()
-          abort = () => controller.abort()
           const pool = attempt === 'retry' ? endpoint.renew() : endpoint.pool()
           pool.stream(
             {
@@ -411,7 +407,6 @@ export function createProxy(options: ProxyOptions): Proxy {
                 withBody && attempt === 'first'
                   ? Readable.from(req.iterator({ destroyOnReturn: false }), { objectMode: false })
                   : null,
-              signal: controller.signal,
               headersTimeout: options.serverTimeoutMs,
               bodyTimeout: 0,
             },
