@@ -120,7 +120,11 @@ async function soak(target: Target, total: number): Promise<void> {
 
 async function main(): Promise<void> {
   const backends = { blue: await freePort(), green: await freePort() }
-  say(`bench: ${rounds} rounds of ${durationS} s per target and connection count (${connections.join(', ')})`)
+  if (!values.soak) {
+    say(
+      `bench: ${rounds} rounds of ${durationS} s per target and connection count (${connections.join(', ')})`,
+    )
+  }
   say(
     `cores: proxy under test on core ${PROXY_CORE}; wrk -t1 and the backends on core ${LOAD_CORE} (taskset); ${availableParallelism()} cores in all`,
   )
