@@ -6,7 +6,7 @@ import cluster, { type Worker } from 'node:cluster'
 import { AggregatorRegistry, type Registry } from 'prom-client'
 import { createAdminServer } from './admin.js'
 import type { Config } from './config.js'
-import { skippableDelay } from './drain.js'
+import { gracefulStop } from './drain.js'
 import type { Logger } from './logger.js'
 import { listen, logListening } from './server.js'
 import { Stats, type StatsState } from './stats.js'
@@ -86,9 +86,6 @@ export function createPrimary(
     })
   }
 
-  let shuttingDown: Promise<void> | undefined
-  let skipDelay: (() => void) | undefined
-
   return {
     async start() {
       const ports = await Promise.all(Array.from({ length: deps.workers }, fork))
@@ -101,20 +98,12 @@ export function createPrimary(
       return { port, adminPort }
     },
 
-    shutdown({ delayMs }) {
-      if (shuttingDown) {
-        skipDelay?.()
-        return shuttingDown
-      }
-      stopping = true
-      logger.info(
-        { delay_ms: delayMs, timeout_ms: config.shutdown.timeoutMs },
-        'shutting down: readyz now 503',
-      )
-      shuttingDown = (async () => {
-        const delay = skippableDelay(delayMs)
-        skipDelay = delay.skip
-        await delay.done
+    shutdown: gracefulStop(
+      { logger, timeoutMs: config.shutdown.timeoutMs },
+      () => {
+        stopping = true
+      },
+      async () => {
         const workers = Object.values(cluster.workers ?? {}) as Worker[]
         logger.info({ workers: workers.length }, 'draining: every worker stops accepting')
         await Promise.all(
@@ -127,9 +116,8 @@ export function createPrimary(
         admin.close()
         admin.closeAllConnections()
         logger.info('stopped')
-      })()
-      return shuttingDown
-    },
+      },
+    ),
   }
 }
 

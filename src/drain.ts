@@ -5,6 +5,7 @@
 // socket is gone, or force-close everything at the timeout.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
+import type { Logger } from './logger.js'
 
 export interface DrainResult {
   /** Sockets still open at the timeout and destroyed. 0 means nothing was cut off. */
@@ -20,22 +21,35 @@ export interface Drainer {
 }
 
 /**
- * SHUTDOWN_DELAY: a wait that a second signal cuts short. `skip()` before `done` resolves ends it at once.
+ * The shape of a graceful stop, shared by one process and a cluster primary. The first call runs `begin`
+ * (readyz turns 503) and says so, keeps serving for delayMs while the orchestrator stops routing here, then
+ * runs `drain`. A second call (a second signal) skips whatever is left of the delay and returns the same
+ * promise.
  */
-export function skippableDelay(ms: number): { done: Promise<void>; skip(): void } {
-  let timer: NodeJS.Timeout | undefined
-  // Assigned by the executor, which runs at once.
-  let end!: () => void
-  const done = new Promise<void>((resolve) => {
-    end = resolve
-    timer = setTimeout(resolve, ms)
-  })
-  return {
-    done,
-    skip() {
-      clearTimeout(timer)
-      end()
-    },
+export function gracefulStop<T>(
+  say: { logger: Logger; timeoutMs: number },
+  begin: () => void,
+  drain: () => Promise<T>,
+): (options: { delayMs: number }) => Promise<T> {
+  let stopping: Promise<T> | undefined
+  // Assigned by the delay's executor, which runs at once.
+  let skip!: () => void
+  return ({ delayMs }) => {
+    if (stopping) {
+      skip()
+      return stopping
+    }
+    begin()
+    say.logger.info({ delay_ms: delayMs, timeout_ms: say.timeoutMs }, 'shutting down: readyz now 503')
+    const delay = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, delayMs)
+      skip = () => {
+        clearTimeout(timer)
+        resolve()
+      }
+    })
+    stopping = delay.then(drain)
+    return stopping
   }
 }
 

@@ -154,7 +154,7 @@ export function stripHopByHop(headers: IncomingHttpHeaders, keep: readonly strin
 
 const MAX_REQUEST_ID = 200
 
-/** Per-request state, found from the request in every http-proxy-3 event. */
+/** Per-request state; an upgrade's is found from its request in http-proxy-3's events. */
 interface Exchange {
   /** Undefined when no color could take the request (503). After a failover, the color that took over. */
   route: Route | undefined
@@ -221,7 +221,7 @@ export function createProxy(options: ProxyOptions): Proxy {
   // Errors that reach no callback (a client socket failing mid-tunnel): logged, never thrown.
   engine.on('error', (error: Error) => logger.debug({ err: error }, 'proxy socket error'))
 
-  // Every http-proxy-3 event names the client request; its exchange was made before forwarding began.
+  // Every http-proxy-3 event names the client request; its exchange was set before the upgrade began.
   const exchangeOf = (req: IncomingMessage) => exchanges.get(req) as Exchange
 
   engine.on('proxyReqWs', (proxyReq: ClientRequest, req: IncomingMessage, socket: Duplex) => {
@@ -288,11 +288,12 @@ export function createProxy(options: ProxyOptions): Proxy {
       requestId,
       start: now(),
     }
-    exchanges.set(req, exchange)
     return exchange
   }
 
   function accessLog(req: IncomingMessage, exchange: Exchange, status: number, bytes: number): void {
+    // LOG_LEVEL above info: not even the line's object is built.
+    if (!logger.isLevelEnabled('info')) return
     const path = (req.url ?? '').split('?', 1)[0]
     logger.info(
       {
@@ -455,6 +456,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       // A client that vanishes before we answer must not become an uncaught 'error'.
       socket.on('error', (error) => logger.debug({ err: error }, 'client socket error'))
       const exchange = prepare(req, decision)
+      exchanges.set(req, exchange)
       const route = exchange.route
       options.events?.started?.()
       stripHopByHop(req.headers, ['connection', 'upgrade'])

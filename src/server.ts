@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net'
 import { createAdminServer } from './admin.js'
 import type { Config } from './config.js'
 import { stickyCookie } from './cookies.js'
-import { createDrainer, type DrainResult, skippableDelay } from './drain.js'
+import { createDrainer, type DrainResult, gracefulStop } from './drain.js'
 import { Health } from './health.js'
 import type { Registry } from 'prom-client'
 import type { Logger } from './logger.js'
@@ -128,8 +128,6 @@ export function createColorProxy(config: Config, deps: Dependencies): ColorProxy
     metrics: () => metrics.text(),
     stats: async () => stats.snapshot(health.ejected()),
   })
-  let shuttingDown: Promise<DrainResult> | undefined
-  let skipDelay: (() => void) | undefined
 
   return {
     registry: metrics.registry,
@@ -149,21 +147,12 @@ export function createColorProxy(config: Config, deps: Dependencies): ColorProxy
       return { port, adminPort }
     },
 
-    shutdown({ delayMs }) {
-      if (shuttingDown) {
-        skipDelay?.()
-        return shuttingDown
-      }
-      ready = false
-      logger.info(
-        { delay_ms: delayMs, timeout_ms: config.shutdown.timeoutMs },
-        'shutting down: readyz now 503',
-      )
-      shuttingDown = (async () => {
-        // The orchestrator needs a moment to stop sending new connections here; keep serving meanwhile.
-        const delay = skippableDelay(delayMs)
-        skipDelay = delay.skip
-        await delay.done
+    shutdown: gracefulStop(
+      { logger, timeoutMs: config.shutdown.timeoutMs },
+      () => {
+        ready = false
+      },
+      async () => {
         logger.info({ in_flight: drainer.inFlight }, 'draining: no new connections')
         const result = await drainer.drain(config.shutdown.timeoutMs)
         if (result.forced > 0) logger.warn({ forced: result.forced }, 'drain timed out: connections closed')
@@ -172,9 +161,8 @@ export function createColorProxy(config: Config, deps: Dependencies): ColorProxy
         admin.closeAllConnections()
         logger.info('stopped')
         return result
-      })()
-      return shuttingDown
-    },
+      },
+    ),
   }
 }
 

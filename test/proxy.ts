@@ -202,6 +202,16 @@ t.test('logs one access line per request, without query or secrets', async (t) =
   t.notMatch(JSON.stringify(proxy.lines), /hunter2|s3cret|Bearer|session=1/)
 })
 
+t.test('LOG_LEVEL=warn writes no access line', async (t) => {
+  const up = await recordingUpstream(t)
+  const proxy = await startColorProxy(t, { BLUE: up.url, LOG_LEVEL: 'warn' })
+  t.equal((await get(proxy.url)).status, 200)
+  t.same(
+    proxy.lines.filter((line) => line.msg === 'request'),
+    [],
+  )
+})
+
 t.test("sends the upstream URL's credentials as basic auth", async (t) => {
   const up = await recordingUpstream(t)
   const proxy = await startColorProxy(t, { BLUE: `http://user:hunter2@127.0.0.1:${up.port}` })
