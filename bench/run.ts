@@ -1,19 +1,21 @@
 #!/usr/bin/env node
 // npm run bench: colorproxy against nginx doing the same job and against a direct connection, on this
-// machine, in one run. Core 0 runs the proxy under test; core 1 runs wrk and the backends. Targets take
-// turns (A/B/A/B) over several rounds and the report gives medians and the median of per-round ratios,
-// because on a small shared machine only ratios measured side by side mean anything.
+// machine, in one run. Core 0 runs the proxy under test; core 1 runs wrk (or autocannon) and the
+// backends. Targets take turns (A/B/A/B) over several rounds and the report gives medians and the median
+// of per-round ratios, because on a small shared machine only ratios measured side by side mean anything.
 //
 // Usage: npm run bench [-- --duration 10 --rounds 3 --connections 64,256]
 //        npm run bench -- --soak 1000000    (RSS of colorproxy every 10 s over that many requests at c=256)
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { existsSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { backendsConfig, proxyConfig } from './nginx.js'
 import { freePort, hasCommand, type Pinned, rssMb, sampleRss, startPinned, waitFor200 } from './processes.js'
+import { parseAutocannon } from './autocannon.js'
 import { type LoadResult, median, parseWrk } from './wrk.js'
 
 const { values } = parseArgs({
@@ -32,9 +34,11 @@ const dist = join(dirname(fileURLToPath(import.meta.url)), '..')
 const PROXY_CORE = '0'
 const LOAD_CORE = availableParallelism() > 1 ? '1' : '0'
 
-if (!hasCommand('wrk') || !hasCommand('taskset')) {
+const AUTOCANNON = join(dist, '../node_modules/.bin/autocannon')
+const withWrk = hasCommand('wrk')
+if (!hasCommand('taskset') || (!withWrk && !existsSync(AUTOCANNON))) {
   process.stderr.write(
-    'bench: needs wrk and taskset. On Debian or Ubuntu:\n  sudo apt-get install -y wrk nginx-light util-linux\n',
+    'bench: needs taskset and wrk (or autocannon from npm install). On Debian or Ubuntu:\n  sudo apt-get install -y wrk nginx-light util-linux\n',
   )
   process.exit(1)
 }
@@ -89,16 +93,16 @@ async function colorproxy(
   )
 }
 
-async function wrk(url: string, connectionCount: number, seconds: number): Promise<LoadResult> {
-  const child = spawn(
-    'taskset',
-    ['-c', LOAD_CORE, 'wrk', '-t1', `-c${connectionCount}`, `-d${seconds}s`, '--latency', url],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  )
+/** Drives `url` from the load core with wrk, or autocannon when wrk is not installed. */
+async function load(url: string, connectionCount: number, seconds: number): Promise<LoadResult> {
+  const command = withWrk
+    ? ['wrk', '-t1', `-c${connectionCount}`, `-d${seconds}s`, '--latency', url]
+    : [process.execPath, AUTOCANNON, '--json', '-c', String(connectionCount), '-d', String(seconds), url]
+  const child = spawn('taskset', ['-c', LOAD_CORE, ...command], { stdio: ['ignore', 'pipe', 'ignore'] })
   let output = ''
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk))
   await once(child, 'exit')
-  return parseWrk(output)
+  return withWrk ? parseWrk(output) : parseAutocannon(output)
 }
 
 function say(line: string): void {
@@ -110,7 +114,7 @@ async function soak(target: Target, total: number): Promise<void> {
   say(`soak: ${total} requests to colorproxy at c=256, its RSS after every 10 s`)
   let done = 0
   for (let step = 1; done < total; step++) {
-    const result = await wrk(target.url, 256, 10)
+    const result = await load(target.url, 256, 10)
     done += result.requests
     say(
       `  ${String(done).padStart(9)} requests  RSS ${rssMb(target.pid).toFixed(0)} MB  (${Math.round(result.requestsPerSecond)} req/s, ${result.errors} errors)`,
@@ -128,6 +132,10 @@ async function main(): Promise<void> {
   say(
     `cores: proxy under test on core ${PROXY_CORE}; wrk -t1 and the backends on core ${LOAD_CORE} (taskset); ${availableParallelism()} cores in all`,
   )
+  if (!withWrk) {
+    say('load: autocannon (wrk is not installed: apt-get install -y wrk). autocannon is a Node program and')
+    say('      needs more CPU per request than wrk on the shared core, so every req/s here reads lower.')
+  }
   if (withNginx) {
     started.push(startPinned(LOAD_CORE, 'nginx', backendsConfig(backends)))
     say('backends: nginx (one worker), a fixed body per color')
@@ -161,13 +169,13 @@ async function main(): Promise<void> {
   const allCores = `0-${availableParallelism() - 1}`
   targets.push(await colorproxy('colorproxy WORKERS=2', allCores, backends, { WORKERS: '2' }))
   say(
-    'targets: direct (wrk to the blue backend), nginx (split_clients 4:1, Color, keepalive; one worker),\n' +
+    'targets: direct (straight to the blue backend), nginx (split_clients 4:1, Color, keepalive; one worker),\n' +
       '         colorproxy (LOG_LEVEL=warn), colorproxy log (the access log on, to /dev/null),\n' +
       `         colorproxy WORKERS=2 (LOG_LEVEL=warn; on cores ${allCores}, so it shares a core with wrk and the backends)`,
   )
 
   // Warm up: the JIT, the pools.
-  for (const target of targets) await wrk(target.url, 64, 2)
+  for (const target of targets) await load(target.url, 64, 2)
 
   const results = new Map<string, { result: LoadResult; rssMb: number }[]>()
   const key = (target: string, c: number) => `${target} c=${c}`
@@ -175,7 +183,7 @@ async function main(): Promise<void> {
     for (const c of connections) {
       for (const target of targets) {
         const stopSampling = target.pid ? sampleRss(target.pid) : () => 0
-        const result = await wrk(target.url, c, durationS)
+        const result = await load(target.url, c, durationS)
         const rssMb = stopSampling()
         const runs = results.get(key(target.name, c)) ?? []
         runs.push({ result, rssMb })

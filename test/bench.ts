@@ -1,6 +1,7 @@
-// The bench's arithmetic: what it reads from wrk and the medians it reports. (The bench itself runs with
-// npm run bench, never in the test suite.)
+// The bench's arithmetic: what it reads from wrk or autocannon and the medians it reports. (The bench
+// itself runs with npm run bench, never in the test suite.)
 import t from 'tap'
+import { parseAutocannon } from '../bench/autocannon.js'
 import { durationMs, median, parseWrk } from '../bench/wrk.js'
 
 const WRK = `Running 10s test @ http://127.0.0.1:8080/
@@ -49,4 +50,16 @@ t.test('median of odd and even counts, and of nothing', async (t) => {
   t.equal(median([3, 1, 2]), 2)
   t.equal(median([4, 1, 3, 2]), 2.5)
   t.ok(Number.isNaN(median([])))
+})
+
+t.test('reads req/s, p50, p99, the request count and errors from autocannon --json', async (t) => {
+  const json = JSON.stringify({
+    duration: 10.02,
+    errors: 2,
+    timeouts: 1,
+    non2xx: 4,
+    latency: { p50: 9, p99: 18 },
+    requests: { total: 50100, average: 5010 },
+  })
+  t.same(parseAutocannon(json), { requestsPerSecond: 5000, p50Ms: 9, p99Ms: 18, requests: 50100, errors: 7 })
 })
