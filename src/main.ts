@@ -23,6 +23,8 @@ const { createColorProxy } = await import('./server.js')
 const { createPrimary, MESSAGE, workerSide } = await import('./cluster.js')
 const logger = createLogger(config.log)
 const workers = config.workers === 'auto' ? availableParallelism() : config.workers
+// Said once, by the process that runs the show (a cluster's primary, or the only process).
+if (!cluster.isWorker) for (const warning of config.warnings) logger.warn(warning)
 
 const cannotStart = (error: unknown) => {
   const { code, message } = error as NodeJS.ErrnoException
@@ -47,7 +49,6 @@ const stopOnSignals = (service: { shutdown(options: { delayMs: number }): Promis
 }
 
 if (workers > 1 && cluster.isPrimary) {
-  for (const warning of config.warnings) logger.warn(warning)
   const primary = createPrimary(config, { logger, workers })
   await primary.start().catch(cannotStart)
   stopOnSignals(primary)
@@ -65,7 +66,6 @@ if (workers > 1 && cluster.isPrimary) {
   process.on('SIGTERM', () => {})
   process.send?.({ type: MESSAGE.listening, port })
 } else {
-  for (const warning of config.warnings) logger.warn(warning)
   const proxy = createColorProxy(config, { logger })
   await proxy.start().catch(cannotStart)
   stopOnSignals(proxy)

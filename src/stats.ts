@@ -54,9 +54,9 @@ export interface StatsSnapshot {
 /** A worker's raw counts (WORKERS > 1): the primary merges them into one Stats for the stats page. */
 export interface StatsState {
   began: number
-  /** Per second: [second, [[color, requests, errors], ...]]. */
-  seconds: [number, [string, number, number][]][]
-  totals: [string, number, number][]
+  /** Per second: [second, [[color, counts], ...]]. */
+  seconds: [number, [string, Counts][]][]
+  totals: [string, Counts][]
   /** The kept latency samples per color. */
   latencies: [string, number[]][]
   ejections: [string, number][]
@@ -94,12 +94,10 @@ export class Stats {
 
   /** Everything snapshot() reads, as plain data a worker can send to the primary. */
   state(): StatsState {
-    const counts = (map: Map<string, Counts>) =>
-      [...map].map(([color, { requests, errors }]): [string, number, number] => [color, requests, errors])
     return {
       began: this.began,
-      seconds: this.seconds.map((second) => [second.at, counts(second.colors)]),
-      totals: counts(this.totals),
+      seconds: this.seconds.map((second) => [second.at, [...second.colors]]),
+      totals: [...this.totals],
       latencies: [...this.latencies].map(([color, ring]) => [
         color,
         [...ring.samples.subarray(0, ring.count)],
@@ -120,8 +118,10 @@ export class Stats {
         addCounts(seconds.get(at) as Map<string, Counts>, counts)
       }
       addCounts(merged.totals, state.totals)
-      for (const [color, values] of state.latencies)
-        samples.set(color, [...(samples.get(color) ?? []), ...values])
+      for (const [color, values] of state.latencies) {
+        if (!samples.has(color)) samples.set(color, [])
+        ;(samples.get(color) as number[]).push(...values)
+      }
       for (const [color, n] of state.ejections)
         merged.ejections.set(color, (merged.ejections.get(color) ?? 0) + n)
     }
@@ -205,8 +205,9 @@ function add(map: Map<string, Counts>, color: string, error: number): void {
   }
 }
 
-function addCounts(into: Map<string, Counts>, counts: readonly [string, number, number][]): void {
-  for (const [color, requests, errors] of counts) {
+/** Adds each color's counts into `into` (new objects there, never the ones added). */
+function addCounts(into: Map<string, Counts>, counts: Iterable<[string, Counts]>): void {
+  for (const [color, { requests, errors }] of counts) {
     const have = into.get(color) ?? { requests: 0, errors: 0 }
     have.requests += requests
     have.errors += errors
@@ -216,14 +217,7 @@ function addCounts(into: Map<string, Counts>, counts: readonly [string, number, 
 
 function sum(seconds: readonly Second[]): Map<string, Counts> {
   const out = new Map<string, Counts>()
-  for (const second of seconds) {
-    for (const [color, counts] of second.colors) {
-      const into = out.get(color) ?? { requests: 0, errors: 0 }
-      into.requests += counts.requests
-      into.errors += counts.errors
-      out.set(color, into)
-    }
-  }
+  for (const second of seconds) addCounts(out, second.colors)
   return out
 }
 
