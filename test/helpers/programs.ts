@@ -26,7 +26,7 @@ export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 
 export interface Program {
   child: ChildProcess
-  /** Parsed JSON lines from stdout so far. */
+  /** Parsed JSON lines from stdout so far (all of them once `exit` has resolved). */
   lines: Record<string, unknown>[]
   stderr: () => string
   /** The first stdout JSON line (so far or to come) that matches. */
@@ -60,7 +60,9 @@ export function start(
       lines.push({ text })
     }
   })
-  const exit = once(child, 'exit').then(([code, signal]) => ({ code, signal })) as Program['exit']
+  // 'close', not 'exit': a child's last output may still be in the pipe when it exits, and a test reads
+  // lines and stderr as soon as this resolves.
+  const exit = once(child, 'close').then(([code, signal]) => ({ code, signal })) as Program['exit']
   // Stop with SIGINT and wait, so the program exits cleanly and its coverage is written; SIGKILL only if
   // it hangs.
   t.teardown(async () => {
