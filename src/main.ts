@@ -35,13 +35,17 @@ const cannotStart = (error: unknown) => {
 
 /**
  * SIGTERM is the orchestrator's stop: SHUTDOWN_DELAY, then drain. SIGINT is a person at a terminal: no
- * orchestrator to wait for. A second signal skips whatever delay is left.
+ * orchestrator to wait for. A second signal skips whatever delay is left. Installed before start(): a
+ * signal during start-up waits for it and then drains, instead of killing the process outright.
  */
-const stopOnSignals = (service: { shutdown(options: { delayMs: number }): Promise<unknown> }) => {
+const stopOnSignals = (
+  service: { shutdown(options: { delayMs: number }): Promise<unknown> },
+  started: Promise<unknown>,
+) => {
   const stop = (signal: NodeJS.Signals) => {
     logger.info({ signal }, 'signal received')
-    service
-      .shutdown({ delayMs: signal === 'SIGINT' ? 0 : config.shutdown.delayMs })
+    started
+      .then(() => service.shutdown({ delayMs: signal === 'SIGINT' ? 0 : config.shutdown.delayMs }))
       .then(() => process.exit(0))
   }
   process.on('SIGTERM', stop)
@@ -50,9 +54,12 @@ const stopOnSignals = (service: { shutdown(options: { delayMs: number }): Promis
 
 if (workers > 1 && cluster.isPrimary) {
   const primary = createPrimary(config, { logger, workers })
-  await primary.start().catch(cannotStart)
-  stopOnSignals(primary)
+  const started = primary.start().catch(cannotStart)
+  stopOnSignals(primary, started)
 } else if (cluster.isWorker) {
+  // The primary coordinates shutdown; a Ctrl-C reaches the whole process group, so workers wait for it.
+  process.on('SIGINT', () => {})
+  process.on('SIGTERM', () => {})
   const proxy = createColorProxy(config, { logger, worker: true })
   const { port } = await proxy.start().catch(cannotStart)
   const answer = workerSide(proxy)
@@ -61,12 +68,8 @@ if (workers > 1 && cluster.isPrimary) {
     const reply = answer(message)
     if (reply) process.send?.(reply)
   })
-  // The primary coordinates shutdown; a Ctrl-C reaches the whole process group, so workers wait for it.
-  process.on('SIGINT', () => {})
-  process.on('SIGTERM', () => {})
   process.send?.({ type: MESSAGE.listening, port })
 } else {
   const proxy = createColorProxy(config, { logger })
-  await proxy.start().catch(cannotStart)
-  stopOnSignals(proxy)
+  stopOnSignals(proxy, proxy.start().catch(cannotStart))
 }

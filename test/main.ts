@@ -1,9 +1,12 @@
 // The real colorproxy program as a child process: exit codes, signals, environment sources.
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import http from 'node:http'
 import net from 'node:net'
+import { createInterface } from 'node:readline'
 import t from 'tap'
 import { get, listen, recordingUpstream } from './helpers/net.js'
-import { PROXY, start, startProxy } from './helpers/programs.js'
+import { cleanEnv, PROXY, start, startProxy } from './helpers/programs.js'
 
 const BAD_ENVIRONMENTS: { env: Record<string, string>; names: string[] }[] = [
   { env: {}, names: ['BLUE, GREEN'] },
@@ -94,6 +97,30 @@ t.test('readyz turns 503 on SIGTERM while traffic is still served', async (t) =>
   t.equal((await get(proxy.url)).status, 200)
   proxy.program.child.kill('SIGINT')
   t.equal((await proxy.program.exit).code, 0, 'a second signal skips the rest of the delay')
+})
+
+t.test('a SIGTERM during start-up drains; the last line, "stopped", is never lost', async (t) => {
+  // Two races, each likely with eight at once: a signal before the handlers were installed killed the
+  // process (4 stops in 5), and a line still on its way to stdout at process.exit() was gone (1 in 3).
+  // Started through `env -u NODE_OPTIONS`: tap's hook in a child installs its own signal handlers, which
+  // would delay an early signal's default action and hide the first race.
+  const stops = Array.from({ length: 8 }, async () => {
+    const env = cleanEnv({ PORT: '0', ADMIN_PORT: '0', BLUE: 'http://127.0.0.1:1', SHUTDOWN_DELAY: '0s' })
+    const child = spawn('env', ['-u', 'NODE_OPTIONS', process.execPath, PROXY], {
+      env,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    t.teardown(() => child.kill('SIGKILL'))
+    const lines: { msg?: string }[] = []
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      // The first line (a color's share) is said before "listening": stop right then.
+      if (lines.push(JSON.parse(line)) === 1) child.kill('SIGTERM')
+    })
+    const [code, signal] = await once(child, 'close')
+    return { code, signal, last: lines.at(-1) }
+  })
+  for (const stop of await Promise.all(stops))
+    t.match(stop, { code: 0, signal: null, last: { msg: 'stopped' } })
 })
 
 t.test('SIGINT (Ctrl-C) skips the delay', async (t) => {

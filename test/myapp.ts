@@ -61,6 +61,15 @@ t.test('drains and exits 0 on SIGTERM', async (t) => {
   t.match(program.lines.at(-1), { msg: 'stopped', forced: 0 })
 })
 
+t.test('the last log line is never lost at exit: every stop ends with "stopped"', async (t) => {
+  const apps = await Promise.all(Array.from({ length: 8 }, () => startMyapp(t)))
+  for (const { program } of apps) program.child.kill('SIGTERM')
+  for (const { program } of apps) {
+    t.equal((await program.exit).code, 0)
+    t.match(program.lines.at(-1), { msg: 'stopped' })
+  }
+})
+
 t.test('a bad port or level exits 78 with a reason; a taken port exits 1', async (t) => {
   const bad = start(t, MYAPP, { PORT: 'eighty' })
   t.equal((await bad.exit).code, 78)
