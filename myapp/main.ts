@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net'
 import { hostname } from 'node:os'
 import { LOG_LEVELS, type LogLevel } from '../src/config.js'
 import { createDrainer } from '../src/drain.js'
-import { createLogger } from '../src/logger.js'
+import { createLogger, flushed } from '../src/logger.js'
 import { parseDuration, parsePort } from '../src/validators.js'
 import { renderPage } from './page.js'
 
@@ -69,7 +69,8 @@ const stop = (signal: NodeJS.Signals) => {
   logger.info({ signal, in_flight: drainer.inFlight }, 'draining')
   drainer.drain(shutdownTimeoutMs).then(({ forced }) => {
     logger.info({ forced }, 'stopped')
-    process.exit(0)
+    // Exits once the log lines said so far are written: an exit would drop a write still in flight.
+    flushed(logger).then(() => process.exit(0))
   })
 }
 process.on('SIGTERM', stop)

@@ -17,6 +17,9 @@ export const REDACTED_PATHS = [
   'headers["set-cookie"]',
 ]
 
+/** How the JSON log reaches stdout: through a buffer, written asynchronously. */
+export const STDOUT_BUFFER = { bytes: 4096, flushEveryMs: 1000 }
+
 export function createLogger(
   { level, format }: { level: LogLevel; format: LogFormat },
   destination?: DestinationStream,
@@ -35,8 +38,31 @@ export function createLogger(
     })
     return pino(options, stream)
   }
-  // Synchronous: a line is in the kernel's hands before the next one is built. An asynchronous destination
-  // measured no faster (wrk -c64, access log on), and it dropped the line still in flight when the
-  // process exited, such as the final "stopped" (test/main.ts, test/myapp.ts).
-  return pino(options, destination ?? pino.destination({ dest: 1, sync: true }))
+  return pino(options, destination ?? bufferedDestination(1, STDOUT_BUFFER))
+}
+
+/**
+ * A file descriptor or path written asynchronously in chunks of `bytes` (the access log costs a write
+ * per request otherwise), and at least every `flushEveryMs`, so a quiet proxy's lines are not held back.
+ * Before exiting, a program waits for flushed(): an exit would drop a write still in flight.
+ */
+export function bufferedDestination(
+  dest: number | string,
+  { bytes, flushEveryMs }: { bytes: number; flushEveryMs: number },
+): ReturnType<typeof pino.destination> {
+  const stream = pino.destination({ dest, sync: false, minLength: bytes })
+  const timer = setInterval(() => stream.flush(), flushEveryMs).unref()
+  stream.once('close', () => clearInterval(timer))
+  return stream
+}
+
+/** Resolves once every line logged so far has been written, or after `withinMs` if the reader is stuck. */
+export function flushed(logger: Logger, withinMs = 1000): Promise<void> {
+  return new Promise((resolve) => {
+    const giveUp = setTimeout(resolve, withinMs)
+    logger.flush(() => {
+      clearTimeout(giveUp)
+      resolve()
+    })
+  })
 }

@@ -18,7 +18,7 @@ try {
 // Loaded only once the environment is good, so a bad one fails in well under a second.
 const { default: cluster } = await import('node:cluster')
 const { availableParallelism } = await import('node:os')
-const { createLogger } = await import('./logger.js')
+const { createLogger, flushed } = await import('./logger.js')
 const { createColorProxy } = await import('./server.js')
 const { createPrimary, MESSAGE, workerSide } = await import('./cluster.js')
 const logger = createLogger(config.log)
@@ -26,11 +26,14 @@ const workers = config.workers === 'auto' ? availableParallelism() : config.work
 // Said once, by the process that runs the show (a cluster's primary, or the only process).
 if (!cluster.isWorker) for (const warning of config.warnings) logger.warn(warning)
 
+/** Exits once the log lines said so far are written: an exit would drop a write still in flight. */
+const exit = (code: number) => flushed(logger).then(() => process.exit(code))
+
 const cannotStart = (error: unknown) => {
   const { code, message } = error as NodeJS.ErrnoException
   const reason = code === 'EADDRINUSE' ? `${message}: another process is using that port` : message
   process.stderr.write(`colorproxy: cannot start: ${reason}\n`)
-  process.exit(1)
+  return exit(1)
 }
 
 /**
@@ -46,7 +49,7 @@ const stopOnSignals = (
     logger.info({ signal }, 'signal received')
     started
       .then(() => service.shutdown({ delayMs: signal === 'SIGINT' ? 0 : config.shutdown.delayMs }))
-      .then(() => process.exit(0))
+      .then(() => exit(0))
   }
   process.on('SIGTERM', stop)
   process.on('SIGINT', stop)
@@ -64,7 +67,7 @@ if (workers > 1 && cluster.isPrimary) {
   const { port } = await proxy.start().catch(cannotStart)
   const answer = workerSide(proxy)
   process.on('message', (message: { type?: string }) => {
-    if (message.type === MESSAGE.shutdown) proxy.shutdown({ delayMs: 0 }).then(() => process.exit(0))
+    if (message.type === MESSAGE.shutdown) proxy.shutdown({ delayMs: 0 }).then(() => exit(0))
     const reply = answer(message)
     if (reply) process.send?.(reply)
   })

@@ -1,6 +1,10 @@
+import { once } from 'node:events'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import t from 'tap'
-import { createLogger } from '../src/logger.js'
+import { bufferedDestination, createLogger, flushed } from '../src/logger.js'
 
 function sink() {
   const stream = new PassThrough()
@@ -48,4 +52,40 @@ t.test('pretty: readable lines for people', async (t) => {
   t.match(out.text(), /INFO.*listening/)
   t.match(out.text(), /color: "green"/)
   t.notMatch(out.text(), /^\{/)
+})
+
+t.test('the stdout destination buffers, and still hands a quiet line over within flushEveryMs', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'colorproxy-log-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const file = join(dir, 'out.log')
+  const stream = bufferedDestination(file, { bytes: 4096, flushEveryMs: 50 })
+  t.teardown(() => stream.end())
+  await once(stream, 'ready')
+  const logger = createLogger({ level: 'info', format: 'json' }, stream)
+  logger.info('quiet')
+  t.equal(readFileSync(file, 'utf8'), '', 'held in the buffer at first')
+  // The timer's flush writes it: wait for a write that carried bytes. (That timer is unref'd, as it must
+  // be in a program; here the test keeps the process alive while it waits.)
+  const alive = setInterval(() => {}, 1000)
+  t.teardown(() => clearInterval(alive))
+  for (;;) if ((await once(stream, 'write'))[0] > 0) break
+  t.match(readFileSync(file, 'utf8'), /"msg":"quiet"/)
+})
+
+t.test('flushed() resolves once the buffered lines are written; a stuck reader cannot hold it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'colorproxy-log-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const file = join(dir, 'out.log')
+  const stream = bufferedDestination(file, { bytes: 16_000, flushEveryMs: 60_000 })
+  t.teardown(() => stream.end())
+  await once(stream, 'ready')
+  const logger = createLogger({ level: 'info', format: 'json' }, stream)
+  for (let i = 0; i < 100; i++) logger.info({ i }, 'line')
+  await flushed(logger)
+  t.equal(readFileSync(file, 'utf8').trim().split('\n').length, 100)
+
+  const stuck = { write() {}, flush() {} }
+  const started = Date.now()
+  await flushed(createLogger({ level: 'info', format: 'json' }, stuck), 50)
+  t.ok(Date.now() - started < 1000, 'gave up after withinMs')
 })
