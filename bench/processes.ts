@@ -26,7 +26,11 @@ export interface Pinned {
   stop(): Promise<void>
 }
 
-/** Starts `command args` on the given cores (taskset -c), its output discarded unless it fails to start. */
+/**
+ * Starts `command args` on the given cores (taskset -c). Its stdout is a pipe that is read and thrown away,
+ * as a container's log reader would (a write to /dev/null would cost a log line nothing); stderr is kept
+ * for when it fails to start.
+ */
 export function startPinned(
   cores: string,
   command: string,
@@ -35,8 +39,9 @@ export function startPinned(
 ): Pinned {
   const child = spawn('taskset', ['-c', cores, command, ...args], {
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   })
+  child.stdout?.resume()
   let stderr = ''
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
     stderr += chunk

@@ -170,7 +170,7 @@ async function main(): Promise<void> {
   targets.push(await colorproxy('colorproxy WORKERS=2', allCores, backends, { WORKERS: '2' }))
   say(
     'targets: direct (straight to the blue backend), nginx (split_clients 4:1, Color, keepalive; one worker),\n' +
-      '         colorproxy (LOG_LEVEL=warn), colorproxy log (the access log on, to /dev/null),\n' +
+      '         colorproxy (LOG_LEVEL=warn), colorproxy log (the access log on, read through a pipe),\n' +
       `         colorproxy WORKERS=2 (LOG_LEVEL=warn; on cores ${allCores}, so it shares a core with wrk and the backends)`,
   )
 
