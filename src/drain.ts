@@ -53,44 +53,52 @@ export function gracefulStop<T>(
   }
 }
 
-/** Call before adding the server's own request handler, so drain state is set before a response starts. */
+/** A server socket and the response it is writing now (null when idle). Node's own closeIdleConnections() reads it too. */
+type ServerSocket = Duplex & { _httpMessage?: ServerResponse | null }
+
+/**
+ * Call before adding the server's own request handler, so drain state is set before a response starts.
+ * Until the drain, the only per-request work is one boolean check: which sockets are busy is read from
+ * the sockets themselves when the drain starts.
+ */
 export function createDrainer(server: Server): Drainer {
-  // Every open socket and how many requests it is serving.
-  const sockets = new Map<Duplex, number>()
-  const responses = new Set<ServerResponse>()
+  const sockets = new Set<ServerSocket>()
   const tunnels = new Set<Duplex>()
   let draining = false
-  let allClosed: (() => void) | undefined
+  // Assigned by the drain, before anything calls it.
+  let allClosed!: () => void
 
-  const checkDone = () => {
-    if (draining && sockets.size === 0) allClosed?.()
-  }
-  server.on('connection', (socket: Duplex) => {
-    sockets.set(socket, 0)
+  server.on('connection', (socket: ServerSocket) => {
+    sockets.add(socket)
     socket.once('close', () => {
       sockets.delete(socket)
       tunnels.delete(socket)
-      checkDone()
+      if (draining && sockets.size === 0) allClosed()
     })
   })
-  server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
-    const socket = req.socket
-    // 'connection' always comes first, so the socket is known.
-    sockets.set(socket, (sockets.get(socket) as number) + 1)
-    responses.add(res)
+  server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
     if (draining) closeAfter(res)
-    res.once('close', () => {
-      responses.delete(res)
-      const left = (sockets.get(socket) ?? 1) - 1
-      if (sockets.has(socket)) sockets.set(socket, left)
-      // A response that started with keep-alive before the drain: its socket goes once it is idle.
-      if (draining && left === 0) socket.end()
-    })
   })
+
+  /**
+   * During the drain: the response a socket is writing says Connection: close if it still can; once it is
+   * done, the next one queued behind it (pipelining) gets the same, and an idle socket is ended.
+   */
+  const finish = (socket: ServerSocket) => {
+    const res = socket._httpMessage
+    if (!res) {
+      socket.end()
+      return
+    }
+    if (!res.headersSent) closeAfter(res)
+    res.once('close', () => finish(socket))
+  }
 
   return {
     get inFlight() {
-      return responses.size
+      let busy = 0
+      for (const socket of sockets) if (socket._httpMessage) busy++
+      return busy
     },
     trackTunnel(socket) {
       tunnels.add(socket)
@@ -102,20 +110,17 @@ export function createDrainer(server: Server): Drainer {
         allClosed = resolve
       })
       server.close()
-      for (const res of responses) {
-        // Not yet answered: the answer will say Connection: close. Already streaming: closed when done.
-        if (!res.headersSent) closeAfter(res)
+      for (const socket of sockets) {
+        if (tunnels.has(socket)) socket.end()
+        else if (socket._httpMessage) finish(socket)
+        else socket.destroy()
       }
-      for (const [socket, active] of sockets) {
-        if (active === 0 && !tunnels.has(socket)) socket.destroy()
-      }
-      for (const socket of tunnels) socket.end()
-      checkDone()
+      if (sockets.size === 0) allClosed()
       let timer: NodeJS.Timeout | undefined
       const timeout = new Promise<DrainResult>((resolve) => {
         timer = setTimeout(() => {
           const forced = sockets.size
-          for (const socket of sockets.keys()) socket.destroy()
+          for (const socket of sockets) socket.destroy()
           resolve({ forced })
         }, timeoutMs)
       })
