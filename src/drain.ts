@@ -53,7 +53,10 @@ export function gracefulStop<T>(
   }
 }
 
-/** A server socket and the response it is writing now (null when idle). Node's own closeIdleConnections() reads it too. */
+/**
+ * A server socket and the response it is writing now (null when idle): Node's own closeIdleConnections()
+ * reads the same field.
+ */
 type ServerSocket = Duplex & { _httpMessage?: ServerResponse | null }
 
 /**
