@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { bufferedDestination, createLogger, flushed } from '../src/logger.js'
 
 function sink() {
@@ -13,6 +13,18 @@ function sink() {
     text += chunk
   })
   return { stream, text: () => text }
+}
+
+/** A JSON logger on bufferedDestination() into a fresh file, and what has reached that file so far. */
+async function fileLog(t: Test, buffer: { bytes: number; flushEveryMs: number }) {
+  const dir = mkdtempSync(join(tmpdir(), 'colorproxy-log-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const file = join(dir, 'out.log')
+  const stream = bufferedDestination(file, buffer)
+  t.teardown(() => stream.end())
+  await once(stream, 'ready')
+  const logger = createLogger({ level: 'info', format: 'json' }, stream)
+  return { logger, stream, written: () => readFileSync(file, 'utf8') }
 }
 
 t.test('json: one object per line, no pid or hostname', async (t) => {
@@ -55,34 +67,22 @@ t.test('pretty: readable lines for people', async (t) => {
 })
 
 t.test('the stdout destination buffers, and still hands a quiet line over within flushEveryMs', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'colorproxy-log-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const file = join(dir, 'out.log')
-  const stream = bufferedDestination(file, { bytes: 4096, flushEveryMs: 50 })
-  t.teardown(() => stream.end())
-  await once(stream, 'ready')
-  const logger = createLogger({ level: 'info', format: 'json' }, stream)
+  const { logger, stream, written } = await fileLog(t, { bytes: 4096, flushEveryMs: 50 })
   logger.info('quiet')
-  t.equal(readFileSync(file, 'utf8'), '', 'held in the buffer at first')
+  t.equal(written(), '', 'held in the buffer at first')
   // The timer's flush writes it: wait for a write that carried bytes. (That timer is unref'd, as it must
   // be in a program; here the test keeps the process alive while it waits.)
   const alive = setInterval(() => {}, 1000)
   t.teardown(() => clearInterval(alive))
   for (;;) if ((await once(stream, 'write'))[0] > 0) break
-  t.match(readFileSync(file, 'utf8'), /"msg":"quiet"/)
+  t.match(written(), /"msg":"quiet"/)
 })
 
 t.test('flushed() resolves once the buffered lines are written; a stuck reader cannot hold it', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'colorproxy-log-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const file = join(dir, 'out.log')
-  const stream = bufferedDestination(file, { bytes: 16_000, flushEveryMs: 60_000 })
-  t.teardown(() => stream.end())
-  await once(stream, 'ready')
-  const logger = createLogger({ level: 'info', format: 'json' }, stream)
+  const { logger, written } = await fileLog(t, { bytes: 16_000, flushEveryMs: 60_000 })
   for (let i = 0; i < 100; i++) logger.info({ i }, 'line')
   await flushed(logger)
-  t.equal(readFileSync(file, 'utf8').trim().split('\n').length, 100)
+  t.equal(written().trim().split('\n').length, 100)
 
   const stuck = { write() {}, flush() {} }
   const started = Date.now()
