@@ -1,8 +1,11 @@
 // loadConfig(env) turns an environment into a Config, or throws one ConfigError that lists every problem.
 // It never exits and never touches process.env: file reads go through the injected `readFile`.
 import { readFileSync } from 'node:fs'
+import type { BlockList } from 'node:net'
 import dotenv from 'dotenv'
 import { cleanEnv, makeValidator } from 'envalid'
+import { DEFAULTS, FIXED_NAMES } from './config-spec.js'
+import { parseTrustedProxies } from './forwarding.js'
 import {
   colorVariable,
   parseBoolean,
@@ -49,11 +52,15 @@ export interface Config {
   colorHeader: string
   /** Forward the client's Host header (PRESERVE_HOST, default true); false sends the upstream's. */
   preserveHost: boolean
+  /** Peers whose X-Forwarded-* are kept and appended to (TRUSTED_PROXIES, default none). */
+  trustedProxies: BlockList | undefined
   timeouts: {
     /** Upstream TCP/TLS connect, then 504 (TIMEOUT_CONNECT, 5s). */
     connectMs: number
     /** Upstream response headers, then 504 (TIMEOUT_SERVER, 60s). */
     serverMs: number
+    /** Silence from the upstream while its body streams, then the answer is cut (TIMEOUT_SERVER_IDLE, 60s). */
+    serverIdleMs: number
     /** Client request headers and body, then 408 (TIMEOUT_CLIENT, 60s). */
     clientMs: number
     /** Idle client keep-alive connection (TIMEOUT_HTTP_KEEP_ALIVE, 15s). */
@@ -111,44 +118,12 @@ export interface ConfigIo {
 
 const nodeIo: ConfigIo = { readFile: (path) => readFileSync(path, 'utf8') }
 
-/** Variables that are always colorproxy's, with their defaults (documented in the README's config table). */
-const DEFAULTS = {
-  COLORS: 'blue,green',
-  PORT: '8080',
-  HOST: '0.0.0.0',
-  ADMIN_PORT: '8081',
-  ADMIN_HOST: '0.0.0.0',
-  COLOR_HEADER: 'Color',
-  PRESERVE_HOST: 'true',
-  TIMEOUT_CONNECT: '5s',
-  TIMEOUT_SERVER: '60s',
-  TIMEOUT_CLIENT: '60s',
-  TIMEOUT_HTTP_KEEP_ALIVE: '15s',
-  TIMEOUT_TUNNEL: '3600s',
-  UPSTREAM_MAX_SOCKET_AGE: '30s',
-  UPSTREAM_RESOLVE_EVERY: '5s',
-  SHUTDOWN_DELAY: '2s',
-  SHUTDOWN_TIMEOUT: '7s',
-  LOG_LEVEL: 'info',
-  LOG_FORMAT: 'json',
-  STICKY: 'off',
-  STICKY_COOKIE: 'colorproxy',
-  STICKY_TTL: '24h',
-  FAILOVER: 'true',
-  EJECT_AFTER: '5',
-  EJECT_FOR: '10s',
-  WORKERS: '1',
-} as const
-
-/** colorproxy's variables with no default: unset means off. */
-const OPTIONAL = ['OVERRIDE_HEADER', 'STATS_USER', 'STATS_PASS'] as const
-
-export const ENV_FILE_DEFAULT = '.env'
+export const ENV_FILE_DEFAULT = DEFAULTS.ENV_FILE as string
 
 /** Every variable name colorproxy reads for these colors (their `_FILE` twins are read too). */
 export function variableNames(colors: readonly string[]): string[] {
   const perColor = colors.flatMap((color) => [colorVariable(color), `${colorVariable(color)}_WEIGHT`])
-  return [...Object.keys(DEFAULTS), ...OPTIONAL, 'ENV_FILE', ...perColor]
+  return [...FIXED_NAMES, ...perColor]
 }
 
 export function loadConfig(processEnv: Env, io: ConfigIo = nodeIo): Config {
@@ -167,7 +142,7 @@ export function loadConfig(processEnv: Env, io: ConfigIo = nodeIo): Config {
   }
 
   const rawColors = read('COLORS')
-  const listed = rawColors === undefined ? ['blue', 'green'] : parse(rawColors, 'COLORS', parseColorList)
+  const listed = parse(rawColors ?? (DEFAULTS.COLORS as string), 'COLORS', parseColorList)
   const colors = listed ?? []
   checkColorNames(colors, problems)
   const raw: Record<string, string | undefined> = {}
@@ -175,39 +150,43 @@ export function loadConfig(processEnv: Env, io: ConfigIo = nodeIo): Config {
     if (name !== 'COLORS') raw[name] = read(name)
   }
 
-  // envalid cleans the scalar variables; its reporter collects every error instead of exiting.
-  const validator = <T>(parser: (input: string) => T) => makeValidator<T>(parser)
-  const duration = validator((input) => parseDuration(input, { min: 1 }))
-  const durationOrZero = validator((input) => parseDuration(input))
-  const port = validator(parsePort)
-  const host = validator(parseListenHost)
+  // envalid cleans the scalar variables; its reporter collects every error instead of exiting. A default
+  // is the table's text (config-spec.ts) read by the same parser as a value someone sets.
+  const read1 = <T>(name: string, parser: (input: string) => T) =>
+    makeValidator<T>(parser)({ default: parser(DEFAULTS[name] as string) as NonNullable<T> })
+  const optional = <T>(parser: (input: string) => T) =>
+    makeValidator<T | undefined>(parser)({ default: undefined })
+  const duration = (input: string) => parseDuration(input, { min: 1 })
+  const durationOrZero = (input: string) => parseDuration(input)
   const specs = {
-    PORT: port({ default: Number(DEFAULTS.PORT) }),
-    HOST: host({ default: DEFAULTS.HOST }),
-    ADMIN_PORT: port({ default: Number(DEFAULTS.ADMIN_PORT) }),
-    ADMIN_HOST: host({ default: DEFAULTS.ADMIN_HOST }),
-    COLOR_HEADER: validator(parseHeaderName)({ default: DEFAULTS.COLOR_HEADER }),
-    PRESERVE_HOST: validator(parseBoolean)({ default: true }),
-    TIMEOUT_CONNECT: duration({ default: 5000 }),
-    TIMEOUT_SERVER: duration({ default: 60_000 }),
-    TIMEOUT_CLIENT: duration({ default: 60_000 }),
-    TIMEOUT_HTTP_KEEP_ALIVE: duration({ default: 15_000 }),
-    TIMEOUT_TUNNEL: duration({ default: 3_600_000 }),
-    UPSTREAM_MAX_SOCKET_AGE: duration({ default: 30_000 }),
-    UPSTREAM_RESOLVE_EVERY: duration({ default: 5000 }),
-    SHUTDOWN_DELAY: durationOrZero({ default: 2000 }),
-    SHUTDOWN_TIMEOUT: durationOrZero({ default: 7000 }),
-    LOG_LEVEL: validator(parseChoice(LOG_LEVELS))({ default: 'info' as LogLevel }),
-    LOG_FORMAT: validator(parseChoice(LOG_FORMATS))({ default: 'json' as LogFormat }),
-    STICKY: validator(parseSticky)({ default: { mode: 'off' } as Sticky }),
-    STICKY_COOKIE: validator(parseCookieName)({ default: DEFAULTS.STICKY_COOKIE }),
-    STICKY_TTL: duration({ default: 86_400_000 }),
-    OVERRIDE_HEADER: validator(parseHeaderName)({ default: undefined }),
-    FAILOVER: validator(parseBoolean)({ default: true }),
-    EJECT_AFTER: validator((input) => parseCount(input, { max: 1000 }))({ default: 5 }),
-    EJECT_FOR: duration({ default: 10_000 }),
-    WORKERS: validator(parseWorkers)({ default: 1 as number | 'auto' }),
-    STATS_USER: validator((input) => input)({ default: undefined }),
+    PORT: read1('PORT', parsePort),
+    HOST: read1('HOST', parseListenHost),
+    ADMIN_PORT: read1('ADMIN_PORT', parsePort),
+    ADMIN_HOST: read1('ADMIN_HOST', parseListenHost),
+    COLOR_HEADER: read1('COLOR_HEADER', parseHeaderName),
+    PRESERVE_HOST: read1('PRESERVE_HOST', parseBoolean),
+    TIMEOUT_CONNECT: read1('TIMEOUT_CONNECT', duration),
+    TIMEOUT_SERVER: read1('TIMEOUT_SERVER', duration),
+    TIMEOUT_SERVER_IDLE: read1('TIMEOUT_SERVER_IDLE', duration),
+    TIMEOUT_CLIENT: read1('TIMEOUT_CLIENT', duration),
+    TIMEOUT_HTTP_KEEP_ALIVE: read1('TIMEOUT_HTTP_KEEP_ALIVE', duration),
+    TIMEOUT_TUNNEL: read1('TIMEOUT_TUNNEL', duration),
+    UPSTREAM_MAX_SOCKET_AGE: read1('UPSTREAM_MAX_SOCKET_AGE', duration),
+    UPSTREAM_RESOLVE_EVERY: read1('UPSTREAM_RESOLVE_EVERY', duration),
+    SHUTDOWN_DELAY: read1('SHUTDOWN_DELAY', durationOrZero),
+    SHUTDOWN_TIMEOUT: read1('SHUTDOWN_TIMEOUT', durationOrZero),
+    LOG_LEVEL: read1('LOG_LEVEL', parseChoice(LOG_LEVELS)),
+    LOG_FORMAT: read1('LOG_FORMAT', parseChoice(LOG_FORMATS)),
+    STICKY: read1('STICKY', parseSticky),
+    STICKY_COOKIE: read1('STICKY_COOKIE', parseCookieName),
+    STICKY_TTL: read1('STICKY_TTL', duration),
+    OVERRIDE_HEADER: optional(parseHeaderName),
+    FAILOVER: read1('FAILOVER', parseBoolean),
+    EJECT_AFTER: read1('EJECT_AFTER', (input) => parseCount(input, { max: 1000 })),
+    EJECT_FOR: read1('EJECT_FOR', duration),
+    WORKERS: read1('WORKERS', parseWorkers),
+    STATS_USER: optional((input) => input),
+    TRUSTED_PROXIES: optional(parseTrustedProxies),
   }
   const invalid = new Set<string>()
   const clean = cleanEnv(raw, specs, {
@@ -242,7 +221,7 @@ export function loadConfig(processEnv: Env, io: ConfigIo = nodeIo): Config {
     // An upstream URL may carry credentials: it is never shown.
     const upstream =
       rawUrl === undefined ? undefined : parse(rawUrl, variable, parseUpstreamUrl, { secret: true })
-    const weight = rawWeight === undefined ? 1 : parse(rawWeight, weightVariable, parseWeight)
+    const weight = parse(rawWeight ?? (DEFAULTS['<COLOR>_WEIGHT'] as string), weightVariable, parseWeight)
     if (rawUrl === undefined) {
       if (rawWeight !== undefined) {
         warnings.push(`${weightVariable} is set but ${variable} is not: ${name} gets no traffic`)
@@ -279,9 +258,11 @@ export function loadConfig(processEnv: Env, io: ConfigIo = nodeIo): Config {
     admin: { port: clean.ADMIN_PORT, host: clean.ADMIN_HOST },
     colorHeader: clean.COLOR_HEADER,
     preserveHost: clean.PRESERVE_HOST,
+    trustedProxies: clean.TRUSTED_PROXIES,
     timeouts: {
       connectMs: clean.TIMEOUT_CONNECT,
       serverMs: clean.TIMEOUT_SERVER,
+      serverIdleMs: clean.TIMEOUT_SERVER_IDLE,
       clientMs: clean.TIMEOUT_CLIENT,
       keepAliveMs: clean.TIMEOUT_HTTP_KEEP_ALIVE,
       tunnelMs: clean.TIMEOUT_TUNNEL,

@@ -1,30 +1,34 @@
-// Forwards one request to a color's upstream with undici (Pool.stream), and a WebSocket upgrade with
-// http-proxy-3. undici was chosen by measurement (npm run bench, README "Performance"): on this machine a
-// bare undici proxy forwards about twice what a bare http-proxy-3 one does.
+// Forwards one admitted request to a color's upstream with undici (Pool.stream), and a WebSocket upgrade
+// with http-proxy-3. undici was chosen by measurement (npm run bench, README "Performance"): on this machine
+// a bare undici proxy forwards about twice what a bare http-proxy-3 one does.
 //
-// Every call has an error path, and one table maps failures to statuses, so one bad upstream or client
-// never ends the process.
+// Every call has an error path, and one table (failures.ts) maps failures to statuses, so one bad upstream
+// or client never ends the process, and a broken answer never corrupts the client's connection.
 import { randomUUID } from 'node:crypto'
-import {
-  type ClientRequest,
-  type IncomingHttpHeaders,
-  type IncomingMessage,
-  type ServerResponse,
-  STATUS_CODES,
-} from 'node:http'
+import type { ClientRequest, IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
+import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
-import { type Duplex, Readable } from 'node:stream'
+import { type Duplex, Writable } from 'node:stream'
 import { createProxyServer } from 'http-proxy-3'
 import type { Dispatcher } from 'undici'
+import { CONNECT_FAILURES, FAILURES, type FailureReason, failureReason } from './failures.js'
+import type { Forwarded } from './forwarding.js'
+import { sendUpload } from './forward-upload.js'
+import { endToEndFields, MAX_HEADER_FIELDS, stripResponseHopByHop } from './headers.js'
 import type { Logger } from './logger.js'
 import type { Decision, RouteReason } from './router.js'
 import type { Upstream } from './upstream.js'
+import { createWarnLimiter } from './warn-limiter.js'
+
+export { CONNECT_FAILURES, FAILURES, type FailureReason, failureReason }
 
 export interface ProxyOptions {
   colorHeader: string
   preserveHost: boolean
   connectTimeoutMs: number
   serverTimeoutMs: number
+  /** TIMEOUT_SERVER_IDLE: the longest silence from the upstream while its answer's body streams. */
+  serverIdleTimeoutMs: number
   tunnelTimeoutMs: number
   logger: Logger
   now?: () => number
@@ -40,18 +44,18 @@ export interface ProxyOptions {
 
 /** What the rest of colorproxy learns from forwarding: ejection, metrics and the stats page. */
 export interface ProxyEvents {
-  /** An attempt failed before any answer; `reason` is a connect failure when the upstream was never reached. */
+  /** An attempt failed (before any answer, or cutting one); `reason` says how. */
   upstreamFailed?(color: string, reason: FailureReason): void
   /** An upstream sent response headers. */
   upstreamAnswered?(color: string): void
   failedOver?(from: string, to: string): void
   started?(): void
-  /** A request is over (answered, failed, or abandoned by its client). */
+  /** A request is over (answered, failed, refused, or abandoned by its client). */
   done?(record: RequestRecord): void
 }
 
 export interface RequestRecord {
-  /** The color that served it last; null for a 503. */
+  /** The color that served it last; null for a 503 or a refused request. */
   color: string | null
   status: number
   durationMs: number
@@ -64,92 +68,24 @@ export interface Route {
   upstream: Upstream
 }
 
+/** A request that passed the checks of request-target.ts: where it goes, and who sent it. */
+export interface Admitted {
+  /** Origin-form path and query, dot-segments removed. */
+  path: string
+  forwarded: Forwarded
+}
+
 export interface Proxy {
-  web(req: IncomingMessage, res: ServerResponse, decision: Decision<Route>): void
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, decision: Decision<Route>): void
-}
-
-export type FailureReason =
-  | 'refused'
-  | 'reset'
-  | 'dns'
-  | 'unreachable'
-  | 'connect_timeout'
-  | 'server_timeout'
-  | 'tls'
-  | 'no_color'
-  | 'client_gone'
-  | 'error'
-
-/** The one table: failure → status and the one line the client reads. */
-export const FAILURES: Record<FailureReason, { status: number; text: string }> = {
-  refused: { status: 502, text: 'the upstream refused the connection' },
-  reset: { status: 502, text: 'the upstream closed the connection before answering' },
-  dns: { status: 502, text: 'the upstream host name does not resolve' },
-  unreachable: { status: 502, text: 'the upstream host is unreachable' },
-  tls: { status: 502, text: 'the TLS handshake with the upstream failed' },
-  error: { status: 502, text: 'the upstream request failed' },
-  connect_timeout: { status: 504, text: 'the upstream did not accept the connection in time' },
-  server_timeout: { status: 504, text: 'the upstream did not answer in time' },
-  no_color: { status: 503, text: 'no color is available to serve this request' },
-  // Nobody is left to answer: logged only (499 as nginx does).
-  client_gone: { status: 499, text: 'the client went away' },
-}
-
-const CODE_REASONS: Record<string, FailureReason> = {
-  ECONNREFUSED: 'refused',
-  ECONNRESET: 'reset',
-  EPIPE: 'reset',
-  ENOTFOUND: 'dns',
-  EAI_AGAIN: 'dns',
-  EAI_FAIL: 'dns',
-  EHOSTUNREACH: 'unreachable',
-  ENETUNREACH: 'unreachable',
-  EHOSTDOWN: 'unreachable',
-  ECONNECTTIMEOUT: 'connect_timeout',
-  ESERVERTIMEOUT: 'server_timeout',
-  // undici's own codes
-  UND_ERR_SOCKET: 'reset',
-  UND_ERR_CONNECT_TIMEOUT: 'connect_timeout',
-  UND_ERR_HEADERS_TIMEOUT: 'server_timeout',
-}
-
-/** Failures where the upstream was never reached: ejection counts them, and failover may act on them. */
-export const CONNECT_FAILURES: ReadonlySet<FailureReason> = new Set([
-  'refused',
-  'dns',
-  'unreachable',
-  'connect_timeout',
-])
-
-export function failureReason(error: NodeJS.ErrnoException): FailureReason {
-  const code = error.code ?? ''
-  return (
-    CODE_REASONS[code] ??
-    (/^(ERR_TLS|ERR_SSL|CERT_|DEPTH_ZERO|SELF_SIGNED|UNABLE_TO)/.test(code) ? 'tls' : 'error')
-  )
-}
-
-// RFC 9110 section 7.6.1: hop-by-hop fields, plus the older ones proxies still meet. Transfer-Encoding is
-// left to Node, which frames the forwarded body itself.
-const HOP_BY_HOP = [
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'upgrade',
-  'proxy-authorization',
-]
-
-/** Removes hop-by-hop fields and every field the Connection header names. */
-export function stripHopByHop(headers: IncomingHttpHeaders, keep: readonly string[] = []): void {
-  const named = String(headers.connection ?? '')
-    .split(',')
-    .map((token) => token.trim().toLowerCase())
-  for (const name of [...HOP_BY_HOP, ...named]) {
-    if (name && !keep.includes(name)) delete headers[name]
-  }
+  web(req: IncomingMessage, res: ServerResponse, admitted: Admitted, decision: Decision<Route>): void
+  upgrade(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    admitted: Admitted,
+    decision: Decision<Route>,
+  ): void
+  /** A request colorproxy will not forward: answered here, logged, never counted against a color. */
+  refuse(req: IncomingMessage, res: ServerResponse, status: number, text: string, client: string): void
 }
 
 const MAX_REQUEST_ID = 200
@@ -164,12 +100,16 @@ interface Exchange {
   /** The color that could not be reached, after a failover. */
   failedOverFrom?: string
   requestId: string
+  path: string
+  client: string
   start: number
   reason?: FailureReason
   upstreamStatus?: number
   upgraded?: boolean
   /** The client went away: whatever the upstream request does next is not a failure of the upstream. */
   abandoned?: boolean
+  /** The client has its whole answer (a bodiless one is ended at once): later upstream errors are moot. */
+  complete?: boolean
   /** Already sent a second time, on a new connection. */
   retried?: boolean
 }
@@ -211,12 +151,42 @@ function retryable(req: IncomingMessage, exchange: Exchange): boolean {
   )
 }
 
+/** RFC 9110 section 15: a status is three digits from 100 to 599; anything else is a broken upstream. */
+function validAnswer(statusCode: number, headers: IncomingHttpHeaders): boolean {
+  if (statusCode < 200 || statusCode > 599) return false
+  let fields = 0
+  for (const name in headers) {
+    const value = headers[name]
+    fields += Array.isArray(value) ? value.length : 1
+  }
+  return fields <= MAX_HEADER_FIELDS
+}
+
+/** Where a bodiless answer's (absent) body goes, once the client's response is already ended. */
+const discard = () =>
+  new Writable({
+    write(_chunk, _encoding, done) {
+      done()
+    },
+  })
+
 export function createProxy(options: ProxyOptions): Proxy {
   const { colorHeader, logger } = options
   const headerKey = colorHeader.toLowerCase()
   const now = options.now ?? performance.now.bind(performance)
-  const engine = createProxyServer({ xfwd: true, toProxy: true })
+  const engine = createProxyServer({ xfwd: false, toProxy: true })
   const exchanges = new WeakMap<IncomingMessage, Exchange>()
+  // The fields colorproxy sets itself: a client's are never forwarded.
+  const ours: ReadonlySet<string> = new Set([
+    'host',
+    headerKey,
+    'x-request-id',
+    'x-forwarded-for',
+    'x-forwarded-host',
+    'x-forwarded-proto',
+    'x-forwarded-port',
+  ])
+  const tlsWarning = createWarnLimiter(60_000, Date.now)
 
   // Errors that reach no callback (a client socket failing mid-tunnel): logged, never thrown.
   engine.on('error', (error: Error) => logger.debug({ err: error }, 'proxy socket error'))
@@ -261,14 +231,9 @@ export function createProxy(options: ProxyOptions): Proxy {
     proxyReq.once('close', () => clearTimeout(timer))
   }
 
-  /**
-   * Starts an exchange: its request id, and the headers every forwarded request carries (the color, the
-   * request id, and the Host we promise).
-   */
-  function prepare(req: IncomingMessage, decision: Decision<Route>): Exchange {
-    const { route } = decision
-    const headers = req.headers
-    const given = headers['x-request-id']
+  /** Starts an exchange: its request id (the client's if printable and short, else a new one). */
+  function begin(req: IncomingMessage, admitted: Admitted, decision: Decision<Route>): Exchange {
+    const given = req.headers['x-request-id']
     const requestId =
       typeof given === 'string' &&
       given.length > 0 &&
@@ -276,29 +241,60 @@ export function createProxy(options: ProxyOptions): Proxy {
       /^[\x21-\x7e]+$/.test(given)
         ? given
         : randomUUID()
-    headers['x-request-id'] = requestId
-    // A client-sent value is replaced: the backend must be able to trust it.
-    if (route) headers[headerKey] = route.name
-    headers['x-forwarded-host'] ??= headers.host ?? ''
-    if (route && !options.preserveHost) headers.host = route.upstream.host
-    const exchange: Exchange = {
-      route,
+    return {
+      route: decision.route,
       via: decision.reason,
       setCookie: decision.setCookie === true,
       requestId,
+      path: admitted.path,
+      client: admitted.forwarded.client,
       start: now(),
     }
-    return exchange
+  }
+
+  /**
+   * The fields every attempt sends: the client's end-to-end ones, then ours. Host and the color come per
+   * attempt (a failover changes both).
+   */
+  function baseFields(req: IncomingMessage, exchange: Exchange, forwarded: Forwarded): string[] {
+    const fields = endToEndFields(req.rawHeaders, req.headers.connection, ours)
+    fields.push(
+      'x-request-id',
+      exchange.requestId,
+      'x-forwarded-for',
+      forwarded.for,
+      'x-forwarded-host',
+      forwarded.host,
+      'x-forwarded-proto',
+      forwarded.proto,
+      'x-forwarded-port',
+      forwarded.port,
+    )
+    return fields
+  }
+
+  /** Host and the color for one attempt; an upstream URL's credentials replace the client's. */
+  function attemptFields(req: IncomingMessage, base: string[], route: Route): string[] {
+    const host =
+      options.preserveHost && req.headers.host !== undefined ? req.headers.host : route.upstream.host
+    const { authorization } = route.upstream
+    if (authorization === undefined) return [...base, 'host', host, colorHeader, route.name]
+    const fields: string[] = []
+    for (let i = 0; i < base.length; i += 2) {
+      if ((base[i] as string).toLowerCase() !== 'authorization')
+        fields.push(base[i] as string, base[i + 1] as string)
+    }
+    fields.push('host', host, colorHeader, route.name, 'authorization', authorization)
+    return fields
   }
 
   function accessLog(req: IncomingMessage, exchange: Exchange, status: number, bytes: number): void {
     // LOG_LEVEL above info: not even the line's object is built.
     if (!logger.isLevelEnabled('info')) return
-    const path = (req.url ?? '').split('?', 1)[0]
     logger.info(
       {
         method: req.method,
-        path,
+        path: exchange.path.split('?', 1)[0],
         status,
         color: exchange.route?.name ?? null,
         upstream: exchange.route?.upstream.redacted ?? null,
@@ -306,6 +302,7 @@ export function createProxy(options: ProxyOptions): Proxy {
         bytes,
         request_id: exchange.requestId,
         route: exchange.via,
+        client: exchange.client,
         ...(exchange.failedOverFrom && { failover_from: exchange.failedOverFrom }),
         ...(exchange.reason && { error: exchange.reason }),
         ...(exchange.retried && { retried: true }),
@@ -326,15 +323,41 @@ export function createProxy(options: ProxyOptions): Proxy {
     })
   }
 
+  /** The client's response is closed: what it got, and whose fault any shortfall was. */
+  function closed(req: IncomingMessage, res: ServerResponse, exchange: Exchange, bytes: number): void {
+    let status = res.statusCode
+    if (!res.writableFinished) {
+      // undici destroys the answer with the upstream's error when the upstream breaks mid-body: that is
+      // the upstream's failure (counted against the color); otherwise the client went away.
+      const cut = res.errored as NodeJS.ErrnoException | null
+      if (cut && exchange.reason === undefined) exchange.reason = failureReason(cut)
+      if (exchange.reason === undefined || exchange.reason === 'client_gone') {
+        exchange.reason = 'client_gone'
+        // undici sees the answer end early and aborts the upstream request itself.
+        exchange.abandoned = true
+      }
+      status = FAILURES[exchange.reason].status
+    }
+    finish(req, exchange, status, bytes)
+  }
+
   /** The upstream's answer has headers: they go to the client, minus hop-by-hop, plus our own. */
   function answered(
-    exchange: Exchange,
+    req: IncomingMessage,
     res: ServerResponse,
+    exchange: Exchange,
     statusCode: number,
     headers: IncomingHttpHeaders,
-  ): ServerResponse {
+  ): Writable {
     exchange.upstreamStatus = statusCode
     const color = (exchange.route as Route).name
+    if (!validAnswer(statusCode, headers)) {
+      exchange.reason = 'bad_response'
+      options.events?.upstreamFailed?.(color, 'bad_response')
+      writeFailure(res, 'bad_response')
+      exchange.complete = true
+      return discard()
+    }
     options.events?.upstreamAnswered?.(color)
     if (exchange.setCookie && options.stickyCookie) {
       // Added to the upstream's own cookies, never in place of them.
@@ -343,87 +366,132 @@ export function createProxy(options: ProxyOptions): Proxy {
         options.stickyCookie(color),
       ]
     }
-    stripHopByHop(headers)
+    stripResponseHopByHop(headers)
     logger.debug({ request_id: exchange.requestId, status: statusCode }, 'upstream headers')
-    // Our keep-alive with the client is ours to decide: Node's own choice, or close while draining. Set,
-    // not written: the head goes out with the first body byte, so a drain that starts before then can
+    // Our keep-alive with the client is ours to decide: Node's own choice, close while draining, and close
+    // when the upstream answered before the client's body was all read (the rest is never forwarded).
+    let keepAlive = res.shouldKeepAlive && req.complete
+    keepAlive = frame(req, headers) && keepAlive
+    if (!keepAlive) res.shouldKeepAlive = false
+    // Set, not written: the head goes out with the first body byte, so a drain that starts before then can
     // still make it say Connection: close.
-    headers.connection = res.shouldKeepAlive ? 'keep-alive' : 'close'
+    headers.connection = keepAlive ? 'keep-alive' : 'close'
     res.statusCode = statusCode
     for (const name in headers) res.setHeader(name, headers[name] as string | string[])
+    // RFC 9110 section 6.4.1: no body, whatever Content-Length says (undici 7 would fail a 304 with one).
+    if (statusCode === 204 || statusCode === 304 || req.method === 'HEAD') {
+      exchange.complete = true
+      res.end()
+      return discard()
+    }
     return res
   }
 
+  /** TLS failures say why (self-signed, expired, wrong name), at most once a minute per color and cause. */
+  function warnTls(color: string, error: NodeJS.ErrnoException): void {
+    const code = error.code ?? 'unknown'
+    const suppressed = tlsWarning(`${color} ${code}`)
+    if (suppressed === undefined) return
+    logger.warn(
+      { color, code, cause: error.message, ...(suppressed > 0 && { suppressed }) },
+      `TLS with ${color}'s upstream failed: ${error.message} (set NODE_EXTRA_CA_CERTS to trust a private CA)`,
+    )
+  }
+
   return {
-    web(req, res, decision) {
+    refuse(req, res, status, text, client) {
+      const exchange: Exchange = {
+        route: undefined,
+        via: 'refused',
+        setCookie: false,
+        requestId: randomUUID(),
+        path: (req.url ?? '').slice(0, 200),
+        client,
+        start: now(),
+      }
+      options.events?.started?.()
+      const bytesBefore = req.socket.bytesWritten
+      res.once('close', () => finish(req, exchange, status, req.socket.bytesWritten - bytesBefore))
+      // The rest of a refused request is never read: the connection ends with this answer.
+      res.shouldKeepAlive = false
+      writePlain(res, status, `${status} ${text}\n`)
+    },
+
+    web(req, res, admitted, decision) {
       const socket = req.socket
       const bytesBefore = socket.bytesWritten
-      const exchange = prepare(req, decision)
+      const exchange = begin(req, admitted, decision)
       options.events?.started?.()
-      // Node frames the upstream request itself; Expect is answered by Node's server with 100 Continue.
-      stripHopByHop(req.headers)
-      delete req.headers.expect
       res.setHeader('x-request-id', exchange.requestId)
-      res.once('close', () => {
-        const status = res.writableFinished ? res.statusCode : FAILURES.client_gone.status
-        if (!res.writableFinished) {
-          // undici destroys the answer with the upstream's error when the upstream dies mid-body;
-          // otherwise it was the client that went away.
-          const cut = res.errored as NodeJS.ErrnoException | null
-          if (cut) {
-            exchange.reason ??= failureReason(cut)
-          } else {
-            exchange.reason ??= 'client_gone'
-            // undici sees the answer end early and aborts the upstream request itself.
-            exchange.abandoned = true
-          }
-        }
-        finish(req, exchange, status, socket.bytesWritten - bytesBefore)
-      })
+      res.once('close', () => closed(req, res, exchange, socket.bytesWritten - bytesBefore))
       if (!exchange.route) {
         exchange.reason = 'no_color'
         writeFailure(res, 'no_color')
         return
       }
-      const outgoing = forwardedHeaders(req)
+      const base = baseFields(req, exchange, admitted.forwarded)
       const withBody = hasBody(req)
+      // RFC 9110 section 15.2: 1xx the client did not ask for are skipped; 103 Early Hints are passed on to
+      // an HTTP/1.1 client (an HTTP/1.0 one must get none).
+      const onInfo = ({ statusCode, headers }: { statusCode: number; headers: IncomingHttpHeaders }) => {
+        if (statusCode === 103 && headers.link && req.httpVersionMinor >= 1 && !res.headersSent) {
+          res.writeEarlyHints({ link: headers.link })
+        }
+      }
+      const answer = (statusCode: number, headers: IncomingHttpHeaders) =>
+        answered(req, res, exchange, statusCode, headers)
+      const settled = (error: Error | null) => {
+        if (error) onError(error)
+      }
       /** first: the pool; retry: the same color on a new connection; failover: another color. */
       const send = (route: Route, attempt: 'first' | 'retry' | 'failover') => {
         route.upstream.endpoint().then((endpoint) => {
           // The client may have left while the upstream's name was being resolved.
           if (res.destroyed) return
-          const headers = route.upstream.authorization
-            ? { ...outgoing, authorization: route.upstream.authorization }
-            : outgoing
+          const path = joinPath(endpoint.target.pathname, exchange.path)
+          const headers = attemptFields(req, base, route)
+          // Only a first attempt can have a body (see retryable, canFailOver): the client's is read once.
+          if (withBody) {
+            sendUpload({
+              endpoint,
+              method: req.method as string,
+              path,
+              headers,
+              body: req,
+              connectTimeoutMs: options.connectTimeoutMs,
+              serverTimeoutMs: options.serverTimeoutMs,
+              serverIdleTimeoutMs: options.serverIdleTimeoutMs,
+              onInfo,
+              onAnswer: answer,
+              onDone: settled,
+            })
+            return
+          }
           const pool = attempt === 'retry' ? endpoint.renew() : endpoint.pool()
           pool.stream(
             {
-              path: joinPath(endpoint.target.pathname, req.url ?? '/'),
+              path,
               method: req.method as Dispatcher.HttpMethod,
               headers,
-              // A second attempt has no body to send (see retryable, canFailOver): the client's was consumed.
-              // undici destroys a failed request's body, and destroying the client's request would close its
-              // socket unanswered: undici gets a stream of its own that lets go of the request instead.
-              body:
-                withBody && attempt === 'first'
-                  ? Readable.from(req.iterator({ destroyOnReturn: false }), { objectMode: false })
-                  : null,
+              body: null,
               headersTimeout: options.serverTimeoutMs,
-              bodyTimeout: 0,
+              bodyTimeout: options.serverIdleTimeoutMs,
+              // undici closes the connection after every HEAD unless told the upstream frames HEAD right.
+              ...(req.method === 'HEAD' && { reset: false }),
+              onInfo,
             },
-            ({ statusCode, headers: answer }) => answered(exchange, res, statusCode, answer),
-            (error) => {
-              if (error) onError(error)
-            },
+            ({ statusCode, headers: head }) => answer(statusCode, head),
+            settled,
           )
         }, onError)
       }
       const onError = (error: Error) => {
-        if (exchange.abandoned) return
+        if (exchange.abandoned || exchange.complete) return
         const route = exchange.route as Route
         const reason = failureReason(error as NodeJS.ErrnoException)
         exchange.reason = reason
-        if (exchange.upstreamStatus === undefined) options.events?.upstreamFailed?.(route.name, reason)
+        options.events?.upstreamFailed?.(route.name, reason)
+        if (reason === 'tls') warnTls(route.name, error as NodeJS.ErrnoException)
         const answerable = !res.headersSent && !socket.destroyed
         if (answerable && retryable(req, exchange)) {
           exchange.retried = true
@@ -434,14 +502,10 @@ export function createProxy(options: ProxyOptions): Proxy {
         const next = answerable && canFailOver(req, exchange) ? options.failover?.(route.name) : undefined
         if (next) {
           options.events?.failedOver?.(route.name, next.name)
-          Object.assign(exchange, {
-            route: next,
-            via: 'failover',
-            failedOverFrom: route.name,
-            reason: undefined,
-          })
-          outgoing[headerKey] = next.name
-          if (!options.preserveHost) outgoing.host = next.upstream.host
+          exchange.route = next
+          exchange.via = 'failover'
+          exchange.failedOverFrom = route.name
+          exchange.reason = undefined
           send(next, 'failover')
           return
         }
@@ -452,27 +516,29 @@ export function createProxy(options: ProxyOptions): Proxy {
       send(exchange.route, 'first')
     },
 
-    upgrade(req, socket, head, decision) {
+    upgrade(req, socket, head, admitted, decision) {
       // A client that vanishes before we answer must not become an uncaught 'error'.
       socket.on('error', (error) => logger.debug({ err: error }, 'client socket error'))
-      const exchange = prepare(req, decision)
+      const exchange = begin(req, admitted, decision)
       exchanges.set(req, exchange)
       const route = exchange.route
       options.events?.started?.()
-      stripHopByHop(req.headers, ['connection', 'upgrade'])
+      const bytesBefore = (socket as Socket).bytesWritten ?? 0
       socket.once('close', () => {
         const status = exchange.upgraded
           ? 101
           : exchange.reason
             ? FAILURES[exchange.reason].status
             : (exchange.upstreamStatus ?? 0)
-        finish(req, exchange, status, 0)
+        finish(req, exchange, status, ((socket as Socket).bytesWritten ?? 0) - bytesBefore)
       })
       if (!route) {
         exchange.reason = 'no_color'
         writeRawFailure(socket, 'no_color')
         return
       }
+      const upgrade = req.headers.upgrade as string
+      const base = baseFields(req, exchange, admitted.forwarded)
       const onError = (error: Error) => {
         exchange.reason = failureReason(error as NodeJS.ErrnoException)
         if (!exchange.upgraded) {
@@ -483,6 +549,13 @@ export function createProxy(options: ProxyOptions): Proxy {
       route.upstream.endpoint().then(
         (endpoint) => {
           if (socket.destroyed) return
+          // http-proxy-3 forwards req.headers: they become ours, built like an ordinary request's.
+          req.headers = {
+            ...headerObject(attemptFields(req, base, route)),
+            connection: 'upgrade',
+            upgrade,
+          }
+          req.url = admitted.path
           const call = { target: endpoint.target, agent: endpoint.freshAgent, auth: route.upstream.auth }
           engine.ws(req, socket, head, call, onError)
         },
@@ -493,19 +566,35 @@ export function createProxy(options: ProxyOptions): Proxy {
 }
 
 /**
- * The headers sent upstream: the client's (already stripped and prepared), with X-Forwarded-For, -Port and
- * -Proto appended to. Transfer-Encoding is left to undici, which frames the forwarded body itself.
+ * RFC 9112 section 6.1: the upstream's Transfer-Encoding is this hop's. Node frames the answer again
+ * (chunked to an HTTP/1.1 client when there is no Content-Length). A coding other than chunked (`gzip`)
+ * stays named, with chunked after it; an HTTP/1.0 client cannot be sent one, so its connection closes
+ * after the answer. Returns whether the connection may stay open.
  */
-function forwardedHeaders(req: IncomingMessage): IncomingHttpHeaders {
-  const headers = { ...req.headers }
+function frame(req: IncomingMessage, headers: IncomingHttpHeaders): boolean {
+  const te = headers['transfer-encoding']
+  if (te === undefined) return true
   delete headers['transfer-encoding']
-  const append = (name: string, value: string) => {
+  const codings = String(te)
+    .toLowerCase()
+    .split(',')
+    .map((coding) => coding.trim())
+    .filter((coding) => coding !== '' && coding !== 'chunked')
+  if (codings.length === 0) return true
+  if (req.httpVersionMinor === 0) return false
+  headers['transfer-encoding'] = [...codings, 'chunked'].join(', ')
+  return true
+}
+
+/** A flat name/value list as Node's header object (lower-case names, repeated fields joined). */
+function headerObject(fields: readonly string[]): IncomingHttpHeaders {
+  const headers: Record<string, string> = {}
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = (fields[i] as string).toLowerCase()
+    const value = fields[i + 1] as string
     const given = headers[name]
-    headers[name] = given ? `${given},${value}` : value
+    headers[name] = given === undefined ? value : `${given}${name === 'cookie' ? '; ' : ', '}${value}`
   }
-  append('x-forwarded-for', req.socket.remoteAddress ?? '')
-  append('x-forwarded-port', /:(\d+)$/.exec(req.headers.host ?? '')?.[1] ?? '80')
-  append('x-forwarded-proto', 'http')
   return headers
 }
 
@@ -518,7 +607,10 @@ export function joinPath(base: string, path: string): string {
 /** A one-line plain-text error answer. */
 export function writeFailure(res: ServerResponse, reason: FailureReason): void {
   const { status, text } = FAILURES[reason]
-  const body = `${status} ${text}\n`
+  writePlain(res, status, `${status} ${text}\n`)
+}
+
+function writePlain(res: ServerResponse, status: number, body: string): void {
   res.writeHead(status, {
     'content-type': 'text/plain; charset=utf-8',
     'content-length': Buffer.byteLength(body),
@@ -527,14 +619,17 @@ export function writeFailure(res: ServerResponse, reason: FailureReason): void {
   res.end(body)
 }
 
-/** The same answer written on a raw socket, for upgrade requests that never became a tunnel. */
-function writeRawFailure(socket: Duplex, reason: FailureReason): void {
-  const { status, text } = FAILURES[reason]
+/** The same answer written on a raw socket, for requests Node hands over without a response object. */
+export function writeRawAnswer(socket: Duplex, status: number, text: string, extra = ''): void {
   const body = `${status} ${text}\n`
   const head = `HTTP/1.1 ${status} ${STATUS_CODES[status]}`
   if (socket.writable) {
     socket.end(
-      `${head}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      `${head}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}Cache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
     )
   }
+}
+
+function writeRawFailure(socket: Duplex, reason: FailureReason): void {
+  writeRawAnswer(socket, FAILURES[reason].status, FAILURES[reason].text)
 }

@@ -14,7 +14,8 @@ export interface Weighted {
 }
 
 /** Why a request went where it did: in the access log and the metrics. */
-export type RouteReason = 'weighted' | 'sticky' | 'override' | 'failover'
+/** `refused`: a malformed request, answered by colorproxy before any color was chosen. */
+export type RouteReason = 'weighted' | 'sticky' | 'override' | 'failover' | 'refused'
 
 export interface Decision<T> {
   /** Undefined when no color can take the request (→ 503). */
@@ -33,7 +34,8 @@ export interface RouterOptions {
 }
 
 export interface Router<T extends Weighted> {
-  decide(req: IncomingMessage): Decision<T>
+  /** `client`: the client's address (forwarding.ts), hashed by STICKY=ip; the peer address by default. */
+  decide(req: IncomingMessage, client?: string): Decision<T>
   /** A weighted pick among the colors that take new traffic, optionally leaving one out (failover). */
   weighted(except?: string): T | undefined
 }
@@ -74,8 +76,8 @@ export function createRouter<T extends Weighted>(
   }
 
   /** The key a client is hashed by: a header's value or the peer address. */
-  const stickyKey = (req: IncomingMessage): string | undefined => {
-    if (sticky.mode === 'ip') return req.socket.remoteAddress
+  const stickyKey = (req: IncomingMessage, client: string | undefined): string | undefined => {
+    if (sticky.mode === 'ip') return client ?? req.socket.remoteAddress
     if (stickyHeader === undefined) return undefined
     const value = req.headers[stickyHeader]
     const first = Array.isArray(value) ? value[0] : value
@@ -87,7 +89,7 @@ export function createRouter<T extends Weighted>(
 
   return {
     weighted: weightedPick,
-    decide(req) {
+    decide(req, client) {
       if (overrideKey !== undefined) {
         const header = req.headers[overrideKey]
         const value = Array.isArray(header) ? header[0] : header
@@ -99,7 +101,7 @@ export function createRouter<T extends Weighted>(
         if (kept) return { route: kept, reason: 'sticky' }
         return { route: weightedPick(), reason: 'weighted', setCookie: true }
       }
-      const key = sticky.mode === 'off' ? undefined : stickyKey(req)
+      const key = sticky.mode === 'off' ? undefined : stickyKey(req, client)
       if (key !== undefined) {
         const hashed = rendezvous(current(), key)
         if (hashed) return { route: hashed, reason: 'sticky' }

@@ -1,8 +1,9 @@
 // The traffic listener, the admin listener beside it, and the graceful shutdown sequence.
 // start() resolves the bound ports; shutdown() runs the SPEC.md sequence and resolves when it is done.
 import { once } from 'node:events'
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { createServer, type IncomingMessage, type Server } from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
 import { createAdminServer } from './admin.js'
 import type { Config } from './config.js'
 import { stickyCookie } from './cookies.js'
@@ -11,7 +12,18 @@ import { Health } from './health.js'
 import type { Registry } from 'prom-client'
 import type { Logger } from './logger.js'
 import { Metrics } from './metrics.js'
-import { CONNECT_FAILURES, createProxy, type ProxyEvents, type Route } from './proxy.js'
+import { createForwarding } from './forwarding.js'
+import { MAX_HEADER_FIELDS } from './headers.js'
+import { answerAsPlainRequest, isWebSocket } from './plain-upgrade.js'
+import {
+  type Admitted,
+  CONNECT_FAILURES,
+  createProxy,
+  type ProxyEvents,
+  type Route,
+  writeRawAnswer,
+} from './proxy.js'
+import { requestTarget } from './request-target.js'
 import { createRouter, shares } from './router.js'
 import { Stats, type StatsState } from './stats.js'
 import { type Resolver, redactUrl, Upstream } from './upstream.js'
@@ -99,6 +111,7 @@ export function createColorProxy(config: Config, deps: Dependencies): ColorProxy
     preserveHost: config.preserveHost,
     connectTimeoutMs: config.timeouts.connectMs,
     serverTimeoutMs: config.timeouts.serverMs,
+    serverIdleTimeoutMs: config.timeouts.serverIdleMs,
     tunnelTimeoutMs: config.timeouts.tunnelMs,
     logger,
     events,
@@ -114,13 +127,48 @@ export function createColorProxy(config: Config, deps: Dependencies): ColorProxy
     connectionsCheckingInterval: Math.min(1000, Math.max(50, config.timeouts.clientMs / 4)),
     keepAliveTimeout: config.timeouts.keepAliveMs,
   })
+  // Node would drop header fields past its default 2000 array slots silently: colorproxy counts them itself.
+  traffic.maxHeadersCount = 0
   const drainer = createDrainer(traffic)
-  traffic.on('request', (req, res) => proxy.web(req, res, router.decide(req)))
-  traffic.on('upgrade', (req, socket, head) => {
-    drainer.trackTunnel(socket)
-    proxy.upgrade(req, socket, head, router.decide(req))
+  const forwarding = createForwarding(config.trustedProxies)
+
+  /** The checks every request passes before any color is chosen; a refusal is never a color's error. */
+  const admit = (req: IncomingMessage): Admitted | { status: number; text: string } => {
+    if (req.rawHeaders.length > MAX_HEADER_FIELDS * 2) {
+      return { status: 431, text: `the request has more than ${MAX_HEADER_FIELDS} header fields` }
+    }
+    const target = requestTarget(req.httpVersionMajor, req.url ?? '', req.rawHeaders)
+    if (!target.ok) return target
+    return { path: target.path, forwarded: forwarding(req, 'http') }
+  }
+
+  // RFC 9112 section 9.3: a request that says close is the last on its connection. Node parses pipelined
+  // requests behind it all the same; none of them is forwarded.
+  const closing = new WeakSet<Duplex>()
+  traffic.on('request', (req, res) => {
+    if (closing.has(req.socket)) return
+    if (!res.shouldKeepAlive) closing.add(req.socket)
+    const admitted = admit(req)
+    if ('status' in admitted) {
+      closing.add(req.socket)
+      proxy.refuse(req, res, admitted.status, admitted.text, req.socket.remoteAddress ?? '')
+      return
+    }
+    proxy.web(req, res, admitted, router.decide(req, admitted.forwarded.client))
   })
-  // Malformed requests and TIMEOUT_CLIENT are answered by Node's default clientError handling (400, 408, 431).
+  traffic.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (!isWebSocket(req)) return answerAsPlainRequest(traffic, req, socket, head)
+    const admitted = admit(req)
+    if ('status' in admitted) return writeRawAnswer(socket, admitted.status, admitted.text)
+    drainer.trackTunnel(socket)
+    proxy.upgrade(req, socket, head, admitted, router.decide(req, admitted.forwarded.client))
+  })
+  // colorproxy is a reverse proxy: CONNECT gets a 405 that says so (RFC 9110 section 15.5.6), not a reset.
+  traffic.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+    socket.on('error', () => {})
+    writeRawAnswer(socket, 405, 'CONNECT is not supported: colorproxy is not a forward proxy', ALLOW)
+  })
+  traffic.on('clientError', answerClientError)
 
   let ready = true
   const admin = createAdminServer(config, {
@@ -164,6 +212,35 @@ export function createColorProxy(config: Config, deps: Dependencies): ColorProxy
       },
     ),
   }
+}
+
+const ALLOW = 'Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH\r\n'
+
+/** Node's parse errors as statuses; anything else is a 400 (Node's own default). */
+const CLIENT_ERRORS: Record<string, [number, string]> = {
+  HPE_HEADER_OVERFLOW: [431, 'the request headers are larger than 16 KB'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'the request did not arrive within TIMEOUT_CLIENT'],
+  HPE_INVALID_VERSION: [505, 'this port speaks HTTP/1.0 and HTTP/1.1'],
+  // An HTTP/2 connection preface (PRI * HTTP/2.0) on the plain port.
+  HPE_PAUSED_H2_UPGRADE: [505, 'this port speaks HTTP/1.0 and HTTP/1.1'],
+}
+
+/**
+ * A request Node could not parse: one plain-text answer and the connection closes, as Node's default
+ * handler does, but with the right status (505 for a version it does not speak) and a line saying why.
+ * Nothing is written once an answer has begun or is pending on the socket (pipelining): it would jump
+ * ahead of it. Bytes after a request that said `Connection: close` are not an error: they are ignored,
+ * and the answers already under way finish before Node closes the connection.
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code === 'HPE_CLOSED_CONNECTION') {
+    socket.pause()
+    return
+  }
+  const [status, text] = CLIENT_ERRORS[error.code ?? ''] ?? [400, 'the request is malformed']
+  const busy = (socket as Socket).bytesWritten > 0 || (socket as { _httpMessage?: unknown })._httpMessage
+  if (error.code !== 'ECONNRESET' && !busy) writeRawAnswer(socket, status, text)
+  else socket.destroy()
 }
 
 /** The startup summary: each color's share of new traffic, then where colorproxy listens. */

@@ -58,6 +58,11 @@ export interface Endpoint {
   renew(): Pool
   /** How the pools connect: the TLS name to verify, and TIMEOUT_CONNECT. */
   readonly connect: { timeout: number; servername?: string }
+  /**
+   * node:http's keep-alive agent for requests with a body (forward-upload.ts), replaced with the pool once
+   * maxSocketAgeMs old.
+   */
+  agent(): http.Agent
   /** A new connection every time, never pooled: for WebSocket upgrades (the socket leaves any pool). */
   freshAgent: http.Agent
   /** Out of rotation: idle connections close now, busy ones after their request. */
@@ -173,14 +178,22 @@ export class Upstream {
     const origin = `${protocol}//${host}`
     const maxAgeMs = this.options.maxSocketAgeMs
     const now = this.now
+    const keptAgent = () =>
+      secure ? new https.Agent({ keepAlive: true, ...tls }) : new http.Agent({ keepAlive: true })
     let current = new Pool(origin, { connect })
+    let agent = keptAgent()
     let born = now()
     const renew = () => {
-      // Graceful: requests in flight on the old pool finish first.
+      // Graceful: requests in flight on the old pool and agent finish first.
       current.close().catch(() => {})
+      retire(agent)
       current = new Pool(origin, { connect })
+      agent = keptAgent()
       born = now()
       return current
+    }
+    const fresh = () => {
+      if (now() - born >= maxAgeMs) renew()
     }
     const freshAgent = secure
       ? new https.Agent({ keepAlive: false, ...tls })
@@ -190,13 +203,27 @@ export class Upstream {
       address,
       connect,
       freshAgent,
-      pool: () => (now() - born >= maxAgeMs ? renew() : current),
+      pool: () => {
+        fresh()
+        return current
+      },
+      agent: () => {
+        fresh()
+        return agent
+      },
       renew,
       close: () => {
         current.close().catch(() => {})
+        retire(agent)
       },
     }
   }
+}
+
+/** An agent's idle sockets close now, and its busy ones once their request is done (Node's 'free' rule). */
+function retire(agent: http.Agent): void {
+  ;(agent as unknown as { keepAlive: boolean }).keepAlive = false
+  for (const sockets of Object.values(agent.freeSockets)) for (const socket of sockets ?? []) socket.destroy()
 }
 
 /**

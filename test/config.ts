@@ -32,9 +32,11 @@ t.test('defaults from SPEC.md with only BLUE set', async (t) => {
   t.same(config.admin, { port: 8081, host: '0.0.0.0' })
   t.equal(config.colorHeader, 'Color')
   t.equal(config.preserveHost, true)
+  t.equal(config.trustedProxies, undefined)
   t.same(config.timeouts, {
     connectMs: 5000,
     serverMs: 60000,
+    serverIdleMs: 60000,
     clientMs: 60000,
     keepAliveMs: 15000,
     tunnelMs: 3600000,
@@ -71,6 +73,7 @@ t.test('every scalar variable takes its good values', async (t) => {
       PRESERVE_HOST: 'false',
       TIMEOUT_CONNECT: '500ms',
       TIMEOUT_SERVER: '2',
+      TIMEOUT_SERVER_IDLE: '750ms',
       TIMEOUT_CLIENT: '1.5s',
       TIMEOUT_HTTP_KEEP_ALIVE: '2m',
       TIMEOUT_TUNNEL: '1h',
@@ -80,16 +83,24 @@ t.test('every scalar variable takes its good values', async (t) => {
       SHUTDOWN_TIMEOUT: '3s',
       LOG_LEVEL: 'silent',
       LOG_FORMAT: 'pretty',
+      TRUSTED_PROXIES: '10.0.0.0/8, 192.168.1.7,::1, fd00::/8',
     },
     files(),
   )
   t.same(config.listen, { port: 0, host: '::' })
+  t.same(config.trustedProxies?.rules, [
+    'Subnet: IPv6 fd00::/8',
+    'Address: IPv6 ::1',
+    'Address: IPv4 192.168.1.7',
+    'Subnet: IPv4 10.0.0.0/8',
+  ])
   t.same(config.admin, { port: 9001, host: '127.0.0.1' })
   t.equal(config.colorHeader, 'X-Color')
   t.equal(config.preserveHost, false)
   t.same(config.timeouts, {
     connectMs: 500,
     serverMs: 2000,
+    serverIdleMs: 750,
     clientMs: 1500,
     keepAliveMs: 120000,
     tunnelMs: 3600000,
@@ -111,6 +122,11 @@ t.test('bad values are each named with what is expected', async (t) => {
     ['PRESERVE_HOST', 'maybe', /true or false/],
     ['TIMEOUT_CONNECT', '5x', /duration above 0/],
     ['TIMEOUT_SERVER', '0', /duration above 0/],
+    ['TIMEOUT_SERVER_IDLE', 'never', /duration above 0/],
+    ['TRUSTED_PROXIES', '10.0.0.0/33', /addresses and CIDRs/],
+    ['TRUSTED_PROXIES', 'lb.internal', /addresses and CIDRs/],
+    ['TRUSTED_PROXIES', '10.0.0.1/8/2', /addresses and CIDRs/],
+    ['TRUSTED_PROXIES', '::1/129', /addresses and CIDRs/],
     ['TIMEOUT_CLIENT', '-1s', /duration/],
     ['TIMEOUT_HTTP_KEEP_ALIVE', '1d', /duration/],
     ['TIMEOUT_TUNNEL', '999999h', /at most 596h/],

@@ -75,7 +75,7 @@ t.test("PRESERVE_HOST=false sends the upstream's host", async (t) => {
   t.equal(up.requests[0]?.headers['x-forwarded-host'], 'shop.example.com')
 })
 
-t.test('adds X-Forwarded-For, -Proto, -Host and -Port', async (t) => {
+t.test('sets X-Forwarded-For, -Proto, -Host and -Port', async (t) => {
   const up = await recordingUpstream(t)
   const proxy = await startColorProxy(t, { BLUE: up.url })
   await get(proxy.url, { headers: { Host: 'shop.example.com:8443' } })
@@ -85,8 +85,6 @@ t.test('adds X-Forwarded-For, -Proto, -Host and -Port', async (t) => {
     'x-forwarded-host': 'shop.example.com:8443',
     'x-forwarded-port': '8443',
   })
-  await get(proxy.url, { headers: { 'X-Forwarded-For': '203.0.113.9' } })
-  t.equal(up.requests[1]?.headers['x-forwarded-for'], '203.0.113.9,127.0.0.1', 'appended to a chain')
 })
 
 t.test('reuses upstream connections: 200 sequential requests, one connection', async (t) => {
@@ -261,14 +259,10 @@ t.test(
     const up = await resetsReusedSockets(t)
     const proxy = await startColorProxy(t, { BLUE: up.url })
     t.equal((await get(proxy.url)).status, 200, 'first request: a new socket, pooled after')
-    const retried = await get(proxy.url, { headers: { 'X-Forwarded-For': '203.0.113.9' } })
+    const retried = await get(proxy.url, { headers: { 'X-Trace': 'abc' } })
     t.equal(retried.status, 200, 'second request: the pooled socket is reset, the retry succeeds')
     t.equal(up.requests.length, 3)
-    t.equal(
-      up.requests[2]?.headers['x-forwarded-for'],
-      '203.0.113.9,127.0.0.1',
-      'the retry carries the same headers',
-    )
+    t.equal(up.requests[2]?.headers['x-trace'], 'abc', 'the retry carries the same headers')
     t.match(await proxy.line((l) => l.msg === 'request' && l.status === 200 && l.retried === true), {
       color: 'blue',
     })
@@ -278,9 +272,13 @@ t.test(
 t.test('never retries a request with a body', async (t) => {
   const up = await resetsReusedSockets(t)
   const proxy = await startColorProxy(t, { BLUE: up.url })
-  t.equal((await get(proxy.url)).status, 200)
-  t.equal((await get(proxy.url, { method: 'POST', body: 'order #1' })).status, 502)
-  t.equal(up.requests.length, 2, 'the POST was sent once')
+  t.equal((await get(proxy.url, { method: 'POST', body: 'order #1' })).status, 200, 'a new socket, kept')
+  t.equal(
+    (await get(proxy.url, { method: 'POST', body: 'order #2' })).status,
+    502,
+    'the kept socket is reset',
+  )
+  t.equal(up.requests.length, 2, 'order #2 was sent once')
 })
 
 t.test('502 with a one-line body when the upstream refuses', async (t) => {

@@ -172,3 +172,46 @@ export async function refusedPort(): Promise<number> {
   await once(server, 'close')
   return port
 }
+
+/**
+ * An upstream that answers with exactly the bytes a test gives, and keeps every byte each connection
+ * sent. `answer` runs once per request head received (a connection may carry several, one at a time).
+ */
+export async function rawUpstream(
+  t: Teardown,
+  answer: (request: string, socket: import('node:net').Socket, index: number) => void,
+) {
+  const connections: string[] = []
+  let requests = 0
+  const events = new EventEmitter()
+  const server = createNetServer((socket) => {
+    const at = connections.push('') - 1
+    let seen = 0
+    socket.on('error', () => {})
+    socket.setEncoding('latin1').on('data', (chunk: string) => {
+      connections[at] += chunk
+      const text = connections[at] as string
+      // Each complete head not yet answered (bodies are the test's to read from `connections`).
+      for (;;) {
+        const end = text.indexOf('\r\n\r\n', seen)
+        if (end < 0) break
+        const head = text.slice(seen, end + 4)
+        seen = end + 4
+        answer(head, socket, requests++)
+      }
+      events.emit('data')
+    })
+  })
+  const port = await listen(t, server)
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    /** Every connection's bytes, in order. */
+    connections,
+    get requests() {
+      return requests
+    },
+    /** Resolves once some connection's bytes contain `part`. */
+    received: (part: string) => until(() => connections.some((c) => c.includes(part)), events, 'data'),
+  }
+}

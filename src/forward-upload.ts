@@ -1,0 +1,98 @@
+// A request with a body goes to its upstream through node:http's client rather than undici: RFC 9110
+// section 15.2 lets an upstream send 100 Continue (or any 1xx) before its answer whether or not it was
+// asked, and undici 7 closes the connection on a 100. Uploads are where a 100 comes; bodiless requests
+// keep undici, which is faster (README "Performance").
+import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http'
+import https from 'node:https'
+import type { Socket } from 'node:net'
+import type { Writable } from 'node:stream'
+import type { Endpoint } from './upstream.js'
+
+export interface Upload {
+  endpoint: Endpoint
+  method: string
+  path: string
+  /** Flat name/value list, Host included. */
+  headers: string[]
+  /** The client's request: its body is streamed to the upstream. */
+  body: IncomingMessage
+  connectTimeoutMs: number
+  serverTimeoutMs: number
+  serverIdleTimeoutMs: number
+  onInfo(info: { statusCode: number; headers: IncomingHttpHeaders }): void
+  /** The answer's head: returns where its body goes (the client's response, or a sink). */
+  onAnswer(statusCode: number, headers: IncomingHttpHeaders): Writable
+  /** Once: the answer was passed on whole (no error), or why not. */
+  onDone(error: Error | null): void
+}
+
+const timeout = (code: string, message: string) => Object.assign(new Error(message), { code })
+
+export function sendUpload(upload: Upload): void {
+  const { endpoint } = upload
+  const secure = endpoint.target.protocol === 'https:'
+  const request = (secure ? https : http).request({
+    host: endpoint.address,
+    port: endpoint.target.port,
+    method: upload.method,
+    path: upload.path,
+    headers: upload.headers,
+    setHost: false,
+    agent: endpoint.agent(),
+  })
+  let finished = false
+  let timer: NodeJS.Timeout | undefined
+  let connection: Socket | undefined
+  // TIMEOUT_SERVER_IDLE while the answer streams: the socket's own idle timer, until this request is done
+  // (the socket may serve another request after it).
+  const idle = () => request.destroy(timeout('ESERVERIDLE', 'the upstream stopped sending its answer'))
+  const stopTimers = () => {
+    clearTimeout(timer)
+    connection?.removeListener('timeout', idle)
+    connection?.setTimeout(0)
+  }
+  const done = (error: Error | null) => {
+    if (finished) return
+    finished = true
+    stopTimers()
+    if (error) request.destroy()
+    upload.onDone(error)
+  }
+  const fail = (error: Error) => done(error)
+  const waitForAnswer = () => {
+    clearTimeout(timer)
+    timer = setTimeout(
+      () => request.destroy(timeout('ESERVERTIMEOUT', 'upstream answer timed out')),
+      upload.serverTimeoutMs,
+    )
+  }
+  request.once('socket', (socket: Socket) => {
+    connection = socket
+    if (!socket.connecting) return waitForAnswer()
+    timer = setTimeout(
+      () => request.destroy(timeout('ECONNECTTIMEOUT', 'upstream connect timed out')),
+      upload.connectTimeoutMs,
+    )
+    socket.once(secure ? 'secureConnect' : 'connect', waitForAnswer)
+  })
+  request.on('information', (info) => upload.onInfo(info))
+  request.on('error', fail)
+  request.once('response', (answer: IncomingMessage) => {
+    clearTimeout(timer)
+    const sink = upload.onAnswer(answer.statusCode ?? 0, answer.headers)
+    // The client left: the upstream request is cancelled (its answer would go nowhere).
+    sink.once('close', () => done(sink.writableFinished ? null : new Error('the answer was not taken')))
+    if (!answer.complete) connection?.setTimeout(upload.serverIdleTimeoutMs, idle)
+    answer.once('aborted', () => fail(timeout('ECONNRESET', 'the upstream closed the connection mid-answer')))
+    answer.on('error', fail)
+    answer.once('end', () => done(null))
+    answer.pipe(sink)
+  })
+  // The client left mid-upload: the upstream request goes too; the client's side logs it.
+  upload.body.once('aborted', () => {
+    finished = true
+    stopTimers()
+    request.destroy()
+  })
+  upload.body.pipe(request)
+}

@@ -1,0 +1,81 @@
+// Who the client is, and what X-Forwarded-* say about it. colorproxy is the edge: by default nothing a
+// client sends in X-Forwarded-* reaches a backend, and X-Forwarded-For starts afresh with the peer address.
+// TRUSTED_PROXIES names the peers (a load balancer in front) whose X-Forwarded-* are kept and appended to,
+// and whose X-Forwarded-For names the client, as nginx's real_ip_recursive and HAProxy do.
+import { BlockList, isIP } from 'node:net'
+import type { IncomingMessage } from 'node:http'
+
+/** `10.0.0.0/8`, `192.168.1.7`, `::1`, `fd00::/8`. Throws a message naming what is expected. */
+export function parseTrustedProxies(raw: string): BlockList | undefined {
+  const entries = raw
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '')
+  if (entries.length === 0) return undefined
+  const list = new BlockList()
+  for (const entry of entries) {
+    const [address = '', prefix, extra] = entry.split('/')
+    const family = isIP(address)
+    const bits = prefix === undefined ? undefined : Number(prefix)
+    const max = family === 6 ? 128 : 32
+    const validPrefix = bits === undefined || (/^\d{1,3}$/.test(prefix ?? '') && bits <= max)
+    if (family === 0 || extra !== undefined || !validPrefix) {
+      throw new Error('must be a comma list of addresses and CIDRs such as 10.0.0.0/8,192.168.1.7,::1')
+    }
+    const type = family === 6 ? 'ipv6' : 'ipv4'
+    if (bits === undefined) list.addAddress(address, type)
+    else list.addSubnet(address, bits, type)
+  }
+  return list
+}
+
+/** What the upstream is told about the client, and who the client is for STICKY=ip and the access log. */
+export interface Forwarded {
+  /** The client address: the peer, or behind trusted proxies the last untrusted hop. */
+  client: string
+  for: string
+  host: string
+  proto: string
+  port: string
+}
+
+export type Forwarding = (req: IncomingMessage, proto: 'http' | 'https') => Forwarded
+
+/** The first value of a header that may have been sent more than once. */
+function first(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value
+}
+
+/** Node reports IPv4 peers of a dual-stack socket as `::ffff:1.2.3.4`; BlockList wants the family right. */
+function trusts(list: BlockList, address: string): boolean {
+  const family = isIP(address)
+  if (family === 0) return false
+  return list.check(address, family === 6 ? 'ipv6' : 'ipv4')
+}
+
+export function createForwarding(trusted: BlockList | undefined): Forwarding {
+  return (req, proto) => {
+    const peer = (req.socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.)/, '')
+    const headers = req.headers
+    const host = headers.host ?? ''
+    const ownPort = /:(\d+)$/.exec(host)?.[1] ?? (proto === 'https' ? '443' : '80')
+    if (trusted === undefined || !trusts(trusted, peer)) {
+      return { client: peer, for: peer, host, proto, port: ownPort }
+    }
+    const chain = first(headers['x-forwarded-for'])
+    const hops = chain === undefined ? [] : chain.split(',').map((hop) => hop.trim())
+    // The rightmost address a trusted proxy did not add is the client; all trusted: the leftmost.
+    let client = peer
+    for (let i = hops.length - 1; i >= 0; i--) {
+      client = hops[i] as string
+      if (!trusts(trusted, client)) break
+    }
+    return {
+      client,
+      for: chain === undefined ? peer : `${chain}, ${peer}`,
+      host: first(headers['x-forwarded-host']) ?? host,
+      proto: first(headers['x-forwarded-proto']) ?? proto,
+      port: first(headers['x-forwarded-port']) ?? ownPort,
+    }
+  }
+}
