@@ -1,9 +1,29 @@
 #!/usr/bin/env node
 // The only file with side effects: read the environment, exit 78 on a bad one, start, handle signals.
+import { readFileSync } from 'node:fs'
 import { ConfigError, loadConfig } from './config.js'
+import { usage } from './config-spec.js'
 
 /** EX_CONFIG from sysexits.h: Swarm sees the task fail at once and rolls the update back. */
 const EX_CONFIG = 78
+/** EX_USAGE from sysexits.h: an argument colorproxy does not take. */
+const EX_USAGE = 64
+
+// The whole configuration is the environment: the command line only asks for help or the version.
+const args = process.argv.slice(2)
+if (args.length > 0) {
+  const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'))
+  if (args.length === 1 && (args[0] === '--help' || args[0] === '-h')) {
+    process.stdout.write(usage(version))
+    process.exit(0)
+  }
+  if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
+    process.stdout.write(`colorproxy ${version}\n`)
+    process.exit(0)
+  }
+  process.stderr.write(`colorproxy: unknown argument ${JSON.stringify(args[0])}\n\n${usage(version)}`)
+  process.exit(EX_USAGE)
+}
 
 let config: ReturnType<typeof loadConfig>
 try {

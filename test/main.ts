@@ -183,3 +183,29 @@ t.test('an address this machine does not have exits 1 with the reason', async (t
   t.equal((await program.exit).code, 1)
   t.match(program.stderr(), /^colorproxy: cannot start: .*EADDRNOTAVAIL.*\n$/)
 })
+
+t.test('--help prints every variable, grouped, with defaults, and exits 0; --version too', async (t) => {
+  const help = start(t, PROXY, { BLUE: 'not even a URL' }, ['--help'])
+  t.match(await help.exit, { code: 0 })
+  const text = help.lines.map((line) => line.text).join('\n')
+  t.match(text, /^colorproxy \d+\.\d+\.\d+: /)
+  for (const part of [
+    'Colors:',
+    'Timeouts:',
+    '  PORT  port 0 – 65535  (default: 8080)',
+    'TRUSTED_PROXIES',
+    'STATS_PASS',
+  ]) {
+    t.ok(text.includes(part), part)
+  }
+  const version = start(t, PROXY, {}, ['--version'])
+  t.match(await version.exit, { code: 0 })
+  t.match(version.lines, [{ text: /^colorproxy \d+\.\d+\.\d+$/ }])
+})
+
+t.test('any other argument exits 64 with the usage', async (t) => {
+  const program = start(t, PROXY, { BLUE: 'http://a:1' }, ['--port', '80'])
+  t.match(await program.exit, { code: 64 })
+  t.match(program.stderr(), /^colorproxy: unknown argument "--port"\n\ncolorproxy \d/)
+  t.same(program.lines, [], 'nothing started')
+})
