@@ -43,6 +43,8 @@ const { createColorProxy } = await import('./server.js')
 const { createPrimary, MESSAGE, workerSide } = await import('./cluster.js')
 const logger = createLogger(config.log)
 const workers = config.workers === 'auto' ? availableParallelism() : config.workers
+// /config shows the number of workers that run, not `auto`.
+config = { ...config, workers }
 // Said once, by the process that runs the show (a cluster's primary, or the only process).
 if (!cluster.isWorker) for (const warning of config.warnings) logger.warn(warning)
 
@@ -55,6 +57,9 @@ const cannotStart = (error: unknown) => {
   process.stderr.write(`colorproxy: cannot start: ${reason}\n`)
   return exit(1)
 }
+
+/** The startup lines go out now, not with the log buffer's next flush up to a second later. */
+const sayAtOnce = () => logger.flush()
 
 /**
  * SIGTERM is the orchestrator's stop: SHUTDOWN_DELAY, then drain. SIGINT is a person at a terminal: no
@@ -77,8 +82,7 @@ const stopOnSignals = (
 
 if (workers > 1 && cluster.isPrimary) {
   const primary = createPrimary(config, { logger, workers })
-  const started = primary.start().catch(cannotStart)
-  stopOnSignals(primary, started)
+  stopOnSignals(primary, primary.start().then(sayAtOnce, cannotStart))
 } else if (cluster.isWorker) {
   // The primary coordinates shutdown; a Ctrl-C reaches the whole process group, so workers wait for it.
   process.on('SIGINT', () => {})
@@ -94,5 +98,5 @@ if (workers > 1 && cluster.isPrimary) {
   process.send?.({ type: MESSAGE.listening, port })
 } else {
   const proxy = createColorProxy(config, { logger })
-  stopOnSignals(proxy, proxy.start().catch(cannotStart))
+  stopOnSignals(proxy, proxy.start().then(sayAtOnce, cannotStart))
 }

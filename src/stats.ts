@@ -143,6 +143,8 @@ export class Stats {
     const within = (seconds: number) => sum(this.seconds.filter((second) => second.at > nowS - seconds))
     const lastMinute = within(SHARE_WINDOW_S)
     const lastRate = within(RATE_WINDOW_S)
+    // A proxy that started 2 s ago has served for 2 s, not 10: the rate divides by what it has seen.
+    const rateWindowS = Math.min(RATE_WINDOW_S, Math.max(1, (this.now() - this.began) / 1000))
     const minuteTotal = total(lastMinute)
     const configured = shares(this.colors)
     const colors = this.colors.map((color): ColorStats => {
@@ -155,7 +157,7 @@ export class Stats {
         weight: color.weight,
         configured: configured.get(color.name) ?? 0,
         observed: percent(minute.requests, minuteTotal),
-        rate: round((lastRate.get(color.name)?.requests ?? 0) / RATE_WINDOW_S),
+        rate: round((lastRate.get(color.name)?.requests ?? 0) / rateWindowS),
         errorRate: percent(minute.errors, minute.requests),
         p50Ms: quantile(sorted, 0.5),
         p99Ms: quantile(sorted, 0.99),
@@ -176,7 +178,7 @@ export class Stats {
     }
     return {
       uptimeS: Math.round((this.now() - this.began) / 1000),
-      rate: round(total(lastRate) / RATE_WINDOW_S),
+      rate: round(total(lastRate) / rateWindowS),
       requests: colors.reduce((n, color) => n + color.requests, 0),
       colors,
       history,

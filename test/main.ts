@@ -5,7 +5,7 @@ import http from 'node:http'
 import net from 'node:net'
 import { createInterface } from 'node:readline'
 import t from 'tap'
-import { get, listen, recordingUpstream } from './helpers/net.js'
+import { get, listen, recordingUpstream, refusedPort } from './helpers/net.js'
 import { cleanEnv, PROXY, start, startProxy } from './helpers/programs.js'
 
 const BAD_ENVIRONMENTS: { env: Record<string, string>; names: string[] }[] = [
@@ -208,4 +208,22 @@ t.test('any other argument exits 64 with the usage', async (t) => {
   t.match(await program.exit, { code: 64 })
   t.match(program.stderr(), /^colorproxy: unknown argument "--port"\n\ncolorproxy \d/)
   t.same(program.lines, [], 'nothing started')
+})
+
+t.test('the startup lines are written at once, not with the next log flush a second later', async (t) => {
+  const up = await recordingUpstream(t)
+  const port = await refusedPort()
+  const program = start(t, PROXY, { BLUE: up.url, PORT: String(port), ADMIN_PORT: '0' })
+  // Knock until the port answers (each refusal is an event, not a sleep), then time the line.
+  for (;;) {
+    const socket = net.connect(port, '127.0.0.1')
+    const [event] = await Promise.race([once(socket, 'connect').then(() => ['up']), once(socket, 'error')])
+    socket.destroy()
+    if (event === 'up') break
+  }
+  const open = performance.now()
+  await program.line((line) => line.msg === 'listening')
+  const late = performance.now() - open
+  // The log buffer is flushed every second: a line that waited for it comes hundreds of ms late.
+  t.ok(late < 300, `the listening line came ${Math.round(late)} ms after the port answered`)
 })

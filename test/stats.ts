@@ -5,6 +5,17 @@ import { escapeHtml, renderStatsPage } from '../src/stats-page.js'
 const record = (color: string | null, status = 200, durationMs = 10) =>
   ({ color, status, durationMs, via: 'weighted', failure: undefined }) as const
 
+t.test('the rate 2 s after start divides by 2 s, not by the 10 s window', async (t) => {
+  let clock = 1_000_000
+  const stats = new Stats([{ name: 'blue', weight: 1 }], () => clock)
+  for (let i = 0; i < 100; i++) stats.done(record('blue'))
+  clock += 2000
+  t.equal(stats.snapshot().rate, 50)
+  t.equal(stats.snapshot().colors[0]?.rate, 50)
+  clock += 60_000
+  t.equal(stats.snapshot().rate, 0, 'and by the whole window later')
+})
+
 t.test('observed share and errors over the last minute, rate over 10 s, percentiles, history', async (t) => {
   let clock = 1_000_000
   const stats = new Stats(

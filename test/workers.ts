@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
+import { availableParallelism } from 'node:os'
 import t from 'tap'
 import { get, listen, recordingUpstream } from './helpers/net.js'
 import { PROXY, type Program, start, startProxy } from './helpers/programs.js'
@@ -105,4 +106,10 @@ t.test('WORKERS=2 on a taken port: the primary exits 1 and says why', async (t) 
   t.equal((await program.exit).code, 1)
   t.match(program.stderr(), /another process is using that port/)
   t.match(program.stderr(), /colorproxy: cannot start: a worker exited \(1\) before it listened\n/)
+})
+
+t.test('WORKERS=auto: /config shows how many workers run', async (t) => {
+  const up = await recordingUpstream(t)
+  const proxy = await startProxy(t, { BLUE: up.url, WORKERS: 'auto' })
+  t.match(JSON.parse((await get(`${proxy.admin}/config`)).body), { workers: availableParallelism() })
 })
