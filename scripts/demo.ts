@@ -20,6 +20,9 @@ function run(
   const child = spawn(process.execPath, [join(dist, script)], {
     env: { ...process.env, LOG_FORMAT: 'json', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
+    // A process group of its own: a terminal's SIGHUP or Ctrl-C reaches the demo, which stops each child
+    // gracefully, instead of killing them mid-request.
+    detached: true,
   })
   children.push(child)
   const listening = new Promise<Record<string, unknown>>((resolve) => {
@@ -56,9 +59,9 @@ async function stop(code: number): Promise<void> {
   process.exit(code)
 }
 
-// Ctrl-C in a terminal reaches every process in the group; SIGTERM (from a supervisor) reaches only us.
-process.on('SIGINT', () => stop(0))
-process.on('SIGTERM', () => stop(0))
+// Ctrl-C in a terminal reaches every process in the group; SIGTERM (from a supervisor, or npm passing on
+// its own) and SIGHUP (a closed terminal) reach only us: each stops all three.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => stop(0))
 
 const blue = run('blue', 'myapp/main.js', { PORT: '0', HOSTNAME: 'myapp-v1', V2: '' })
 const green = run('green', 'myapp/main.js', { PORT: '0', HOSTNAME: 'myapp-v2', V2: '1' })

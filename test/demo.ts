@@ -5,7 +5,7 @@ import http from 'node:http'
 import { createInterface } from 'node:readline'
 import t from 'tap'
 import { get } from './helpers/net.js'
-import { cleanEnv, DEMO } from './helpers/programs.js'
+import { cleanEnv, DEMO, root } from './helpers/programs.js'
 
 t.test('npm run demo shows the 4:1 split and stops everything on Ctrl-C', async (t) => {
   const demo = spawn(process.execPath, ['--enable-source-maps', DEMO], {
@@ -56,3 +56,31 @@ t.test('the demo stops the backends and exits non-zero when the proxy cannot sta
   t.match(stderr, /EADDRINUSE/)
   t.match(stderr, /demo: proxy exited \(1\); stopping the others/)
 })
+
+// A supervisor's SIGTERM reaches npm alone (npm passes it on); a closed terminal's SIGHUP reaches the
+// whole process group, as it does here.
+for (const [signal, group] of [
+  ['SIGTERM', false],
+  ['SIGHUP', true],
+] as const) {
+  t.test(`${signal} to npm run demo${group ? "'s process group" : ''} stops all three`, async (t) => {
+    const npm = spawn('npm', ['run', '--silent', 'demo'], {
+      cwd: root,
+      env: cleanEnv({ PORT: '0', ADMIN_PORT: '0' }),
+      stdio: ['ignore', 'pipe', 'inherit'],
+      detached: true,
+    })
+    t.teardown(() => npm.kill('SIGKILL'))
+    const output: string[] = []
+    const lines = createInterface({ input: npm.stdout })
+    lines.on('line', (line) => output.push(line))
+    while (!output.some((line) => line.includes('Ctrl-C stops all three'))) await once(lines, 'line')
+    process.kill(group ? -(npm.pid as number) : (npm.pid as number), signal)
+    await once(npm, 'close')
+    t.equal(
+      output.filter((line) => / stopped/.test(line)).length,
+      3,
+      'blue, green and the proxy each stopped',
+    )
+  })
+}
