@@ -1,6 +1,6 @@
 // createLogger(options, destination?) -> pino logger with redaction. Tests pass a destination stream and
 // parse the JSON lines; people get LOG_FORMAT=pretty.
-import { type DestinationStream, type Logger, pino } from 'pino'
+import { type DestinationStream, type Logger, type LoggerOptions, pino } from 'pino'
 import pretty from 'pino-pretty'
 import type { LogFormat, LogLevel } from './config.js'
 
@@ -17,6 +17,9 @@ export const REDACTED_PATHS = [
   'headers["set-cookie"]',
 ]
 
+/** pino's number for warn. */
+const WARN = 40
+
 /** How the JSON log reaches stdout: through a buffer, written asynchronously. */
 export const STDOUT_BUFFER = { bytes: 4096, flushEveryMs: 1000 }
 
@@ -24,10 +27,17 @@ export function createLogger(
   { level, format }: { level: LogLevel; format: LogFormat },
   destination?: DestinationStream,
 ): Logger {
-  const options = {
+  const options: LoggerOptions = {
     level,
     base: undefined,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    hooks: {
+      // A warning or an error is news: written at once, not with the buffer's next flush.
+      logMethod(args, method, lineLevel) {
+        method.apply(this, args)
+        if (lineLevel >= WARN) this.flush()
+      },
+    },
   }
   if (format === 'pretty') {
     const stream = pretty({

@@ -89,3 +89,15 @@ t.test('flushed() resolves once the buffered lines are written; a stuck reader c
   await flushed(createLogger({ level: 'info', format: 'json' }, stuck), 50)
   t.ok(Date.now() - started < 1000, 'gave up after withinMs')
 })
+
+t.test('a warning or an error is written at once, with what was buffered before it', async (t) => {
+  const { logger, stream, written } = await fileLog(t, { bytes: 16_000, flushEveryMs: 60_000 })
+  logger.info('before')
+  logger.warn('news')
+  for (;;) if ((await once(stream, 'write'))[0] > 0) break
+  t.match(written(), /"msg":"before"[^]*"msg":"news"/)
+  logger.info('after')
+  logger.error('more news')
+  for (;;) if ((await once(stream, 'write'))[0] > 0) break
+  t.match(written(), /"msg":"after"[^]*"msg":"more news"/)
+})

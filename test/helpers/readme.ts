@@ -1,0 +1,84 @@
+// The README's shell sessions, pasted into bash as a reader would, and compared with what the README says
+// they print.
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { cleanEnv, root } from './programs.js'
+
+export interface Block {
+  /** Where the block's text starts and ends in the README (after the ```console line, before ```). */
+  start: number
+  end: number
+  steps: { command: string; expected: string[] }[]
+}
+
+/** The ```console blocks under the given `## ` headings, in README order. */
+export function consoleBlocks(readme: string, headings: readonly string[]): Block[] {
+  const blocks: Block[] = []
+  for (const heading of headings) {
+    const from = readme.indexOf(`\n## ${heading}\n`)
+    if (from < 0) throw new Error(`README has no section "${heading}"`)
+    const to = readme.indexOf('\n## ', from + 1)
+    const section = readme.slice(from, to < 0 ? undefined : to)
+    for (const match of section.matchAll(/```console\n([^]*?)```/g)) {
+      const start = from + (match.index as number) + '```console\n'.length
+      const steps: Block['steps'] = []
+      for (const line of (match[1] as string).replace(/\n$/, '').split('\n')) {
+        if (line.startsWith('$ ')) steps.push({ command: line.slice(2), expected: [] })
+        else steps.at(-1)?.expected.push(line)
+      }
+      blocks.push({ start, end: start + (match[1] as string).length, steps })
+    }
+  }
+  return blocks
+}
+
+/** Runs every command in one bash, in order; resolves each command's output lines (stdout and stderr). */
+export async function replay(
+  commands: readonly string[],
+  env: Record<string, string>,
+  teardown: (fn: () => void) => void,
+): Promise<string[][]> {
+  const script = [
+    'exec 2>&1',
+    ...commands.flatMap((command, i) => [`printf '\\x1e%d\\x1e\\n' ${i}`, command]),
+  ]
+  const bash = spawn('bash', ['-c', script.join('\n')], {
+    cwd: root,
+    env: cleanEnv(env),
+    stdio: ['ignore', 'pipe', 'inherit'],
+    detached: true,
+  })
+  // Whatever is left running when the test ends (a failed step) is stopped with its shell.
+  teardown(() => {
+    try {
+      process.kill(-(bash.pid as number), 'SIGKILL')
+    } catch {}
+  })
+  let text = ''
+  bash.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    text += chunk
+  })
+  await once(bash, 'close')
+  const outputs: string[][] = commands.map(() => [])
+  // ['', '0', output of 0, '1', output of 1, ...]
+  const parts = text.split(/\x1e(\d+)\x1e\n/)
+  for (let i = 1; i < parts.length; i += 2) {
+    const output = (parts[i + 1] as string).replace(/\n$/, '')
+    outputs[Number(parts[i])] = output === '' ? [] : output.split('\n')
+  }
+  return outputs
+}
+
+/**
+ * An expected line as a pattern: digits (counts that vary by chance, timestamps) match any digits, `...`
+ * matches anything, trailing blanks are ignored; the rest is literal.
+ */
+export function linePattern(expected: string): RegExp {
+  const parts = expected
+    .trimEnd()
+    .split(/(\.\.\.|\d+)/)
+    .map((part) =>
+      part === '...' ? '.*' : /^\d+$/.test(part) ? '\\d+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
+    )
+  return new RegExp(`^${parts.join('')}$`)
+}
