@@ -32,12 +32,15 @@ export function consoleBlocks(readme: string, headings: readonly string[]): Bloc
   return blocks
 }
 
+const SEPARATOR = String.fromCharCode(0x1e)
+
 /** Runs every command in one bash, in order; resolves each command's output lines (stdout and stderr). */
 export async function replay(
   commands: readonly string[],
   env: Record<string, string>,
   teardown: (fn: () => void) => void,
 ): Promise<string[][]> {
+  // Before each command, a line no program prints: the record separator, the command's index, again.
   const script = [
     'exec 2>&1',
     ...commands.flatMap((command, i) => [`printf '\\x1e%d\\x1e\\n' ${i}`, command]),
@@ -52,7 +55,9 @@ export async function replay(
   teardown(() => {
     try {
       process.kill(-(bash.pid as number), 'SIGKILL')
-    } catch {}
+    } catch {
+      // Already gone: nothing left to stop.
+    }
   })
   let text = ''
   bash.stdout.setEncoding('utf8').on('data', (chunk: string) => {
@@ -61,7 +66,7 @@ export async function replay(
   await once(bash, 'close')
   const outputs: string[][] = commands.map(() => [])
   // ['', '0', output of 0, '1', output of 1, ...]
-  const parts = text.split(/\x1e(\d+)\x1e\n/)
+  const parts = text.split(new RegExp(`${SEPARATOR}(\\d+)${SEPARATOR}\n`))
   for (let i = 1; i < parts.length; i += 2) {
     const output = (parts[i + 1] as string).replace(/\n$/, '')
     outputs[Number(parts[i])] = output === '' ? [] : output.split('\n')
