@@ -79,10 +79,11 @@ export function sendUpload(upload: Upload): void {
   request.on('error', fail)
   request.once('response', (answer: IncomingMessage) => {
     clearTimeout(timer)
-    const sink = upload.onAnswer(answer.statusCode ?? 0, answer.headers)
+    const sink = upload.onAnswer(answer.statusCode as number, answer.headers)
     // The client left: the upstream request is cancelled (its answer would go nowhere).
     sink.once('close', () => done(sink.writableFinished ? null : new Error('the answer was not taken')))
-    if (!answer.complete) connection?.setTimeout(upload.serverIdleTimeoutMs, idle)
+    // The 'socket' event came first: the connection is known.
+    if (!answer.complete) (connection as Socket).setTimeout(upload.serverIdleTimeoutMs, idle)
     answer.once('aborted', () => fail(timeout('ECONNRESET', 'the upstream closed the connection mid-answer')))
     answer.on('error', fail)
     answer.once('end', () => done(null))

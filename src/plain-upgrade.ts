@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream'
 
 /** `Upgrade: websocket` on a GET: the one upgrade colorproxy proxies (RFC 6455 section 4.1). */
 export function isWebSocket(req: IncomingMessage): boolean {
-  return req.method === 'GET' && /(?:^|,)\s*websocket\s*(?:,|$)/i.test(req.headers.upgrade ?? '')
+  return req.method === 'GET' && /(?:^|,)\s*websocket\s*(?:,|$)/i.test(req.headers.upgrade as string)
 }
 
 export function answerAsPlainRequest(

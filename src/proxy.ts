@@ -131,7 +131,9 @@ function canFailOver(req: IncomingMessage, exchange: Exchange): boolean {
   const reason = exchange.reason as FailureReason
   const unreached =
     CONNECT_FAILURES.has(reason) ||
-    (reason === 'reset' && exchange.upstreamStatus === undefined && RETRYABLE_METHODS.has(req.method ?? ''))
+    (reason === 'reset' &&
+      exchange.upstreamStatus === undefined &&
+      RETRYABLE_METHODS.has(req.method as string))
   return unreached && exchange.failedOverFrom === undefined && !hasBody(req)
 }
 
@@ -146,7 +148,7 @@ function retryable(req: IncomingMessage, exchange: Exchange): boolean {
     exchange.reason === 'reset' &&
     exchange.upstreamStatus === undefined &&
     !exchange.retried &&
-    RETRYABLE_METHODS.has(req.method ?? '') &&
+    RETRYABLE_METHODS.has(req.method as string) &&
     !hasBody(req)
   )
 }

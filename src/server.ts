@@ -137,7 +137,7 @@ export function createColorProxy(config: Config, deps: Dependencies): ColorProxy
     if (req.rawHeaders.length > MAX_HEADER_FIELDS * 2) {
       return { status: 431, text: `the request has more than ${MAX_HEADER_FIELDS} header fields` }
     }
-    const target = requestTarget(req.httpVersionMajor, req.url ?? '', req.rawHeaders)
+    const target = requestTarget(req.httpVersionMajor, req.url as string, req.rawHeaders)
     if (!target.ok) return target
     return { path: target.path, forwarded: forwarding(req, 'http') }
   }
@@ -151,7 +151,7 @@ export function createColorProxy(config: Config, deps: Dependencies): ColorProxy
     const admitted = admit(req)
     if ('status' in admitted) {
       closing.add(req.socket)
-      proxy.refuse(req, res, admitted.status, admitted.text, req.socket.remoteAddress ?? '')
+      proxy.refuse(req, res, admitted.status, admitted.text, forwarding(req, 'http').client)
       return
     }
     proxy.web(req, res, admitted, router.decide(req, admitted.forwarded.client))

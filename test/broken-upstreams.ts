@@ -214,7 +214,7 @@ t.test('HEAD requests reuse pooled upstream connections like GET', async (t) => 
 })
 
 t.test('an answer with more than 100 header fields is a 502, never a silent reset', async (t) => {
-  const many = Array.from({ length: 150 }, (_, i) => `X-F${i}: ${i}\r\n`).join('')
+  const many = Array.from({ length: 150 }, (_, i) => `Set-Cookie: c${i}=${i}\r\n`).join('')
   const huge = Array.from({ length: 10_000 }, (_, i) => `X-F${i}: ${i}\r\n`).join('')
   const upstream = await rawUpstream(t, (head, socket) => {
     socket.write(`HTTP/1.1 200 OK\r\n${head.includes('/huge') ? huge : many}Content-Length: 2\r\n\r\nok`)
@@ -236,6 +236,7 @@ t.test('a TLS failure with an https upstream is logged with its cause, at most o
   const { port } = server.address() as import('node:net').AddressInfo
   const proxy = await startColorProxy(t, { BLUE: `https://127.0.0.1:${port}`, FAILOVER: 'false' })
   for (let i = 0; i < 3; i++) t.equal((await get(proxy.url)).status, 502)
+  t.equal((await get(proxy.url, { method: 'POST', body: 'upload' })).status, 502, 'an upload too')
   const warnings = proxy.lines.filter((l) => l.level === 40 && String(l.msg).startsWith('TLS'))
   t.equal(warnings.length, 1, 'one warning for three failures')
   t.match(warnings[0], { color: 'blue', code: 'DEPTH_ZERO_SELF_SIGNED_CERT', msg: /self-signed certificate/ })

@@ -237,6 +237,11 @@ t.test('a non-WebSocket Upgrade is answered as the ordinary request it is', asyn
   t.match(sent, /^GET \/h2c HTTP\/1\.1\r\n/)
   t.notMatch(sent, /upgrade|http2-settings/i, 'the Upgrade and what Connection named stay on this hop')
   t.match(sent, /GET \/next HTTP\/1\.1\r\n/)
+  const tls = await exchange(
+    proxy.port,
+    'GET /tls HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: TLS/1.0\r\n\r\nGET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+  )
+  t.equal(tls.match(/HTTP\/1\.1 200 OK/g)?.length, 2, 'Connection: Upgrade alone goes too')
 })
 
 t.test('CONNECT gets a 405 with a one-line body, not a closed socket', async (t) => {
