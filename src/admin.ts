@@ -96,9 +96,12 @@ export function configView(config: Config): object {
     admin: config.admin,
     color_header: config.colorHeader,
     preserve_host: config.preserveHost,
+    // BlockList's own words: "Subnet: IPv4 10.0.0.0/8".
+    trusted_proxies: config.trustedProxies?.rules ?? [],
     timeouts_ms: {
       connect: config.timeouts.connectMs,
       server: config.timeouts.serverMs,
+      server_idle: config.timeouts.serverIdleMs,
       client: config.timeouts.clientMs,
       http_keep_alive: config.timeouts.keepAliveMs,
       tunnel: config.timeouts.tunnelMs,

@@ -29,6 +29,7 @@ t.test('/config shows the effective configuration with credentials redacted', as
   t.same(view.timeouts_ms, {
     connect: 5000,
     server: 60000,
+    server_idle: 60000,
     client: 60000,
     http_keep_alive: 15000,
     tunnel: 3600000,
@@ -36,6 +37,9 @@ t.test('/config shows the effective configuration with credentials redacted', as
   t.same(view.upstream_ms, { max_socket_age: 30000, resolve_every: 5000 })
   t.same(view.shutdown_ms, { delay: 2000, timeout: 2000 })
   t.match(view, { color_header: 'Color', preserve_host: true, log: { level: 'info', format: 'json' } })
+  t.same(view.trusted_proxies, [])
+  const trusted = await startColorProxy(t, { ...env, TRUSTED_PROXIES: '10.0.0.0/8' })
+  t.same(JSON.parse((await get(`${trusted.admin}/config`)).body).trusted_proxies, ['Subnet: IPv4 10.0.0.0/8'])
   t.notMatch(answer.body, /hunter2|user/)
 })
 
