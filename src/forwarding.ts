@@ -41,8 +41,8 @@ export interface Forwarded {
 
 export type Forwarding = (req: IncomingMessage, proto: 'http' | 'https') => Forwarded
 
-/** The first value of a header that may have been sent more than once. */
-function first(value: string | string[] | undefined): string | undefined {
+/** A header's value, its repeated fields joined as one list. */
+function joined(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(', ') : value
 }
 
@@ -62,7 +62,7 @@ export function createForwarding(trusted: BlockList | undefined): Forwarding {
     if (trusted === undefined || !trusts(trusted, peer)) {
       return { client: peer, for: peer, host, proto, port: ownPort }
     }
-    const chain = first(headers['x-forwarded-for'])
+    const chain = joined(headers['x-forwarded-for'])
     const hops = chain === undefined ? [] : chain.split(',').map((hop) => hop.trim())
     // The rightmost address a trusted proxy did not add is the client; all trusted: the leftmost.
     let client = peer
@@ -73,9 +73,9 @@ export function createForwarding(trusted: BlockList | undefined): Forwarding {
     return {
       client,
       for: chain === undefined ? peer : `${chain}, ${peer}`,
-      host: first(headers['x-forwarded-host']) ?? host,
-      proto: first(headers['x-forwarded-proto']) ?? proto,
-      port: first(headers['x-forwarded-port']) ?? ownPort,
+      host: joined(headers['x-forwarded-host']) ?? host,
+      proto: joined(headers['x-forwarded-proto']) ?? proto,
+      port: joined(headers['x-forwarded-port']) ?? ownPort,
     }
   }
 }

@@ -59,12 +59,9 @@ function connectionTokens(connection: string | undefined): Set<string> | undefin
 
 /** Removes hop-by-hop fields, and the ones the upstream's Connection names, from a response's headers. */
 export function stripResponseHopByHop(headers: Record<string, string | string[] | undefined>): void {
-  const connection = headers.connection
-  if (connection !== undefined) {
-    for (const token of String(connection).toLowerCase().split(',')) {
-      const name = token.trim()
-      if (name && !PROTECTED.has(name) && name !== 'transfer-encoding') delete headers[name]
-    }
+  const connection = headers.connection === undefined ? undefined : String(headers.connection)
+  for (const name of connectionTokens(connection) ?? []) {
+    if (!PROTECTED.has(name) && name !== 'transfer-encoding') delete headers[name]
   }
   for (const name of HOP_BY_HOP) if (name !== 'transfer-encoding') delete headers[name]
 }

@@ -372,8 +372,8 @@ export function createProxy(options: ProxyOptions): Proxy {
     logger.debug({ request_id: exchange.requestId, status: statusCode }, 'upstream headers')
     // Our keep-alive with the client is ours to decide: Node's own choice, close while draining, and close
     // when the upstream answered before the client's body was all read (the rest is never forwarded).
-    let keepAlive = res.shouldKeepAlive && req.complete
-    keepAlive = frame(req, headers) && keepAlive
+    const framed = frame(req, headers)
+    const keepAlive = framed && res.shouldKeepAlive && req.complete
     if (!keepAlive) res.shouldKeepAlive = false
     // Set, not written: the head goes out with the first body byte, so a drain that starts before then can
     // still make it say Connection: close.
