@@ -1,5 +1,5 @@
 # colorproxy: the edge proxy. Multi-stage: compile with dev dependencies, run with production ones only.
-# Image budget: node:20-alpine plus under 20 MB of app (dist/src and production node_modules; the image
+# Image budget: node:20-alpine plus under 20 MB of app (dist/src, dist/lib and production node_modules; the image
 # smoke test measures it).
 
 FROM node:20-alpine AS build
@@ -8,6 +8,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY lib ./lib
 COPY myapp ./myapp
 COPY scripts ./scripts
 RUN npm run build
@@ -23,6 +24,7 @@ WORKDIR /app
 COPY package.json ./
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
+COPY --from=build /app/dist/lib ./dist/lib
 USER node
 EXPOSE 8080 8081
 # SIGTERM starts the graceful drain (readyz 503, SHUTDOWN_DELAY, then SHUTDOWN_TIMEOUT); give the task a

@@ -1,14 +1,13 @@
-# myapp: the demo backend. Same stages as the proxy's Dockerfile; it needs dist/myapp and the dist/src
-# modules it imports.
+# myapp: the demo backend. Same stages as the proxy's Dockerfile; it imports nothing from src/, so it
+# builds and copies only myapp/ and the small lib/ it shares with colorproxy.
 
 FROM node:20-alpine AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
-COPY src ./src
+COPY lib ./lib
 COPY myapp ./myapp
-COPY scripts ./scripts
 RUN npm run build
 
 FROM node:20-alpine AS deps
@@ -21,7 +20,7 @@ ENV NODE_ENV=production PORT=8080
 WORKDIR /app
 COPY package.json ./
 COPY --from=deps /app/node_modules ./node_modules
-COPY --from=build /app/dist/src ./dist/src
+COPY --from=build /app/dist/lib ./dist/lib
 COPY --from=build /app/dist/myapp ./dist/myapp
 USER node
 EXPOSE 8080

@@ -4,10 +4,9 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { hostname } from 'node:os'
-import { LOG_LEVELS, type LogLevel } from '../src/config.js'
-import { createDrainer } from '../src/drain.js'
-import { createLogger, flushed } from '../src/logger.js'
-import { parseDuration, parsePort } from '../src/validators.js'
+import { LOG_LEVELS, type LogLevel, parseDuration, parsePort } from '../lib/values.js'
+import { createDrainer } from '../lib/drain.js'
+import { createLogger, flushed } from '../lib/logger.js'
 import { renderPage } from './page.js'
 
 const env = process.env

@@ -3,10 +3,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Config } from './config.js'
-import { shares } from './router.js'
 import type { StatsSnapshot } from './stats.js'
 import { renderLive, renderStatsPage } from './stats-page.js'
-import { redactUrl } from './upstream.js'
+import { redactUrl } from './redact.js'
+import { shares } from './weights.js'
 
 export interface AdminState {
   /** False once shutdown has begun: /readyz answers 503 so the orchestrator stops routing here. */

@@ -6,10 +6,11 @@ import cluster, { type Worker } from 'node:cluster'
 import { AggregatorRegistry, type Registry } from 'prom-client'
 import { createAdminServer } from './admin.js'
 import type { Config } from './config.js'
-import { gracefulStop } from './drain.js'
-import type { Logger } from './logger.js'
-import { listen, logListening } from './server.js'
+import { gracefulStop } from '../lib/drain.js'
+import type { Logger } from '../lib/logger.js'
+import { listen } from './server.js'
 import { Stats, type StatsState } from './stats.js'
+import { logListening } from './summary.js'
 
 /** Messages between the primary and its workers. */
 export const MESSAGE = {
@@ -37,60 +38,27 @@ export function createPrimary(
 ): Primary {
   const { logger } = deps
   const now = deps.now ?? Date.now
-  const listening = new Set<Worker>()
-  let stopping = false
-  let port = 0
-  let started = false
-  let statsRequests = 0
+  const pool = new WorkerPool(logger)
   const aggregator = new AggregatorRegistry()
-
+  let statsRequests = 0
   const stats = async () => {
     const id = ++statsRequests
-    const answers = await Promise.all([...listening].map((worker) => askStats(worker, id)))
-    const merged = Stats.merge(
-      config.colors,
-      now,
-      answers.map((answer) => answer.state),
-    )
+    const answers = await Promise.all([...pool.listening].map((worker) => askStats(worker, id)))
+    const states = answers.map((answer) => answer.state)
+    const merged = Stats.merge(config.colors, now, states)
     return merged.snapshot([...new Set(answers.flatMap((answer) => answer.ejected))])
   }
   const admin = createAdminServer(config, {
-    ready: () => !stopping && listening.size === deps.workers,
-    metrics: async () => ({
-      type: aggregator.contentType,
-      body: await aggregator.clusterMetrics(),
-    }),
+    ready: () => !pool.stopping && pool.listening.size === deps.workers,
+    metrics: async () => ({ type: aggregator.contentType, body: await aggregator.clusterMetrics() }),
     stats,
   })
 
-  function fork(): Promise<number> {
-    const worker = cluster.fork()
-    return new Promise((resolve, reject) => {
-      worker.on('message', (message: { type?: string; port?: number }) => {
-        if (message.type !== MESSAGE.listening) return
-        listening.add(worker)
-        logger.debug({ worker: worker.id, pid: worker.process.pid }, 'worker listening')
-        resolve(message.port as number)
-      })
-      worker.once('exit', (code, signal) => {
-        listening.delete(worker)
-        if (stopping) return
-        if (!started) {
-          reject(new Error(`a worker exited (${code ?? signal}) before it listened`))
-          return
-        }
-        logger.error({ worker: worker.id, code, signal }, 'worker died: starting another')
-        // Its promise only ever resolves: after start, a worker that exits early is replaced in turn.
-        void fork()
-      })
-    })
-  }
-
   return {
     async start() {
-      const ports = await Promise.all(Array.from({ length: deps.workers }, fork))
-      started = true
-      port = ports[0] as number
+      const ports = await Promise.all(Array.from({ length: deps.workers }, () => pool.fork()))
+      pool.started = true
+      const port = ports[0] as number
       await listen(admin, config.admin.port, config.admin.host)
       const adminPort = (admin.address() as { port: number }).port
       logger.info({ workers: deps.workers }, `${deps.workers} workers share port ${port}`)
@@ -101,23 +69,62 @@ export function createPrimary(
     shutdown: gracefulStop(
       { logger, timeoutMs: config.shutdown.timeoutMs },
       () => {
-        stopping = true
+        pool.stopping = true
       },
       async () => {
-        const workers = Object.values(cluster.workers ?? {}) as Worker[]
-        logger.info({ workers: workers.length }, 'draining: every worker stops accepting')
-        await Promise.all(
-          workers.map((worker) => {
-            const exited = new Promise((resolve) => worker.once('exit', resolve))
-            if (worker.isConnected()) worker.send({ type: MESSAGE.shutdown })
-            return exited
-          }),
-        )
+        await pool.stopAll()
         admin.close()
         admin.closeAllConnections()
         logger.info('stopped')
       },
     ),
+  }
+}
+
+/** The workers: forked, replaced when one dies after start, and stopped together. */
+class WorkerPool {
+  readonly listening = new Set<Worker>()
+  /** Every worker listened once: from now on, one that dies is replaced. */
+  started = false
+  stopping = false
+
+  constructor(private readonly logger: Logger) {}
+
+  /** Resolves with the port once the new worker listens; rejects if it dies before start. */
+  fork(): Promise<number> {
+    const worker = cluster.fork()
+    return new Promise((resolve, reject) => {
+      worker.on('message', (message: { type?: string; port?: number }) => {
+        if (message.type !== MESSAGE.listening) return
+        this.listening.add(worker)
+        this.logger.debug({ worker: worker.id, pid: worker.process.pid }, 'worker listening')
+        resolve(message.port as number)
+      })
+      worker.once('exit', (code, signal) => {
+        this.listening.delete(worker)
+        if (this.stopping) return
+        if (!this.started) {
+          reject(new Error(`a worker exited (${code ?? signal}) before it listened`))
+          return
+        }
+        this.logger.error({ worker: worker.id, code, signal }, 'worker died: starting another')
+        // Its promise only ever resolves: after start, a worker that exits early is replaced in turn.
+        void this.fork()
+      })
+    })
+  }
+
+  /** Every worker drains and exits. */
+  async stopAll(): Promise<void> {
+    const workers = Object.values(cluster.workers ?? {}) as Worker[]
+    this.logger.info({ workers: workers.length }, 'draining: every worker stops accepting')
+    await Promise.all(
+      workers.map((worker) => {
+        const exited = new Promise((resolve) => worker.once('exit', resolve))
+        if (worker.isConnected()) worker.send({ type: MESSAGE.shutdown })
+        return exited
+      }),
+    )
   }
 }
 

@@ -4,6 +4,22 @@
 //
 // Text in backticks is Markdown code in the README and plain text in --help.
 
+import { LOG_FORMATS, LOG_LEVELS, parseDuration, parsePort } from '../lib/values.js'
+import {
+  parseBoolean,
+  parseChoice,
+  parseColorList,
+  parseCookieName,
+  parseCount,
+  parseHeaderName,
+  parseListenHost,
+  parseSticky,
+  parseTrustedProxies,
+  parseUpstreamUrl,
+  parseWeight,
+  parseWorkers,
+} from './validators.js'
+
 export const GROUPS = [
   'Colors',
   'Listening and headers',
@@ -15,290 +31,364 @@ export const GROUPS = [
   'Admin and processes',
 ] as const
 
-export interface VariableSpec {
+export interface VariableSpec<T = unknown> {
   /** `PORT`, or a pattern: `<COLOR>`, `<COLOR>_WEIGHT`, `<VAR>_FILE`. */
   name: string
   /** Names shown in place of the pattern: `BLUE`, `GREEN`. */
   example?: string
   group: (typeof GROUPS)[number]
   type: string
-  /** The default as someone would write it; undefined: unset. */
+  /** The default as someone would write it; undefined: unset. Read by `parse` like a value someone sets. */
   default?: string
   /** Said for an unset value with no default (`off`). */
   unset?: string
   meaning: string
+  /** The value, or an Error whose message says what is expected (never the value itself). */
+  parse: (input: string) => T
+  /** Never quoted in a problem line: it may hold credentials. */
+  secret?: boolean
 }
 
-const DURATION = 'duration'
+/** Keeps each entry's own types (its name, its parser's result, whether it has a default). */
+const spec = <const S extends VariableSpec<unknown>>(entry: S): S => entry
 
-export const VARIABLES: readonly VariableSpec[] = [
-  {
+const DURATION = 'duration'
+const text = (input: string): string => input
+const duration = (input: string): number => parseDuration(input, { min: 1 })
+const durationOrZero = (input: string): number => parseDuration(input)
+const ejectAfter = (input: string): number => parseCount(input, { max: 1000 })
+
+export const VARIABLES = [
+  spec({
     name: 'COLORS',
+    parse: parseColorList,
     group: 'Colors',
     type: 'comma list of `[a-z][a-z0-9-]*`',
     default: 'blue,green',
     meaning:
       "The colors that exist. A color's variables are its name upper-cased with `-` → `_` (`canary-2` → `CANARY_2`).",
-  },
-  {
+  }),
+  spec({
     name: '<COLOR>',
+    parse: parseUpstreamUrl,
+    secret: true,
     example: '`BLUE`, `GREEN`',
     group: 'Colors',
     type: '`http(s)://host[:port][/base]`',
     meaning:
       "That color's upstream. Unset: the color gets no traffic. Credentials in the URL (`http://user:pass@host`) are sent as basic auth and never shown.",
-  },
-  {
+  }),
+  spec({
     name: '<COLOR>_WEIGHT',
+    parse: parseWeight,
     example: '`BLUE_WEIGHT`',
     group: 'Colors',
     type: 'whole number 0 – 1000000',
     default: '1',
     meaning:
       'Share of new traffic. `0` drains the color. A weight whose color has no upstream is ignored with a warning.',
-  },
-  {
+  }),
+  spec({
     name: 'PORT',
+    parse: parsePort,
     group: 'Listening and headers',
     type: 'port 0 – 65535',
     default: '8080',
     meaning: 'Traffic listener port (`0`: any free port).',
-  },
-  {
+  }),
+  spec({
     name: 'HOST',
+    parse: parseListenHost,
     group: 'Listening and headers',
     type: 'address',
     default: '0.0.0.0',
     meaning: 'Traffic listener address.',
-  },
-  {
+  }),
+  spec({
     name: 'COLOR_HEADER',
+    parse: parseHeaderName,
     group: 'Listening and headers',
     type: 'header name',
     default: 'Color',
     meaning:
       'Request header set to the chosen color on every forwarded request; a client-sent value is replaced.',
-  },
-  {
+  }),
+  spec({
     name: 'PRESERVE_HOST',
+    parse: parseBoolean,
     group: 'Listening and headers',
     type: 'boolean',
     default: 'true',
     meaning:
       "Forward the client's `Host`. `false` sends the upstream's `host:port` (the client's goes in `X-Forwarded-Host`).",
-  },
-  {
+  }),
+  spec({
     name: 'TRUSTED_PROXIES',
+    parse: parseTrustedProxies,
     group: 'Listening and headers',
     type: 'comma list of addresses and CIDRs',
     unset: 'none',
     meaning:
       'Peers (a load balancer in front, e.g. `10.0.0.0/8,::1`) whose `X-Forwarded-For`, `-Host`, `-Proto` and `-Port` are kept and appended to, and whose `X-Forwarded-For` names the client (for `STICKY=ip` and the access log). From any other peer those headers are replaced, and `X-Forwarded-For` starts with the peer address.',
-  },
-  {
+  }),
+  spec({
     name: 'TIMEOUT_CONNECT',
+    parse: duration,
     group: 'Timeouts',
     type: DURATION,
     default: '5s',
     meaning: 'Upstream TCP (and TLS) connect; then 504.',
-  },
-  {
+  }),
+  spec({
     name: 'TIMEOUT_SERVER',
+    parse: duration,
     group: 'Timeouts',
     type: DURATION,
     default: '60s',
     meaning: 'Upstream response headers, from the moment the request is sent; then 504.',
-  },
-  {
+  }),
+  spec({
     name: 'TIMEOUT_SERVER_IDLE',
+    parse: duration,
     group: 'Timeouts',
     type: DURATION,
     default: '60s',
     meaning:
       "No byte from the upstream for this long while its answer's body streams: the answer is cut (logged `server_idle_timeout`, counted as a 504 against the color).",
-  },
-  {
+  }),
+  spec({
     name: 'TIMEOUT_CLIENT',
+    parse: duration,
     group: 'Timeouts',
     type: DURATION,
     default: '60s',
     meaning: 'Client request headers and body; then 408 and the connection is closed.',
-  },
-  {
+  }),
+  spec({
     name: 'TIMEOUT_HTTP_KEEP_ALIVE',
+    parse: duration,
     group: 'Timeouts',
     type: DURATION,
     default: '15s',
     meaning: 'An idle client keep-alive connection is closed.',
-  },
-  {
+  }),
+  spec({
     name: 'TIMEOUT_TUNNEL',
+    parse: duration,
     group: 'Timeouts',
     type: DURATION,
     default: '3600s',
     meaning: 'An idle WebSocket (no data either way) is closed.',
-  },
-  {
+  }),
+  spec({
     name: 'UPSTREAM_MAX_SOCKET_AGE',
+    parse: duration,
     group: 'Upstream connections',
     type: DURATION,
     default: '30s',
     meaning:
       "Each upstream address's connection pool is replaced once this old (its requests in flight finish first), so a Swarm VIP spreads new connections over tasks.",
-  },
-  {
+  }),
+  spec({
     name: 'UPSTREAM_RESOLVE_EVERY',
+    parse: duration,
     group: 'Upstream connections',
     type: DURATION,
     default: '5s',
     meaning: 'How often an upstream host name is resolved again.',
-  },
-  {
+  }),
+  spec({
     name: 'SHUTDOWN_DELAY',
+    parse: durationOrZero,
     group: 'Shutdown',
     type: DURATION,
     default: '2s',
     meaning: 'After SIGTERM: `/readyz` is 503 and traffic is still served for this long.',
-  },
-  {
+  }),
+  spec({
     name: 'SHUTDOWN_TIMEOUT',
+    parse: durationOrZero,
     group: 'Shutdown',
     type: DURATION,
     default: '7s',
     meaning: 'Then the wait for in-flight requests before their connections are closed.',
-  },
-  {
+  }),
+  spec({
     name: 'LOG_LEVEL',
+    parse: parseChoice(LOG_LEVELS),
     group: 'Logging and config sources',
     type: '`fatal` `error` `warn` `info` `debug` `trace` `silent`',
     default: 'info',
     meaning: 'Log level.',
-  },
-  {
+  }),
+  spec({
     name: 'LOG_FORMAT',
+    parse: parseChoice(LOG_FORMATS),
     group: 'Logging and config sources',
     type: '`json`, `pretty`',
     default: 'json',
     meaning: '`pretty` prints coloured lines for people.',
-  },
-  {
+  }),
+  spec({
     name: 'ENV_FILE',
+    parse: text,
     group: 'Logging and config sources',
     type: 'path',
     default: '.env',
     meaning:
       'A dotenv file loaded if present (an `ENV_FILE` you name must exist); the real environment always wins.',
-  },
-  {
+  }),
+  spec({
     name: '<VAR>_FILE',
+    parse: text,
     example: '`GREEN_FILE`',
     group: 'Logging and config sources',
     type: 'path',
     meaning:
       "Read any of colorproxy's variables from a file (Docker secrets); a trailing newline is trimmed. Setting both `<VAR>` and `<VAR>_FILE` is an error. Other `*_FILE` variables (`SSL_CERT_FILE`, `TF_CLI_CONFIG_FILE`, ...) are not colorproxy's and are ignored.",
-  },
-  {
+  }),
+  spec({
     name: 'STICKY',
+    parse: parseSticky,
     group: 'Canary controls',
     type: '`off`, `cookie`, `ip`, `header:<Name>`',
     default: 'off',
     meaning:
       "Keep a client on one color. `cookie`: a client without the cookie gets a weighted pick and a cookie naming it, and keeps that color while it has an upstream, even at weight 0. `ip` (the client address: the peer, or what `TRUSTED_PROXIES` say) or `header:X-User-Id`: weighted rendezvous hashing of that value, identical on every replica with no shared state; raising a color's weight only moves clients toward it. No value: a weighted pick.",
-  },
-  {
+  }),
+  spec({
     name: 'STICKY_COOKIE',
+    parse: parseCookieName,
     group: 'Canary controls',
     type: 'cookie name',
     default: 'colorproxy',
     meaning: 'The cookie for `STICKY=cookie` (`HttpOnly; SameSite=Lax; Path=/`).',
-  },
-  {
+  }),
+  spec({
     name: 'STICKY_TTL',
+    parse: duration,
     group: 'Canary controls',
     type: DURATION,
     default: '24h',
     meaning: "The cookie's `Max-Age`.",
-  },
-  {
+  }),
+  spec({
     name: 'OVERRIDE_HEADER',
+    parse: parseHeaderName,
     group: 'Canary controls',
     type: 'header name',
     unset: 'off',
     meaning:
       'e.g. `X-Color`: a request with that header, or a cookie of that name, naming a configured color goes to that color, even at weight 0 (QA before any traffic moves). An unknown color name is ignored.',
-  },
-  {
+  }),
+  spec({
     name: 'FAILOVER',
+    parse: parseBoolean,
     group: 'Canary controls',
     type: 'boolean',
     default: 'true',
     meaning:
       'When the upstream cannot be reached (refused, DNS, unreachable, connect timeout) for a request without a body, send it once to another color with weight above 0.',
-  },
-  {
+  }),
+  spec({
     name: 'EJECT_AFTER',
+    parse: ejectAfter,
     group: 'Canary controls',
     type: 'whole number 0 – 1000',
     default: '5',
     meaning:
       'Consecutive connect failures that take a color out of the split (logged once, counted in `/metrics`); `0` never ejects. The last color that can take traffic is never ejected.',
-  },
-  {
+  }),
+  spec({
     name: 'EJECT_FOR',
+    parse: duration,
     group: 'Canary controls',
     type: DURATION,
     default: '10s',
     meaning: 'How long an ejected color stays out; then it is tried again.',
-  },
-  {
+  }),
+  spec({
     name: 'ADMIN_PORT',
+    parse: parsePort,
     group: 'Admin and processes',
     type: 'port 0 – 65535',
     default: '8081',
     meaning:
       'Admin listener port (health, readiness, config, metrics, stats page); never proxied. Must differ from `PORT`.',
-  },
-  {
+  }),
+  spec({
     name: 'ADMIN_HOST',
+    parse: parseListenHost,
     group: 'Admin and processes',
     type: 'address',
     default: '0.0.0.0',
     meaning:
       'Admin listener address. The default answers on every interface, without auth: set `127.0.0.1` or `STATS_USER`/`STATS_PASS` where the network is not yours (README "Security notes").',
-  },
-  {
+  }),
+  spec({
     name: 'STATS_USER',
+    parse: text,
     group: 'Admin and processes',
     type: 'text',
     meaning:
       'With `STATS_PASS`: basic auth (constant-time compare) on every admin path except `/healthz` and `/readyz`.',
-  },
-  {
+  }),
+  spec({
     name: 'STATS_PASS',
+    parse: text,
+    secret: true,
     group: 'Admin and processes',
     type: 'text (secret)',
     meaning:
       'The password for `STATS_USER`: never shown or logged; `STATS_PASS_FILE` reads it from a Docker secret.',
-  },
-  {
+  }),
+  spec({
     name: 'WORKERS',
+    parse: parseWorkers,
     group: 'Admin and processes',
     type: '`auto` or whole number 1 – 64',
     default: '1',
     meaning:
       'Processes serving traffic. Above 1, a node:cluster primary runs that many workers on the one port and owns the admin listener: `/readyz` is 200 only while every worker listens, `/metrics` sums the workers (weights and ejection are not summed), the stats page merges them, and SIGTERM drains them all. A worker that dies is replaced. `auto`: one per available core.',
-  },
-]
+  }),
+] as const
+
+type Entry = (typeof VARIABLES)[number]
+/** A variable with a fixed name (not a pattern): `PORT`, `STICKY`. */
+export type FixedName = Exclude<Entry['name'], `${string}<${string}`>
+/** What a variable reads as: its parser's result, or undefined when it is unset and has no default. */
+export type ValueOf<N extends Entry['name']> =
+  Extract<Entry, { name: N }> extends infer S
+    ? S extends { parse: (input: string) => infer T }
+      ? T | (S extends { default: string } ? never : undefined)
+      : never
+    : never
+/** Every fixed variable, read. */
+export type Values = { readonly [N in FixedName]: ValueOf<N> }
 
 /** Every variable with a default: `{ PORT: '8080', '<COLOR>_WEIGHT': '1', ... }`. */
 export const DEFAULTS: Readonly<Record<string, string>> = Object.fromEntries(
-  VARIABLES.filter((spec) => spec.default !== undefined).map((spec) => [spec.name, spec.default as string]),
+  VARIABLES.flatMap((entry) => ('default' in entry ? [[entry.name, entry.default]] : [])),
 )
 
-/** The variables with a fixed name (not a pattern). */
-export const FIXED_NAMES: readonly string[] = VARIABLES.filter((spec) => !spec.name.includes('<')).map(
-  (spec) => spec.name,
+/** The variables with a fixed name, in the table's order (COLORS first: the colors' names depend on it). */
+export const FIXED: readonly (Entry & { name: FixedName })[] = VARIABLES.filter(
+  (entry): entry is Entry & { name: FixedName } => !entry.name.includes('<'),
 )
+export const FIXED_NAMES: readonly string[] = FIXED.map((entry) => entry.name)
+
+/** The pattern entries, by name: `<COLOR>`, `<COLOR>_WEIGHT`. */
+export const COLOR_URL = VARIABLES.find((entry) => entry.name === '<COLOR>') as Extract<
+  Entry,
+  { name: '<COLOR>' }
+>
+export const COLOR_WEIGHT = VARIABLES.find((entry) => entry.name === '<COLOR>_WEIGHT') as Extract<
+  Entry,
+  { name: '<COLOR>_WEIGHT' }
+>
+
+/** The table seen as plain entries, for the docs. */
+const TABLE: readonly VariableSpec[] = VARIABLES
 
 /** `colorproxy --help`: every variable, grouped, with type and default. */
 export function usage(version: string): string {
@@ -315,11 +405,11 @@ export function usage(version: string): string {
   ]
   for (const group of GROUPS) {
     lines.push('', `${group}:`)
-    for (const spec of VARIABLES.filter((entry) => entry.group === group)) {
-      const fallback = spec.default === undefined ? (spec.unset ?? 'unset') : spec.default
+    for (const variable of TABLE.filter((entry) => entry.group === group)) {
+      const fallback = variable.default === undefined ? (variable.unset ?? 'unset') : variable.default
       lines.push(
-        `  ${spec.name}  ${plain(spec.type)}  (default: ${fallback})`,
-        `      ${plain(spec.meaning)}`,
+        `  ${variable.name}  ${plain(variable.type)}  (default: ${fallback})`,
+        `      ${plain(variable.meaning)}`,
       )
     }
   }
@@ -328,11 +418,15 @@ export function usage(version: string): string {
 
 /** The README's configuration table, as Markdown rows (npm run docs writes it; a test compares). */
 export function markdownTable(): string {
-  const rows = VARIABLES.map((spec) => {
-    const name = `\`${spec.name}\`${spec.example ? ` e.g. ${spec.example}` : ''}`
+  const rows = TABLE.map((variable) => {
+    const name = `\`${variable.name}\`${variable.example ? ` e.g. ${variable.example}` : ''}`
     const fallback =
-      spec.default === undefined ? (spec.unset ? `unset (${spec.unset})` : 'unset') : `\`${spec.default}\``
-    return `| ${name} | ${spec.type} | ${fallback} | ${spec.meaning} |`
+      variable.default === undefined
+        ? variable.unset
+          ? `unset (${variable.unset})`
+          : 'unset'
+        : `\`${variable.default}\``
+    return `| ${name} | ${variable.type} | ${fallback} | ${variable.meaning} |`
   })
   return ['| Variable | Type | Default | Meaning |', '| --- | --- | --- | --- |', ...rows].join('\n')
 }

@@ -1,35 +1,24 @@
-// loadConfig(env) turns an environment into a Config, or throws one ConfigError that lists every problem.
-// It never exits and never touches process.env: file reads go through the injected `readFile`.
+// loadConfig(env, io) turns an environment into a Config, or throws one ConfigError that lists every
+// problem. One pass over the spec table (config-spec.ts): each variable, or the file its `_FILE` twin
+// names, is read by the table's parser (a default is the table's text, read by the same parser), and every
+// problem is collected; then the few checks that span variables. It never exits and never touches
+// process.env: file reads go through the injected `readFile`.
 import { readFileSync } from 'node:fs'
 import type { BlockList } from 'node:net'
 import dotenv from 'dotenv'
-import { cleanEnv, makeValidator } from 'envalid'
-import { DEFAULTS, FIXED_NAMES } from './config-spec.js'
-import { parseTrustedProxies } from './forwarding.js'
+import type { LogFormat, LogLevel } from '../lib/values.js'
 import {
-  colorVariable,
-  parseBoolean,
-  parseChoice,
-  parseColorList,
-  parseCookieName,
-  parseCount,
-  parseDuration,
-  parseHeaderName,
-  parseListenHost,
-  parsePort,
-  parseUpstreamUrl,
-  parseSticky,
-  parseWorkers,
-  parseWeight,
-  type Sticky,
-} from './validators.js'
+  COLOR_URL,
+  COLOR_WEIGHT,
+  DEFAULTS,
+  FIXED,
+  FIXED_NAMES,
+  type Values,
+  type VariableSpec,
+} from './config-spec.js'
+import { colorVariable, type Sticky } from './validators.js'
 
 export type Env = Readonly<Record<string, string | undefined>>
-
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
-export type LogLevel = (typeof LOG_LEVELS)[number]
-export const LOG_FORMATS = ['json', 'pretty'] as const
-export type LogFormat = (typeof LOG_FORMATS)[number]
 
 export interface ColorConfig {
   /** `blue` */
@@ -128,155 +117,142 @@ export function variableNames(colors: readonly string[]): string[] {
 
 export function loadConfig(processEnv: Env, io: ConfigIo = nodeIo): Config {
   const problems: ConfigProblem[] = []
-  const env = withEnvFile(processEnv, io, problems)
+  const reader = createReader(withEnvFile(processEnv, io, problems), io, problems)
+  // One pass over the table: every fixed variable read by its own parser, every problem collected.
+  const values: Partial<Values> = Object.fromEntries(
+    FIXED.map((entry) => [entry.name, reader.value(entry.name, entry as VariableSpec)]),
+  )
+  const colors = values.COLORS ?? []
+  checkColorNames(colors, problems)
+  const read = readColors(colors, reader)
+  // When COLORS itself is wrong its problem says so; per-color advice would only add noise.
+  if (values.COLORS !== undefined) checkColors(colors, read, problems)
+  checkPairs(values, problems)
+  if (problems.length > 0) throw new ConfigError(problems)
+  return build(values as Values, read.colors, read.warnings)
+}
+
+/** Reads a variable (or its `_FILE`) and parses it with its table entry; problems are collected. */
+interface Reader {
+  /** The text of NAME, or of the file NAME_FILE names; undefined when unset. */
+  text(name: string): string | undefined
+  /** NAME parsed by `entry`, its default when unset; undefined (and a problem said) when bad. */
+  value<T>(name: string, entry: VariableSpec<T>, raw?: string): T | undefined
+}
+
+function createReader(env: Env, io: ConfigIo, problems: ConfigProblem[]): Reader {
   // Values read from a *_FILE are treated as secrets: never shown in a message.
   const fromFile = new Set<string>()
-  const read = (name: string): string | undefined => resolveFileVariable(env, name, io, fromFile, problems)
-  const parse = <T>(value: string, name: string, parser: (input: string) => T, { secret = false } = {}) => {
-    try {
-      return parser(value)
-    } catch (error) {
-      problems.push(problem(name, (error as Error).message, secret || fromFile.has(name) ? undefined : value))
-      return undefined
-    }
-  }
-
-  const rawColors = read('COLORS')
-  const listed = parse(rawColors ?? (DEFAULTS.COLORS as string), 'COLORS', parseColorList)
-  const colors = listed ?? []
-  checkColorNames(colors, problems)
-  const raw: Record<string, string | undefined> = {}
-  for (const name of variableNames(colors)) {
-    if (name !== 'COLORS') raw[name] = read(name)
-  }
-
-  // envalid cleans the scalar variables; its reporter collects every error instead of exiting. A default
-  // is the table's text (config-spec.ts) read by the same parser as a value someone sets.
-  const read1 = <T>(name: string, parser: (input: string) => T) =>
-    makeValidator<T>(parser)({ default: parser(DEFAULTS[name] as string) as NonNullable<T> })
-  const optional = <T>(parser: (input: string) => T) =>
-    makeValidator<T | undefined>(parser)({ default: undefined })
-  const duration = (input: string) => parseDuration(input, { min: 1 })
-  const durationOrZero = (input: string) => parseDuration(input)
-  const specs = {
-    PORT: read1('PORT', parsePort),
-    HOST: read1('HOST', parseListenHost),
-    ADMIN_PORT: read1('ADMIN_PORT', parsePort),
-    ADMIN_HOST: read1('ADMIN_HOST', parseListenHost),
-    COLOR_HEADER: read1('COLOR_HEADER', parseHeaderName),
-    PRESERVE_HOST: read1('PRESERVE_HOST', parseBoolean),
-    TIMEOUT_CONNECT: read1('TIMEOUT_CONNECT', duration),
-    TIMEOUT_SERVER: read1('TIMEOUT_SERVER', duration),
-    TIMEOUT_SERVER_IDLE: read1('TIMEOUT_SERVER_IDLE', duration),
-    TIMEOUT_CLIENT: read1('TIMEOUT_CLIENT', duration),
-    TIMEOUT_HTTP_KEEP_ALIVE: read1('TIMEOUT_HTTP_KEEP_ALIVE', duration),
-    TIMEOUT_TUNNEL: read1('TIMEOUT_TUNNEL', duration),
-    UPSTREAM_MAX_SOCKET_AGE: read1('UPSTREAM_MAX_SOCKET_AGE', duration),
-    UPSTREAM_RESOLVE_EVERY: read1('UPSTREAM_RESOLVE_EVERY', duration),
-    SHUTDOWN_DELAY: read1('SHUTDOWN_DELAY', durationOrZero),
-    SHUTDOWN_TIMEOUT: read1('SHUTDOWN_TIMEOUT', durationOrZero),
-    LOG_LEVEL: read1('LOG_LEVEL', parseChoice(LOG_LEVELS)),
-    LOG_FORMAT: read1('LOG_FORMAT', parseChoice(LOG_FORMATS)),
-    STICKY: read1('STICKY', parseSticky),
-    STICKY_COOKIE: read1('STICKY_COOKIE', parseCookieName),
-    STICKY_TTL: read1('STICKY_TTL', duration),
-    OVERRIDE_HEADER: optional(parseHeaderName),
-    FAILOVER: read1('FAILOVER', parseBoolean),
-    EJECT_AFTER: read1('EJECT_AFTER', (input) => parseCount(input, { max: 1000 })),
-    EJECT_FOR: read1('EJECT_FOR', duration),
-    WORKERS: read1('WORKERS', parseWorkers),
-    STATS_USER: optional((input) => input),
-    TRUSTED_PROXIES: optional(parseTrustedProxies),
-  }
-  const invalid = new Set<string>()
-  const clean = cleanEnv(raw, specs, {
-    reporter: ({ errors }) => {
-      for (const [name, error] of Object.entries(errors) as [string, Error][]) {
-        invalid.add(name)
-        problems.push(problem(name, error.message, fromFile.has(name) ? undefined : raw[name]))
+  const text = (name: string) => resolveFileVariable(env, name, io, fromFile, problems)
+  return {
+    text,
+    value(name, entry, raw = text(name)) {
+      const input = raw ?? entry.default
+      if (input === undefined) return undefined
+      try {
+        return entry.parse(input)
+      } catch (error) {
+        const shown = entry.secret || fromFile.has(name) ? undefined : input
+        problems.push(problem(name, (error as Error).message, shown))
+        return undefined
       }
     },
-  })
+  }
+}
 
-  // envalid's result throws when a variable that failed is read: cross-check only valid ones.
-  if (
-    !invalid.has('PORT') &&
-    !invalid.has('ADMIN_PORT') &&
-    clean.PORT !== 0 &&
-    clean.PORT === clean.ADMIN_PORT
-  ) {
+/** What the colors' variables say: the colors with an upstream, and what is worth a warning. */
+interface ColorsRead {
+  colors: ColorConfig[]
+  warnings: string[]
+  /** Some color's upstream variable is set (even to a bad value). */
+  anyUpstream: boolean
+}
+
+function readColors(colors: readonly string[], reader: Reader): ColorsRead {
+  const result: ColorsRead = { colors: [], warnings: [], anyUpstream: false }
+  for (const name of colors) {
+    const variable = colorVariable(name)
+    const weightVariable = `${variable}_WEIGHT`
+    const rawUrl = reader.text(variable)
+    const rawWeight = reader.text(weightVariable)
+    const weight = reader.value(weightVariable, COLOR_WEIGHT, rawWeight)
+    if (rawUrl === undefined) {
+      if (rawWeight !== undefined) {
+        result.warnings.push(`${weightVariable} is set but ${variable} is not: ${name} gets no traffic`)
+      }
+      continue
+    }
+    result.anyUpstream = true
+    // An upstream URL may carry credentials: the table marks it secret, so it is never shown.
+    const upstream = reader.value(variable, COLOR_URL, rawUrl)
+    if (upstream && weight !== undefined) result.colors.push({ name, variable, upstream, weight })
+  }
+  return result
+}
+
+/** At least one color has an upstream, and at least one of those takes traffic. */
+function checkColors(colors: readonly string[], read: ColorsRead, problems: ConfigProblem[]): void {
+  const variables = colors.map(colorVariable)
+  if (!read.anyUpstream) {
+    problems.push({
+      variable: variables.join(', '),
+      message: `no color has an upstream: set at least one, e.g. ${variables[0]}=http://myapp-v1:8080`,
+    })
+  } else if (read.colors.length > 0 && read.colors.every((color) => color.weight === 0)) {
+    problems.push({
+      variable: read.colors.map((color) => `${color.variable}_WEIGHT`).join(', '),
+      message: 'every color with an upstream has weight 0: give at least one a weight above 0',
+    })
+  }
+}
+
+/** Variables that only make sense together; a variable that failed on its own is not judged again. */
+function checkPairs(values: Partial<Values>, problems: ConfigProblem[]): void {
+  const { PORT, ADMIN_PORT } = values
+  if (PORT !== undefined && PORT !== 0 && PORT === ADMIN_PORT) {
     problems.push({
       variable: 'PORT, ADMIN_PORT',
       message: 'must differ: the admin listener is never proxied',
     })
   }
-
-  const routes: ColorConfig[] = []
-  const warnings: string[] = []
-  for (const name of colors) {
-    const variable = colorVariable(name)
-    const weightVariable = `${variable}_WEIGHT`
-    const rawUrl = raw[variable]
-    const rawWeight = raw[weightVariable]
-    // An upstream URL may carry credentials: it is never shown.
-    const upstream =
-      rawUrl === undefined ? undefined : parse(rawUrl, variable, parseUpstreamUrl, { secret: true })
-    const weight = parse(rawWeight ?? (DEFAULTS['<COLOR>_WEIGHT'] as string), weightVariable, parseWeight)
-    if (rawUrl === undefined) {
-      if (rawWeight !== undefined) {
-        warnings.push(`${weightVariable} is set but ${variable} is not: ${name} gets no traffic`)
-      }
-    } else if (upstream && weight !== undefined) {
-      routes.push({ name, variable, upstream, weight })
-    }
-  }
-  const colorVariables = colors.map(colorVariable)
-  // When COLORS itself is wrong its problem says so; per-color advice would only add noise.
-  if (listed !== undefined && colors.every((color) => raw[colorVariable(color)] === undefined)) {
-    problems.push({
-      variable: colorVariables.join(', '),
-      message: `no color has an upstream: set at least one, e.g. ${colorVariables[0]}=http://myapp-v1:8080`,
-    })
-  } else if (routes.length > 0 && routes.every((route) => route.weight === 0)) {
-    problems.push({
-      variable: routes.map((route) => `${route.variable}_WEIGHT`).join(', '),
-      message: 'every color with an upstream has weight 0: give at least one a weight above 0',
-    })
-  }
-
-  // The password is a secret: never shown, and read here rather than by envalid.
-  const statsPass = raw.STATS_PASS === '' ? undefined : raw.STATS_PASS
-  const statsUser = invalid.has('STATS_USER') || clean.STATS_USER === '' ? undefined : clean.STATS_USER
-  if ((statsUser === undefined) !== (statsPass === undefined)) {
+  if ((blankless(values.STATS_USER) === undefined) !== (blankless(values.STATS_PASS) === undefined)) {
     problems.push({ variable: 'STATS_USER, STATS_PASS', message: 'set both for basic auth, or neither' })
   }
+}
 
-  if (problems.length > 0) throw new ConfigError(problems)
+const blankless = (value: string | undefined) => (value === '' ? undefined : value)
+
+/** The Config every other module reads, from values that all passed. */
+function build(values: Values, colors: ColorConfig[], warnings: string[]): Config {
+  const user = blankless(values.STATS_USER)
+  const pass = blankless(values.STATS_PASS)
   return {
-    colors: routes,
-    listen: { port: clean.PORT, host: clean.HOST },
-    admin: { port: clean.ADMIN_PORT, host: clean.ADMIN_HOST },
-    colorHeader: clean.COLOR_HEADER,
-    preserveHost: clean.PRESERVE_HOST,
-    trustedProxies: clean.TRUSTED_PROXIES,
+    colors,
+    listen: { port: values.PORT, host: values.HOST },
+    admin: { port: values.ADMIN_PORT, host: values.ADMIN_HOST },
+    colorHeader: values.COLOR_HEADER,
+    preserveHost: values.PRESERVE_HOST,
+    trustedProxies: values.TRUSTED_PROXIES,
     timeouts: {
-      connectMs: clean.TIMEOUT_CONNECT,
-      serverMs: clean.TIMEOUT_SERVER,
-      serverIdleMs: clean.TIMEOUT_SERVER_IDLE,
-      clientMs: clean.TIMEOUT_CLIENT,
-      keepAliveMs: clean.TIMEOUT_HTTP_KEEP_ALIVE,
-      tunnelMs: clean.TIMEOUT_TUNNEL,
+      connectMs: values.TIMEOUT_CONNECT,
+      serverMs: values.TIMEOUT_SERVER,
+      serverIdleMs: values.TIMEOUT_SERVER_IDLE,
+      clientMs: values.TIMEOUT_CLIENT,
+      keepAliveMs: values.TIMEOUT_HTTP_KEEP_ALIVE,
+      tunnelMs: values.TIMEOUT_TUNNEL,
     },
-    upstream: { maxSocketAgeMs: clean.UPSTREAM_MAX_SOCKET_AGE, resolveEveryMs: clean.UPSTREAM_RESOLVE_EVERY },
-    shutdown: { delayMs: clean.SHUTDOWN_DELAY, timeoutMs: clean.SHUTDOWN_TIMEOUT },
-    log: { level: clean.LOG_LEVEL, format: clean.LOG_FORMAT },
-    sticky: { ...clean.STICKY, cookie: clean.STICKY_COOKIE, ttlMs: clean.STICKY_TTL },
-    overrideHeader: clean.OVERRIDE_HEADER,
-    failover: clean.FAILOVER,
-    eject: { after: clean.EJECT_AFTER, forMs: clean.EJECT_FOR },
-    workers: clean.WORKERS,
-    statsAuth:
-      statsUser !== undefined && statsPass !== undefined ? { user: statsUser, pass: statsPass } : undefined,
+    upstream: {
+      maxSocketAgeMs: values.UPSTREAM_MAX_SOCKET_AGE,
+      resolveEveryMs: values.UPSTREAM_RESOLVE_EVERY,
+    },
+    shutdown: { delayMs: values.SHUTDOWN_DELAY, timeoutMs: values.SHUTDOWN_TIMEOUT },
+    log: { level: values.LOG_LEVEL, format: values.LOG_FORMAT },
+    sticky: { ...values.STICKY, cookie: values.STICKY_COOKIE, ttlMs: values.STICKY_TTL },
+    overrideHeader: values.OVERRIDE_HEADER,
+    failover: values.FAILOVER,
+    eject: { after: values.EJECT_AFTER, forMs: values.EJECT_FOR },
+    workers: values.WORKERS,
+    statsAuth: user !== undefined && pass !== undefined ? { user, pass } : undefined,
     warnings,
   }
 }

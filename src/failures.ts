@@ -1,6 +1,10 @@
 // The one table: why a request failed → the status the client gets and the one line it reads. Every
 // failure here is the upstream's (or colorproxy's: no color), except client_gone; a malformed request is
-// answered before any color is chosen (request-target.ts) and never appears here.
+// answered before any color is chosen (request-target.ts) and never appears here. The writers at the end
+// send such a line on a response, or on a raw socket for requests Node hands over without one.
+import type { ServerResponse } from 'node:http'
+import { STATUS_CODES } from 'node:http'
+import type { Duplex } from 'node:stream'
 
 export type FailureReason =
   | 'refused'
@@ -16,21 +20,32 @@ export type FailureReason =
   | 'client_gone'
   | 'error'
 
-export const FAILURES: Record<FailureReason, { status: number; text: string }> = {
-  refused: { status: 502, text: 'the upstream refused the connection' },
-  reset: { status: 502, text: 'the upstream closed the connection before answering' },
-  dns: { status: 502, text: 'the upstream host name does not resolve' },
-  unreachable: { status: 502, text: 'the upstream host is unreachable' },
-  tls: { status: 502, text: 'the TLS handshake with the upstream failed' },
-  bad_response: { status: 502, text: 'the upstream sent a malformed answer' },
-  error: { status: 502, text: 'the upstream request failed' },
-  connect_timeout: { status: 504, text: 'the upstream did not accept the connection in time' },
-  server_timeout: { status: 504, text: 'the upstream did not answer in time' },
-  server_idle_timeout: { status: 504, text: 'the upstream stopped sending its answer' },
-  no_color: { status: 503, text: 'no color is available to serve this request' },
+/** Status → the line the client reads, for each failure that gets it. */
+const LINES: Record<number, Partial<Record<FailureReason, string>>> = {
+  502: {
+    refused: 'the upstream refused the connection',
+    reset: 'the upstream closed the connection before answering',
+    dns: 'the upstream host name does not resolve',
+    unreachable: 'the upstream host is unreachable',
+    tls: 'the TLS handshake with the upstream failed',
+    bad_response: 'the upstream sent a malformed answer',
+    error: 'the upstream request failed',
+  },
+  503: { no_color: 'no color is available to serve this request' },
+  504: {
+    connect_timeout: 'the upstream did not accept the connection in time',
+    server_timeout: 'the upstream did not answer in time',
+    server_idle_timeout: 'the upstream stopped sending its answer',
+  },
   // Nobody is left to answer: logged only (499 as nginx does).
-  client_gone: { status: 499, text: 'the client went away' },
+  499: { client_gone: 'the client went away' },
 }
+
+export const FAILURES = Object.fromEntries(
+  Object.entries(LINES).flatMap(([status, lines]) =>
+    Object.entries(lines).map(([reason, text]) => [reason, { status: Number(status), text }]),
+  ),
+) as Record<FailureReason, { status: number; text: string }>
 
 const CODE_REASONS: Record<string, FailureReason> = {
   ECONNREFUSED: 'refused',
@@ -76,4 +91,34 @@ export function failureReason(error: NodeJS.ErrnoException): FailureReason {
       ? 'tls'
       : 'error')
   )
+}
+
+/** A one-line plain-text error answer. */
+export function writeFailure(res: ServerResponse, reason: FailureReason): void {
+  const { status, text } = FAILURES[reason]
+  writePlain(res, status, `${status} ${text}\n`)
+}
+
+export function writePlain(res: ServerResponse, status: number, body: string): void {
+  res.writeHead(status, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+  })
+  res.end(body)
+}
+
+/** The same answer written on a raw socket, for requests Node hands over without a response object. */
+export function writeRawAnswer(socket: Duplex, status: number, text: string, extra = ''): void {
+  const body = `${status} ${text}\n`
+  const head = `HTTP/1.1 ${status} ${STATUS_CODES[status]}`
+  if (socket.writable) {
+    socket.end(
+      `${head}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}Cache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
+    )
+  }
+}
+
+export function writeRawFailure(socket: Duplex, reason: FailureReason): void {
+  writeRawAnswer(socket, FAILURES[reason].status, FAILURES[reason].text)
 }

@@ -41,24 +41,46 @@ export function sendUpload(upload: Upload): void {
     agent: endpoint.agent(),
   })
   let finished = false
-  let timer: NodeJS.Timeout | undefined
-  let connection: Socket | undefined
-  // TIMEOUT_SERVER_IDLE while the answer streams: the socket's own idle timer, until this request is done
-  // (the socket may serve another request after it).
-  const idle = () => request.destroy(timeout('ESERVERIDLE', 'the upstream stopped sending its answer'))
-  const stopTimers = () => {
-    clearTimeout(timer)
-    connection?.removeListener('timeout', idle)
-    connection?.setTimeout(0)
-  }
+  const timers = guard(request, upload, secure)
   const done = (error: Error | null) => {
     if (finished) return
     finished = true
-    stopTimers()
+    timers.stop()
     if (error) request.destroy()
     upload.onDone(error)
   }
   const fail = (error: Error) => done(error)
+  request.on('information', (info) => upload.onInfo(info))
+  request.on('error', fail)
+  request.once('response', (answer: IncomingMessage) => {
+    timers.answered()
+    const sink = upload.onAnswer(answer.statusCode as number, answer.headers)
+    // The client left: the upstream request is cancelled (its answer would go nowhere).
+    sink.once('close', () => done(sink.writableFinished ? null : new Error('the answer was not taken')))
+    if (!answer.complete) timers.streaming()
+    answer.once('aborted', () => fail(timeout('ECONNRESET', 'the upstream closed the connection mid-answer')))
+    answer.on('error', fail)
+    answer.once('end', () => done(null))
+    answer.pipe(sink)
+  })
+  // The client left mid-upload: the upstream request goes too; the client's side logs it.
+  upload.body.once('aborted', () => {
+    finished = true
+    timers.stop()
+    request.destroy()
+  })
+  upload.body.pipe(request)
+}
+
+/**
+ * TIMEOUT_CONNECT until the socket connects, TIMEOUT_SERVER until the answer's head, then
+ * TIMEOUT_SERVER_IDLE while the answer streams: the socket's own idle timer, until this request is done
+ * (the socket may serve another request after it).
+ */
+function guard(request: http.ClientRequest, upload: Upload, secure: boolean) {
+  let timer: NodeJS.Timeout | undefined
+  let connection: Socket | undefined
+  const idle = () => request.destroy(timeout('ESERVERIDLE', 'the upstream stopped sending its answer'))
   const waitForAnswer = () => {
     clearTimeout(timer)
     timer = setTimeout(
@@ -75,25 +97,14 @@ export function sendUpload(upload: Upload): void {
     )
     socket.once(secure ? 'secureConnect' : 'connect', waitForAnswer)
   })
-  request.on('information', (info) => upload.onInfo(info))
-  request.on('error', fail)
-  request.once('response', (answer: IncomingMessage) => {
-    clearTimeout(timer)
-    const sink = upload.onAnswer(answer.statusCode as number, answer.headers)
-    // The client left: the upstream request is cancelled (its answer would go nowhere).
-    sink.once('close', () => done(sink.writableFinished ? null : new Error('the answer was not taken')))
-    // The 'socket' event came first: the connection is known.
-    if (!answer.complete) (connection as Socket).setTimeout(upload.serverIdleTimeoutMs, idle)
-    answer.once('aborted', () => fail(timeout('ECONNRESET', 'the upstream closed the connection mid-answer')))
-    answer.on('error', fail)
-    answer.once('end', () => done(null))
-    answer.pipe(sink)
-  })
-  // The client left mid-upload: the upstream request goes too; the client's side logs it.
-  upload.body.once('aborted', () => {
-    finished = true
-    stopTimers()
-    request.destroy()
-  })
-  upload.body.pipe(request)
+  return {
+    answered: () => clearTimeout(timer),
+    // The 'socket' event came before any answer: the connection is known.
+    streaming: () => (connection as Socket).setTimeout(upload.serverIdleTimeoutMs, idle),
+    stop() {
+      clearTimeout(timer)
+      connection?.removeListener('timeout', idle)
+      connection?.setTimeout(0)
+    },
+  }
 }

@@ -2,32 +2,8 @@
 // client sends in X-Forwarded-* reaches a backend, and X-Forwarded-For starts afresh with the peer address.
 // TRUSTED_PROXIES names the peers (a load balancer in front) whose X-Forwarded-* are kept and appended to,
 // and whose X-Forwarded-For names the client, as nginx's real_ip_recursive and HAProxy do.
-import { BlockList, isIP } from 'node:net'
+import { type BlockList, isIP } from 'node:net'
 import type { IncomingMessage } from 'node:http'
-
-/** `10.0.0.0/8`, `192.168.1.7`, `::1`, `fd00::/8`. Throws a message naming what is expected. */
-export function parseTrustedProxies(raw: string): BlockList | undefined {
-  const entries = raw
-    .split(',')
-    .map((entry) => entry.trim())
-    .filter((entry) => entry !== '')
-  if (entries.length === 0) return undefined
-  const list = new BlockList()
-  for (const entry of entries) {
-    const [address = '', prefix, extra] = entry.split('/')
-    const family = isIP(address)
-    const bits = prefix === undefined ? undefined : Number(prefix)
-    const max = family === 6 ? 128 : 32
-    const validPrefix = bits === undefined || (/^\d{1,3}$/.test(prefix ?? '') && bits <= max)
-    if (family === 0 || extra !== undefined || !validPrefix) {
-      throw new Error('must be a comma list of addresses and CIDRs such as 10.0.0.0/8,192.168.1.7,::1')
-    }
-    const type = family === 6 ? 'ipv6' : 'ipv4'
-    if (bits === undefined) list.addAddress(address, type)
-    else list.addSubnet(address, bits, type)
-  }
-  return list
-}
 
 /** What the upstream is told about the client, and who the client is for STICKY=ip and the access log. */
 export interface Forwarded {

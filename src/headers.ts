@@ -1,6 +1,10 @@
 // The client's header fields an upstream may receive. Everything hop-by-hop is removed *first*, from the
-// client's fields only; colorproxy adds its own afterwards (forward-request.ts), so no Connection token can
-// remove the color header, a framing header or Host, and no client field can stand in for one of ours.
+// client's fields only; colorproxy adds its own afterwards (requestFields, attemptFields), so no Connection
+// token can remove the color header, a framing header or Host, and no client field can stand in for one of
+// ours. Also here: the request id, and the upstream's base path joined to the request's.
+import { randomUUID } from 'node:crypto'
+import type { IncomingHttpHeaders } from 'node:http'
+import type { Forwarded } from './forwarding.js'
 
 /** At most this many header fields in a request (431 above) or a response (502 above), as HAProxy. */
 export const MAX_HEADER_FIELDS = 100
@@ -64,4 +68,90 @@ export function stripResponseHopByHop(headers: Record<string, string | string[] 
     if (!PROTECTED.has(name) && name !== 'transfer-encoding') delete headers[name]
   }
   for (const name of HOP_BY_HOP) if (name !== 'transfer-encoding') delete headers[name]
+}
+
+/** The fields colorproxy sets itself (lower case, with the color header's name): a client's are dropped. */
+export function ownFields(colorHeader: string): ReadonlySet<string> {
+  return new Set([
+    'host',
+    colorHeader.toLowerCase(),
+    'x-request-id',
+    'x-forwarded-for',
+    'x-forwarded-host',
+    'x-forwarded-proto',
+    'x-forwarded-port',
+  ])
+}
+
+const MAX_REQUEST_ID = 200
+
+/** The client's X-Request-Id if it is printable and short, else a new one. */
+export function requestId(given: string | string[] | undefined): string {
+  return typeof given === 'string' &&
+    given.length > 0 &&
+    given.length <= MAX_REQUEST_ID &&
+    /^[\x21-\x7e]+$/.test(given)
+    ? given
+    : randomUUID()
+}
+
+/**
+ * The fields every attempt sends: the client's end-to-end ones, then ours. Host and the color come per
+ * attempt (a failover changes both).
+ */
+export function requestFields(
+  rawHeaders: readonly string[],
+  connection: string | undefined,
+  ours: ReadonlySet<string>,
+  id: string,
+  forwarded: Forwarded,
+): string[] {
+  const fields = endToEndFields(rawHeaders, connection, ours)
+  fields.push(
+    'x-request-id',
+    id,
+    'x-forwarded-for',
+    forwarded.for,
+    'x-forwarded-host',
+    forwarded.host,
+    'x-forwarded-proto',
+    forwarded.proto,
+    'x-forwarded-port',
+    forwarded.port,
+  )
+  return fields
+}
+
+/** One attempt's fields: Host and the color added; an upstream URL's credentials replace the client's. */
+export function attemptFields(
+  base: readonly string[],
+  added: { host: string; colorHeader: string; color: string; authorization: string | undefined },
+): string[] {
+  const { host, colorHeader, color, authorization } = added
+  if (authorization === undefined) return [...base, 'host', host, colorHeader, color]
+  const fields: string[] = []
+  for (let i = 0; i < base.length; i += 2) {
+    if ((base[i] as string).toLowerCase() !== 'authorization')
+      fields.push(base[i] as string, base[i + 1] as string)
+  }
+  fields.push('host', host, colorHeader, color, 'authorization', authorization)
+  return fields
+}
+
+/** A flat name/value list as Node's header object (lower-case names, repeated fields joined). */
+export function headerObject(fields: readonly string[]): IncomingHttpHeaders {
+  const headers: Record<string, string> = {}
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = (fields[i] as string).toLowerCase()
+    const value = fields[i + 1] as string
+    const given = headers[name]
+    headers[name] = given === undefined ? value : `${given}${name === 'cookie' ? '; ' : ', '}${value}`
+  }
+  return headers
+}
+
+/** The upstream's base path joined to the request's path: `/base/` + `/a?x=1` → `/base/a?x=1`. */
+export function joinPath(base: string, path: string): string {
+  if (base === '/' || base === '') return path
+  return base.endsWith('/') && path.startsWith('/') ? base + path.slice(1) : base + path
 }

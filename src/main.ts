@@ -38,8 +38,8 @@ try {
 // Loaded only once the environment is good, so a bad one fails in well under a second.
 const { default: cluster } = await import('node:cluster')
 const { availableParallelism } = await import('node:os')
-const { createLogger, flushed } = await import('./logger.js')
-const { createColorProxy } = await import('./server.js')
+const { createLogger, flushed } = await import('../lib/logger.js')
+const { createService } = await import('./service.js')
 const { createPrimary, MESSAGE, workerSide } = await import('./cluster.js')
 const logger = createLogger(config.log)
 const workers = config.workers === 'auto' ? availableParallelism() : config.workers
@@ -87,7 +87,7 @@ if (workers > 1 && cluster.isPrimary) {
   // The primary coordinates shutdown; a Ctrl-C reaches the whole process group, so workers wait for it.
   process.on('SIGINT', () => {})
   process.on('SIGTERM', () => {})
-  const proxy = createColorProxy(config, { logger, worker: true })
+  const proxy = createService(config, { logger, worker: true })
   const { port } = await proxy.start().catch(cannotStart)
   const answer = workerSide(proxy)
   process.on('message', (message: { type?: string }) => {
@@ -97,6 +97,6 @@ if (workers > 1 && cluster.isPrimary) {
   })
   process.send?.({ type: MESSAGE.listening, port })
 } else {
-  const proxy = createColorProxy(config, { logger })
+  const proxy = createService(config, { logger })
   stopOnSignals(proxy, proxy.start().then(sayAtOnce, cannotStart))
 }

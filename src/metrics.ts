@@ -1,8 +1,18 @@
 // GET /metrics: Prometheus counters per color with prom-client, in a registry of its own (so two proxies in
 // one process, as in tests, never share counters), plus Node's process metrics.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
-import type { FailureReason, ProxyEvents, RequestRecord } from './proxy.js'
-import type { Weighted } from './router.js'
+import type { FailureReason, ProxyEvents, RequestRecord } from './events.js'
+import type { Weighted } from './weights.js'
+
+/** What each counter counts (its name is `colorproxy_` and the key). */
+const HELP = {
+  requests_total: 'Requests answered, by the color that served them (none: 503) and status code',
+  routed_total: 'Requests by color and why they went there: weighted, sticky, override or failover',
+  upstream_errors_total:
+    'Upstream attempts that failed before an answer, by color and reason (refused, reset, dns, ...)',
+  failovers_total: 'Requests sent to another color because theirs could not be reached',
+  ejections_total: 'Times a color left the split after EJECT_AFTER consecutive connect failures',
+}
 
 /** The color label of a request no color could take (503). */
 const NO_COLOR = 'none'
@@ -20,18 +30,13 @@ export class Metrics implements ProxyEvents {
   /** `ejected()` is read at each scrape for the colorproxy_color_ejected gauge. */
   constructor(colors: readonly Weighted[], ejected: () => string[]) {
     const registers = [this.registry]
-    this.requests = new Counter({
-      name: 'colorproxy_requests_total',
-      help: 'Requests answered, by the color that served them (none: 503) and status code',
-      labelNames: ['color', 'code'],
-      registers,
-    })
-    this.routed = new Counter({
-      name: 'colorproxy_routed_total',
-      help: 'Requests by color and why they went there: weighted, sticky, override or failover',
-      labelNames: ['color', 'route'],
-      registers,
-    })
+    const counter = <L extends string>(name: keyof typeof HELP, labelNames: L[]) =>
+      new Counter<L>({ name: `colorproxy_${name}`, help: HELP[name], labelNames, registers })
+    this.requests = counter('requests_total', ['color', 'code'])
+    this.routed = counter('routed_total', ['color', 'route'])
+    this.upstreamErrors = counter('upstream_errors_total', ['color', 'reason'])
+    this.failovers = counter('failovers_total', ['from', 'to'])
+    this.ejections = counter('ejections_total', ['color'])
     this.duration = new Histogram({
       name: 'colorproxy_request_duration_seconds',
       help: 'Time from the request to the end of the answer, by color',
@@ -39,54 +44,14 @@ export class Metrics implements ProxyEvents {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     })
-    this.upstreamErrors = new Counter({
-      name: 'colorproxy_upstream_errors_total',
-      help: 'Upstream attempts that failed before an answer, by color and reason (refused, reset, dns, ...)',
-      labelNames: ['color', 'reason'],
-      registers,
-    })
-    this.failovers = new Counter({
-      name: 'colorproxy_failovers_total',
-      help: 'Requests sent to another color because theirs could not be reached',
-      labelNames: ['from', 'to'],
-      registers,
-    })
-    this.ejections = new Counter({
-      name: 'colorproxy_ejections_total',
-      help: 'Times a color left the split after EJECT_AFTER consecutive connect failures',
-      labelNames: ['color'],
-      registers,
-    })
     this.inFlight = new Gauge({
       name: 'colorproxy_requests_in_flight',
       help: 'Requests being forwarded right now',
       registers,
     })
-    const weight = new Gauge({
-      name: 'colorproxy_color_weight',
-      help: 'Configured weight per color',
-      labelNames: ['color'],
-      registers,
-      // WORKERS > 1: every worker has the same weights; summing them would multiply the weight.
-      aggregator: 'first',
-    })
-    new Gauge({
-      name: 'colorproxy_color_ejected',
-      help: '1 while the color is ejected from the split',
-      labelNames: ['color'],
-      registers,
-      // WORKERS > 1: each worker ejects on its own; 1 while any of them has the color out.
-      aggregator: 'max',
-      collect() {
-        const out = new Set(ejected())
-        for (const color of colors) this.set({ color: color.name }, out.has(color.name) ? 1 : 0)
-      },
-    })
-    for (const color of colors) {
-      weight.set({ color: color.name }, color.weight)
-      // Every color shows up from the first scrape, at 0.
-      this.ejections.inc({ color: color.name }, 0)
-    }
+    colorGauges(colors, ejected, registers)
+    // Every color shows up from the first scrape, at 0.
+    for (const color of colors) this.ejections.inc({ color: color.name }, 0)
     collectDefaultMetrics({ register: this.registry })
   }
 
@@ -117,4 +82,29 @@ export class Metrics implements ProxyEvents {
   async text(): Promise<{ type: string; body: string }> {
     return { type: this.registry.contentType, body: await this.registry.metrics() }
   }
+}
+
+/** Per color: its configured weight, and whether it is ejected now (read at each scrape). */
+function colorGauges(colors: readonly Weighted[], ejected: () => string[], registers: Registry[]): void {
+  const weight = new Gauge({
+    name: 'colorproxy_color_weight',
+    help: 'Configured weight per color',
+    labelNames: ['color'],
+    registers,
+    // WORKERS > 1: every worker has the same weights; summing them would multiply the weight.
+    aggregator: 'first',
+  })
+  for (const color of colors) weight.set({ color: color.name }, color.weight)
+  new Gauge({
+    name: 'colorproxy_color_ejected',
+    help: '1 while the color is ejected from the split',
+    labelNames: ['color'],
+    registers,
+    // WORKERS > 1: each worker ejects on its own; 1 while any of them has the color out.
+    aggregator: 'max',
+    collect() {
+      const out = new Set(ejected())
+      for (const color of colors) this.set({ color: color.name }, out.has(color.name) ? 1 : 0)
+    },
+  })
 }

@@ -1,21 +1,13 @@
 // decide(request) -> the color that serves it, and why: an override names a color (QA, even at weight 0),
 // a sticky client keeps its color (cookie) or hashes to one (header, ip), everyone else gets a weighted
-// pick among the colors that are not ejected. Randomness is injected so tests pin it.
+// pick (weights.ts) among the colors that are not ejected. Randomness is injected so tests pin it.
 import type { IncomingMessage } from 'node:http'
-import weighted from 'weighted'
 import { readCookie } from './cookies.js'
-import type { Health } from './health.js'
+import type { Ejection } from './ejection.js'
+import type { RouteReason } from './events.js'
 import { rendezvous } from './rendezvous.js'
 import type { Sticky } from './validators.js'
-
-export interface Weighted {
-  name: string
-  weight: number
-}
-
-/** Why a request went where it did: in the access log and the metrics. */
-/** `refused`: a malformed request, answered by colorproxy before any color was chosen. */
-export type RouteReason = 'weighted' | 'sticky' | 'override' | 'failover' | 'refused'
+import { createPicker, type Weighted } from './weights.js'
 
 export interface Decision<T> {
   /** Undefined when no color can take the request (→ 503). */
@@ -25,11 +17,14 @@ export interface Decision<T> {
   setCookie?: boolean
 }
 
+/** STICKY and, for STICKY=cookie, the cookie's name (STICKY_COOKIE). */
+export type StickyRule = Exclude<Sticky, { mode: 'cookie' }> | { mode: 'cookie'; cookie: string }
+
 export interface RouterOptions {
   rand?: () => number
   /** Ejected colors leave the weighted pick and the hash. */
-  health?: Pick<Health, 'available' | 'refresh'>
-  sticky?: Sticky & { cookie?: string }
+  ejection?: Pick<Ejection, 'available' | 'refresh'>
+  sticky?: StickyRule
   overrideHeader?: string
 }
 
@@ -44,89 +39,58 @@ export function createRouter<T extends Weighted>(
   colors: readonly T[],
   options: RouterOptions = {},
 ): Router<T> {
-  const rand = options.rand ?? Math.random
   const sticky = options.sticky ?? { mode: 'off' }
-  const overrideKey = options.overrideHeader?.toLowerCase()
-  const cookieName = sticky.mode === 'cookie' ? (sticky.cookie ?? 'colorproxy') : undefined
-  const stickyHeader = sticky.mode === 'header' ? sticky.header.toLowerCase() : undefined
+  const picker = createPicker(colors, options.rand ?? Math.random, options.ejection)
   // Sticky and override requests reach a color whatever its weight, as long as it has an upstream.
   const byName = new Map(colors.map((color) => [color.name, color]))
-
-  // The colors that take new traffic, rebuilt only when an ejection starts or ends.
-  let version = Number.NaN
-  let active: T[] = []
-  let choose: () => T | undefined = chooser(active, rand)
-  const current = (): T[] => {
-    const now = options.health?.refresh() ?? 0
-    if (now !== version) {
-      version = now
-      active = colors.filter((color) => color.weight > 0 && (options.health?.available(color.name) ?? true))
-      choose = chooser(active, rand)
-    }
-    return active
-  }
-
-  const weightedPick = (except?: string): T | undefined => {
-    current()
-    if (except === undefined) return choose()
-    return chooser(
-      active.filter((color) => color.name !== except),
-      rand,
-    )()
-  }
-
-  /** The key a client is hashed by: a header's value or the peer address. */
-  const stickyKey = (req: IncomingMessage, client: string | undefined): string | undefined => {
-    if (sticky.mode === 'ip') return client ?? req.socket.remoteAddress
-    if (stickyHeader === undefined) return undefined
-    const value = req.headers[stickyHeader]
-    const first = Array.isArray(value) ? value[0] : value
-    return first === undefined || first === '' ? undefined : first
-  }
-
   const named = (name: string | undefined): T | undefined =>
     name === undefined ? undefined : byName.get(name.trim().toLowerCase())
+  const override = overrideRule(options.overrideHeader, named)
+  const hashKey = stickyKey(sticky)
 
   return {
-    weighted: weightedPick,
+    weighted: picker.pick,
     decide(req, client) {
-      if (overrideKey !== undefined) {
-        const header = req.headers[overrideKey]
-        const value = Array.isArray(header) ? header[0] : header
-        const forced = named(value) ?? named(readCookie(req.headers.cookie, options.overrideHeader ?? ''))
-        if (forced) return { route: forced, reason: 'override' }
-      }
-      if (cookieName !== undefined) {
-        const kept = named(readCookie(req.headers.cookie, cookieName))
+      const forced = override(req)
+      if (forced) return { route: forced, reason: 'override' }
+      if (sticky.mode === 'cookie') {
+        const kept = named(readCookie(req.headers.cookie, sticky.cookie))
         if (kept) return { route: kept, reason: 'sticky' }
-        return { route: weightedPick(), reason: 'weighted', setCookie: true }
+        return { route: picker.pick(), reason: 'weighted', setCookie: true }
       }
-      const key = sticky.mode === 'off' ? undefined : stickyKey(req, client)
+      const key = hashKey(req, client)
       if (key !== undefined) {
-        const hashed = rendezvous(current(), key)
+        const hashed = rendezvous(picker.active(), key)
         if (hashed) return { route: hashed, reason: 'sticky' }
       }
-      return { route: weightedPick(), reason: 'weighted' }
+      return { route: picker.pick(), reason: 'weighted' }
     },
   }
 }
 
-/** One random number and a short scan per pick; a single color needs neither. */
-function chooser<T extends Weighted>(active: readonly T[], rand: () => number): () => T | undefined {
-  if (active.length <= 1) {
-    const only = active[0]
-    return () => only
+/** OVERRIDE_HEADER: the color named by that header, or by a cookie of the same name. */
+function overrideRule<T>(
+  header: string | undefined,
+  named: (name: string | undefined) => T | undefined,
+): (req: IncomingMessage) => T | undefined {
+  if (header === undefined) return () => undefined
+  const key = header.toLowerCase()
+  return (req) => {
+    const value = req.headers[key]
+    return named(Array.isArray(value) ? value[0] : value) ?? named(readCookie(req.headers.cookie, header))
   }
-  const weights = active.map((color) => color.weight)
-  // Validated once here rather than on every pick.
-  const settings = { rand, total: weights.reduce((sum, weight) => sum + weight, 0) }
-  return () => weighted.select(active, weights, settings)
 }
 
-/** Each color's share of new traffic in percent, rounded to one decimal. */
-export function shares(colors: readonly Weighted[]): Map<string, number> {
-  const total = colors.reduce((sum, color) => sum + color.weight, 0)
-  return new Map(
-    colors.map((color) => [color.name, total === 0 ? 0 : Math.round((color.weight / total) * 1000) / 10]),
-  )
+/** The key a sticky client is hashed by (STICKY=ip: its address; STICKY=header: that header's value). */
+function stickyKey(
+  sticky: StickyRule,
+): (req: IncomingMessage, client: string | undefined) => string | undefined {
+  if (sticky.mode === 'ip') return (req, client) => client ?? req.socket.remoteAddress
+  if (sticky.mode !== 'header') return () => undefined
+  const name = sticky.header.toLowerCase()
+  return (req) => {
+    const value = req.headers[name]
+    const first = Array.isArray(value) ? value[0] : value
+    return first === undefined || first === '' ? undefined : first
+  }
 }

@@ -1,7 +1,7 @@
 // The numbers behind the stats page: per-second counts per color over the last five minutes, and recent
 // latencies per color for p50/p99. Time is injected so tests can pin it.
-import type { RequestRecord } from './proxy.js'
-import { shares, type Weighted } from './router.js'
+import type { RequestRecord } from './events.js'
+import { shares, type Weighted } from './weights.js'
 
 const HISTORY_S = 300
 /** Observed share and error rate are over the last minute; the request rate over the last 10 s. */

@@ -9,6 +9,7 @@ import http from 'node:http'
 import https from 'node:https'
 import { isIP } from 'node:net'
 import { Pool } from 'undici'
+import { redactUrl } from './redact.js'
 
 export interface Address {
   address: string
@@ -23,8 +24,8 @@ export const systemResolver: Resolver = (hostname) => dnsLookup(hostname, { all:
 export interface UpstreamOptions {
   maxSocketAgeMs: number
   resolveEveryMs: number
-  /** TIMEOUT_CONNECT for the pools' new connections (default 5 s). */
-  connectTimeoutMs?: number
+  /** TIMEOUT_CONNECT for the pools' new connections. */
+  connectTimeoutMs: number
   resolve?: Resolver
   now?: () => number
 }
@@ -174,7 +175,7 @@ export class Upstream {
     const secure = this.url.protocol === 'https:'
     // TLS must check the certificate against the name, not the address.
     const tls = secure && !isIP(this.hostname) ? { servername: this.hostname } : {}
-    const connect = { timeout: this.options.connectTimeoutMs ?? 5000, ...tls }
+    const connect = { timeout: this.options.connectTimeoutMs, ...tls }
     const origin = `${protocol}//${host}`
     const maxAgeMs = this.options.maxSocketAgeMs
     const now = this.now
@@ -233,10 +234,4 @@ function retire(agent: http.Agent): void {
 function preferredAddresses(found: readonly Address[]): string[] {
   const v4 = found.filter((entry) => entry.family === 4)
   return [...new Set((v4.length > 0 ? v4 : found).map((entry) => entry.address))]
-}
-
-/** `http://user:secret@host:8080/base` → `http://***@host:8080/base`. */
-export function redactUrl(url: URL): string {
-  const userinfo = url.username || url.password ? '***@' : ''
-  return `${url.protocol}//${userinfo}${url.host}${url.pathname === '/' ? '' : url.pathname}`
 }

@@ -1,38 +1,15 @@
 // Parsers for the values colorproxy reads from the environment. Each takes the raw string and returns the
 // parsed value or throws an Error whose message says what is expected. Messages never contain the value:
-// the caller decides whether the value is safe to show (see config.ts).
-
-/** Largest timer Node accepts (2^31 - 1 ms, about 24.8 days); longer ones fire at once. */
-export const MAX_TIMER_MS = 2_147_483_647
-
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/
-const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
-
-/** `5` (seconds), `500ms`, `10s`, `2m`, `1h` → milliseconds. */
-export function parseDuration(raw: string, { min = 0 }: { min?: number } = {}): number {
-  const match = DURATION.exec(raw.trim())
-  const ms = match ? Number(match[1]) * UNIT_MS[(match[2] ?? 's') as keyof typeof UNIT_MS] : Number.NaN
-  if (!(ms >= min && ms <= MAX_TIMER_MS)) {
-    const floor = min > 0 ? 'above 0' : '0 or more'
-    throw new Error(`must be a duration ${floor} such as 5 (seconds), 500ms, 10s or 2m, at most 596h`)
-  }
-  return Math.round(ms)
-}
+// the caller decides whether the value is safe to show (see config.ts). Durations and ports are in
+// lib/values.ts, shared with myapp.
+import { BlockList, isIP } from 'node:net'
 
 export const MAX_WEIGHT = 1_000_000
 
-/** A whole number from 0 to 1000000: `50abc`, `1.5`, `-1` and `` are refused (envalid's num() takes `50abc`). */
+/** A whole number from 0 to 1000000: `50abc`, `1.5`, `-1` and `` are refused. */
 export function parseWeight(raw: string): number {
   if (!/^\d{1,7}$/.test(raw.trim()) || Number(raw) > MAX_WEIGHT) {
     throw new Error(`must be a whole number from 0 to ${MAX_WEIGHT}`)
-  }
-  return Number(raw)
-}
-
-/** A TCP port; 0 asks the system for a free one (useful in tests). */
-export function parsePort(raw: string): number {
-  if (!/^\d{1,5}$/.test(raw.trim()) || Number(raw) > 65535) {
-    throw new Error('must be a port number from 0 to 65535')
   }
   return Number(raw)
 }
@@ -94,7 +71,7 @@ export function colorVariable(color: string): string {
 }
 
 /**
- * An upstream: `http(s)://host[:port][/base]`. envalid's url() accepts `myapp:8080` (scheme "myapp:"), and
+ * An upstream: `http(s)://host[:port][/base]`. A generic URL check accepts `myapp:8080` (scheme "myapp:"), and
  * WHATWG URL parsing forgives `http:/myapp`; an edge proxy should refuse both.
  */
 export function parseUpstreamUrl(raw: string): URL {
@@ -147,4 +124,28 @@ export function parseCookieName(raw: string): string {
   const value = raw.trim()
   if (!TOKEN.test(value)) throw new Error('must be a cookie name such as colorproxy (letters, digits, - _ .)')
   return value
+}
+
+/** `10.0.0.0/8`, `192.168.1.7`, `::1`, `fd00::/8`. Throws a message naming what is expected. */
+export function parseTrustedProxies(raw: string): BlockList | undefined {
+  const entries = raw
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '')
+  if (entries.length === 0) return undefined
+  const list = new BlockList()
+  for (const entry of entries) {
+    const [address = '', prefix, extra] = entry.split('/')
+    const family = isIP(address)
+    const bits = prefix === undefined ? undefined : Number(prefix)
+    const max = family === 6 ? 128 : 32
+    const validPrefix = bits === undefined || (/^\d{1,3}$/.test(prefix ?? '') && bits <= max)
+    if (family === 0 || extra !== undefined || !validPrefix) {
+      throw new Error('must be a comma list of addresses and CIDRs such as 10.0.0.0/8,192.168.1.7,::1')
+    }
+    const type = family === 6 ? 'ipv6' : 'ipv4'
+    if (bits === undefined) list.addAddress(address, type)
+    else list.addSubnet(address, bits, type)
+  }
+  return list
 }

@@ -4,7 +4,7 @@ import http, { type IncomingHttpHeaders, type Server } from 'node:http'
 import { type AddressInfo, createServer as createNetServer, connect as netConnect } from 'node:net'
 import { Writable } from 'node:stream'
 import { pino } from 'pino'
-import type { Logger } from '../../src/logger.js'
+import type { Logger } from '../../lib/logger.js'
 
 export interface Teardown {
   teardown(fn: () => unknown): void

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { FIXED_NAMES } from '../../src/config-spec.js'
 import type { Teardown } from './net.js'
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
@@ -18,9 +19,13 @@ export const REHEARSE = join(root, 'dist/scripts/rehearse.js')
 /** The parent's environment without anything colorproxy or myapp would read. */
 export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {}
-  const ours =
-    /^(COLORS|PORT|HOST|ADMIN_.*|COLOR_HEADER|PRESERVE_HOST|TIMEOUT_.*|UPSTREAM_.*|SHUTDOWN_.*|LOG_.*|ENV_FILE|BLUE.*|GREEN.*|V2|HOSTNAME|STICKY.*|OVERRIDE_HEADER|FAILOVER|EJECT_.*|STATS_.*|WORKERS|REHEARSE_.*|.*_FILE)$/
-  for (const [key, value] of Object.entries(process.env)) if (!ours.test(key)) env[key] = value
+  // colorproxy's own names come from its spec table; colors' variables, _FILE twins, myapp's and the
+  // rehearsal's by pattern.
+  const fixed = new Set([...FIXED_NAMES, 'V2', 'HOSTNAME'])
+  const patterns = /^(BLUE|GREEN|REHEARSE_).*|_(WEIGHT|FILE)$/
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!fixed.has(key) && !patterns.test(key)) env[key] = value
+  }
   return { ...env, ...extra }
 }
 

@@ -1,6 +1,6 @@
 // An in-process colorproxy on free loopback ports, built from a real environment through loadConfig.
 import { type Config, loadConfig } from '../../src/config.js'
-import { createColorProxy, type Dependencies } from '../../src/server.js'
+import { createService, type ServiceOptions } from '../../src/service.js'
 import { captureLogger, type Teardown } from './net.js'
 
 const noFiles = {
@@ -12,7 +12,7 @@ const noFiles = {
 export async function startColorProxy(
   t: Teardown,
   env: Record<string, string>,
-  deps: Partial<Dependencies> = {},
+  deps: Partial<ServiceOptions> = {},
   edit: (config: Config) => void = () => {},
 ) {
   const config = loadConfig(
@@ -28,7 +28,7 @@ export async function startColorProxy(
   )
   edit(config)
   const { logger, lines, line } = captureLogger(config.log.level)
-  const proxy = createColorProxy(config, { logger, ...deps })
+  const proxy = createService(config, { logger, ...deps })
   const { port, adminPort } = await proxy.start()
   t.teardown(() => proxy.shutdown({ delayMs: 0 }))
   return {

@@ -1,0 +1,78 @@
+// createLogger(options, destination?) -> pino logger with redaction. Tests pass a destination stream and
+// parse the JSON lines; people get LOG_FORMAT=pretty.
+import { type DestinationStream, type Logger, type LoggerOptions, pino } from 'pino'
+import pretty from 'pino-pretty'
+import type { LogFormat, LogLevel } from './values.js'
+
+export type { Logger }
+
+/** Header paths that must never reach a log line, whoever logs a request or response object. */
+export const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["proxy-authorization"]',
+  'res.headers["set-cookie"]',
+  'headers.authorization',
+  'headers.cookie',
+  'headers["set-cookie"]',
+]
+
+/** pino's number for warn. */
+const WARN = 40
+
+/** How the JSON log reaches stdout: through a buffer, written asynchronously. */
+export const STDOUT_BUFFER = { bytes: 4096, flushEveryMs: 1000 }
+
+export function createLogger(
+  { level, format }: { level: LogLevel; format: LogFormat },
+  destination?: DestinationStream,
+): Logger {
+  const options: LoggerOptions = {
+    level,
+    base: undefined,
+    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    hooks: {
+      // A warning or an error is news: written at once, not with the buffer's next flush.
+      logMethod(args, method, lineLevel) {
+        method.apply(this, args)
+        if (lineLevel >= WARN) this.flush()
+      },
+    },
+  }
+  if (format === 'pretty') {
+    const stream = pretty({
+      destination: destination ?? 1,
+      sync: true,
+      ignore: 'pid,hostname',
+      translateTime: 'SYS:HH:MM:ss.l',
+    })
+    return pino(options, stream)
+  }
+  return pino(options, destination ?? bufferedDestination(1, STDOUT_BUFFER))
+}
+
+/**
+ * A file descriptor or path written asynchronously in chunks of `bytes` (the access log costs a write
+ * per request otherwise), and at least every `flushEveryMs`, so a quiet proxy's lines are not held back.
+ * Before exiting, a program waits for flushed(): an exit would drop a write still in flight.
+ */
+export function bufferedDestination(
+  dest: number | string,
+  { bytes, flushEveryMs }: { bytes: number; flushEveryMs: number },
+): ReturnType<typeof pino.destination> {
+  const stream = pino.destination({ dest, sync: false, minLength: bytes })
+  const timer = setInterval(() => stream.flush(), flushEveryMs).unref()
+  stream.once('close', () => clearInterval(timer))
+  return stream
+}
+
+/** Resolves once every line logged so far has been written, or after `withinMs` if the reader is stuck. */
+export function flushed(logger: Logger, withinMs = 1000): Promise<void> {
+  return new Promise((resolve) => {
+    const giveUp = setTimeout(resolve, withinMs)
+    logger.flush(() => {
+      clearTimeout(giveUp)
+      resolve()
+    })
+  })
+}

@@ -1,0 +1,31 @@
+// What forwarding tells the rest of colorproxy: the types its observers (ejection, metrics, the stats
+// page) share. Observers import these, never the forwarders themselves.
+import type { FailureReason } from './failures.js'
+
+export type { FailureReason }
+
+/**
+ * Why a request went where it did: in the access log and the metrics. `refused`: a malformed request,
+ * answered by colorproxy before any color was chosen.
+ */
+export type RouteReason = 'weighted' | 'sticky' | 'override' | 'failover' | 'refused'
+
+export interface RequestRecord {
+  /** The color that served it last; null for a 503 or a refused request. */
+  color: string | null
+  status: number
+  durationMs: number
+  via: RouteReason
+  failure: FailureReason | undefined
+}
+
+export interface ProxyEvents {
+  /** An attempt failed (before any answer, or cutting one); `reason` says how. */
+  upstreamFailed?(color: string, reason: FailureReason): void
+  /** An upstream sent response headers. */
+  upstreamAnswered?(color: string): void
+  failedOver?(from: string, to: string): void
+  started?(): void
+  /** A request is over (answered, failed, refused, or abandoned by its client). */
+  done?(record: RequestRecord): void
+}

@@ -1,0 +1,147 @@
+// One request's journey, shared by HTTP and WebSocket forwarding: which color it went to and why, what
+// failed, and, when it is over, its access-log line and the `done` event observers count.
+import { randomUUID } from 'node:crypto'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Logger } from '../lib/logger.js'
+import type { ProxyEvents, RouteReason } from './events.js'
+import { type FailureReason, writePlain } from './failures.js'
+import type { Forwarded } from './forwarding.js'
+import { requestId } from './headers.js'
+import type { Decision } from './router.js'
+import type { Upstream } from './upstream.js'
+
+export interface Route {
+  name: string
+  upstream: Upstream
+}
+
+/** A request that passed the checks of request-target.ts: where it goes, and who sent it. */
+export interface Admitted {
+  /** Origin-form path and query, dot-segments removed. */
+  path: string
+  forwarded: Forwarded
+}
+
+/** What both forwarders need: the settings that shape a request, and who to tell about it. */
+export interface ForwardOptions {
+  colorHeader: string
+  preserveHost: boolean
+  timeouts: {
+    connectMs: number
+    serverMs: number
+    /** TIMEOUT_SERVER_IDLE: the longest silence from the upstream while its answer's body streams. */
+    serverIdleMs: number
+    tunnelMs: number
+  }
+  logger: Logger
+  now: () => number
+  events: ProxyEvents
+  /** FAILOVER: another color for a request whose upstream could not be reached (undefined: none, or off). */
+  failover?: (from: string) => Route | undefined
+  /** STICKY=cookie: the Set-Cookie value that keeps a client on this color. */
+  stickyCookie?: (color: string) => string
+}
+
+export class Exchange {
+  /** Undefined when no color could take the request (503). After a failover, the color that took over. */
+  route: Route | undefined
+  via: RouteReason
+  /** STICKY=cookie and the client had none: the answer sets one for the color that served it. */
+  readonly setCookie: boolean
+  /** The color that could not be reached, after a failover. */
+  failedOverFrom: string | undefined
+  reason: FailureReason | undefined
+  upstreamStatus: number | undefined
+  /** Already sent a second time, on a new connection. */
+  retried = false
+  readonly start: number
+  readonly id: string
+
+  constructor(
+    readonly req: IncomingMessage,
+    decision: Decision<Route>,
+    /** Origin-form path and query (or, for a refused request, what the client sent). */
+    readonly path: string,
+    readonly client: string,
+    private readonly options: ForwardOptions,
+  ) {
+    this.route = decision.route
+    this.via = decision.reason
+    this.setCookie = decision.setCookie === true
+    this.id = decision.reason === 'refused' ? randomUUID() : requestId(req.headers['x-request-id'])
+    this.start = options.now()
+    options.events.started?.()
+  }
+
+  /** The Host an attempt sends: the client's (PRESERVE_HOST) or the upstream's. */
+  hostFor(route: Route): string {
+    const given = this.req.headers.host
+    return this.options.preserveHost && given !== undefined ? given : route.upstream.host
+  }
+
+  /** Another color takes over. */
+  failOver(to: Route): void {
+    this.failedOverFrom = this.route?.name
+    this.route = to
+    this.via = 'failover'
+    this.reason = undefined
+  }
+
+  /** Logs the request and tells whoever listens that it is over. */
+  finish(status: number, bytes: number): void {
+    this.accessLog(status, bytes)
+    this.options.events.done?.({
+      color: this.route?.name ?? null,
+      status,
+      durationMs: this.options.now() - this.start,
+      via: this.via,
+      failure: this.reason,
+    })
+  }
+
+  private accessLog(status: number, bytes: number): void {
+    const { logger, now } = this.options
+    // LOG_LEVEL above info: not even the line's object is built.
+    if (!logger.isLevelEnabled('info')) return
+    logger.info(
+      {
+        method: this.req.method,
+        path: this.path.split('?', 1)[0],
+        status,
+        color: this.route?.name ?? null,
+        upstream: this.route?.upstream.redacted ?? null,
+        duration_ms: Math.round((now() - this.start) * 10) / 10,
+        bytes,
+        request_id: this.id,
+        route: this.via,
+        client: this.client,
+        ...(this.failedOverFrom && { failover_from: this.failedOverFrom }),
+        ...(this.reason && { error: this.reason }),
+        ...(this.retried && { retried: true }),
+      },
+      'request',
+    )
+  }
+}
+
+/** A request colorproxy will not forward: answered here, logged, never counted against a color. */
+export function refuse(
+  options: ForwardOptions,
+  req: IncomingMessage,
+  res: ServerResponse,
+  refusal: { status: number; text: string; client: string },
+): void {
+  const { status, text, client } = refusal
+  const exchange = new Exchange(
+    req,
+    { route: undefined, reason: 'refused' },
+    (req.url ?? '').slice(0, 200),
+    client,
+    options,
+  )
+  const bytesBefore = req.socket.bytesWritten
+  res.once('close', () => exchange.finish(status, req.socket.bytesWritten - bytesBefore))
+  // The rest of a refused request is never read: the connection ends with this answer.
+  res.shouldKeepAlive = false
+  writePlain(res, status, `${status} ${text}\n`)
+}

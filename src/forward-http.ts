@@ -1,0 +1,217 @@
+// One HTTP request to its color's upstream: bodiless ones over undici (Pool.stream), uploads over
+// node:http's client (forward-upload.ts). undici was chosen by measurement (npm run bench, README
+// "Performance"): on this machine a bare undici proxy forwards about twice what a bare http-proxy-3 one does.
+//
+// Each attempt that fails asks attempts.ts what next: the same color again on a new connection, another
+// color, or the failure's status (failures.ts). Every call has an error path, so one bad upstream or client
+// never ends the process, and a broken answer never corrupts the client's connection.
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
+import type { Dispatcher } from 'undici'
+import { nextAttempt } from './attempts.js'
+import { Exchange, type Admitted, type ForwardOptions, type Route } from './exchange.js'
+import { FAILURES, failureReason, writeFailure } from './failures.js'
+import { passAnswer } from './forward-answer.js'
+import { sendUpload } from './forward-upload.js'
+import { attemptFields, joinPath, ownFields, requestFields } from './headers.js'
+import type { Decision } from './router.js'
+import type { Endpoint } from './upstream.js'
+import { createTlsWarning } from './tls-warning.js'
+
+export type HttpForwarder = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  admitted: Admitted,
+  decision: Decision<Route>,
+) => void
+
+export function createHttpForwarder(options: ForwardOptions): HttpForwarder {
+  const shared = { options, ours: ownFields(options.colorHeader), warnTls: createTlsWarning(options.logger) }
+  return (req, res, admitted, decision) => {
+    const exchange = new Exchange(req, decision, admitted.path, admitted.forwarded.client, options)
+    res.setHeader('x-request-id', exchange.id)
+    const request = new HttpRequest(exchange, res, admitted, shared)
+    if (!exchange.route) {
+      exchange.reason = 'no_color'
+      writeFailure(res, 'no_color')
+      return
+    }
+    request.send(exchange.route, 'first')
+  }
+}
+
+/** first: the pool; retry: the same color on a new connection; failover: another color. */
+type AttemptKind = 'first' | 'retry' | 'failover'
+
+interface Shared {
+  options: ForwardOptions
+  /** The fields colorproxy sets itself: a client's are never forwarded. */
+  ours: ReadonlySet<string>
+  warnTls: (color: string, error: NodeJS.ErrnoException) => void
+}
+
+/** The attempts of one request, until the client has its answer or its failure. */
+class HttpRequest {
+  /** The fields every attempt sends (Host and the color come per attempt). */
+  private readonly base: string[]
+  private readonly hasBody: boolean
+  /** The client went away: whatever the upstream request does next is not a failure of the upstream. */
+  private abandoned = false
+  /** The client has its whole answer (a bodiless one is ended at once): later upstream errors are moot. */
+  private complete = false
+
+  constructor(
+    private readonly exchange: Exchange,
+    private readonly res: ServerResponse,
+    admitted: Admitted,
+    private readonly shared: Shared,
+  ) {
+    const { req } = exchange
+    const length = req.headers['content-length']
+    this.hasBody = req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')
+    this.base = requestFields(
+      req.rawHeaders,
+      req.headers.connection,
+      shared.ours,
+      exchange.id,
+      admitted.forwarded,
+    )
+    const bytesBefore = req.socket.bytesWritten
+    res.once('close', () => this.closed(req.socket.bytesWritten - bytesBefore))
+  }
+
+  send(route: Route, kind: AttemptKind): void {
+    route.upstream.endpoint().then(
+      (endpoint) => this.dispatch(endpoint, route, kind),
+      (error: Error) => this.failed(error),
+    )
+  }
+
+  private dispatch(endpoint: Endpoint, route: Route, kind: AttemptKind): void {
+    // The client may have left while the upstream's name was being resolved.
+    if (this.res.destroyed) return
+    const { options } = this.shared
+    const { req } = this.exchange
+    const path = joinPath(endpoint.target.pathname, this.exchange.path)
+    const headers = attemptFields(this.base, {
+      host: this.exchange.hostFor(route),
+      colorHeader: options.colorHeader,
+      color: route.name,
+      authorization: route.upstream.authorization,
+    })
+    const onInfo = this.onInfo.bind(this)
+    const onAnswer = (statusCode: number, head: IncomingHttpHeaders) =>
+      passAnswer(
+        this.exchange,
+        this.res,
+        { statusCode, headers: head },
+        options,
+        () => (this.complete = true),
+      )
+    const settled = (error: Error | null) => {
+      if (error) this.failed(error)
+    }
+    const timeouts = {
+      connectTimeoutMs: options.timeouts.connectMs,
+      serverTimeoutMs: options.timeouts.serverMs,
+      serverIdleTimeoutMs: options.timeouts.serverIdleMs,
+    }
+    // Only a first attempt can have a body (attempts.ts): the client's is read once.
+    if (this.hasBody) {
+      const method = req.method as string
+      sendUpload({
+        endpoint,
+        method,
+        path,
+        headers,
+        body: req,
+        ...timeouts,
+        onInfo,
+        onAnswer,
+        onDone: settled,
+      })
+      return
+    }
+    const pool = kind === 'retry' ? endpoint.renew() : endpoint.pool()
+    pool.stream(
+      {
+        path,
+        method: req.method as Dispatcher.HttpMethod,
+        headers,
+        body: null,
+        headersTimeout: timeouts.serverTimeoutMs,
+        bodyTimeout: timeouts.serverIdleTimeoutMs,
+        // undici closes the connection after every HEAD unless told the upstream frames HEAD right.
+        ...(req.method === 'HEAD' && { reset: false }),
+        onInfo,
+      },
+      ({ statusCode, headers: head }) => onAnswer(statusCode, head),
+      settled,
+    )
+  }
+
+  /**
+   * RFC 9110 section 15.2: 1xx the client did not ask for are skipped; 103 Early Hints are passed on to an
+   * HTTP/1.1 client (an HTTP/1.0 one must get none).
+   */
+  private onInfo({ statusCode, headers }: { statusCode: number; headers: IncomingHttpHeaders }): void {
+    const { req } = this.exchange
+    if (statusCode === 103 && headers.link && req.httpVersionMinor >= 1 && !this.res.headersSent) {
+      this.res.writeEarlyHints({ link: headers.link })
+    }
+  }
+
+  /** An attempt failed: retry, fail over, or answer with the failure (attempts.ts decides). */
+  private failed(error: Error): void {
+    if (this.abandoned || this.complete) return
+    const { exchange, res } = this
+    const { options } = this.shared
+    const route = exchange.route as Route
+    const reason = failureReason(error as NodeJS.ErrnoException)
+    exchange.reason = reason
+    options.events.upstreamFailed?.(route.name, reason)
+    if (reason === 'tls') this.shared.warnTls(route.name, error as NodeJS.ErrnoException)
+    const answerable = !res.headersSent && !exchange.req.socket.destroyed
+    const next = nextAttempt(
+      { method: exchange.req.method as string, hasBody: this.hasBody, answerable },
+      { reason, answered: exchange.upstreamStatus !== undefined },
+      {
+        retried: exchange.retried,
+        failedOver: exchange.failedOverFrom !== undefined,
+        failoverAllowed: options.failover !== undefined,
+      },
+    )
+    if (next === 'retry') {
+      exchange.retried = true
+      exchange.reason = undefined
+      return this.send(route, 'retry')
+    }
+    const other = next === 'failover' ? options.failover?.(route.name) : undefined
+    if (other) {
+      options.events.failedOver?.(route.name, other.name)
+      exchange.failOver(other)
+      return this.send(other, 'failover')
+    }
+    // Too late for a status, or nobody left to tell: cut the response so it reads as incomplete.
+    if (!answerable) res.destroy()
+    else writeFailure(res, reason)
+  }
+
+  /** The client's response is closed: what it got, and whose fault any shortfall was. */
+  private closed(bytes: number): void {
+    const { exchange, res } = this
+    let status = res.statusCode
+    if (!res.writableFinished) {
+      // undici destroys the answer with the upstream's error when the upstream breaks mid-body: that is
+      // the upstream's failure (counted against the color); otherwise the client went away.
+      const cut = res.errored as NodeJS.ErrnoException | null
+      if (cut && exchange.reason === undefined) exchange.reason = failureReason(cut)
+      if (exchange.reason === undefined || exchange.reason === 'client_gone') {
+        exchange.reason = 'client_gone'
+        // undici sees the answer end early and aborts the upstream request itself.
+        this.abandoned = true
+      }
+      status = FAILURES[exchange.reason].status
+    }
+    exchange.finish(status, bytes)
+  }
+}

@@ -1,0 +1,116 @@
+// WebSocket upgrades to a color's upstream, over http-proxy-3, each on a new connection: TIMEOUT_CONNECT
+// until the socket connects, TIMEOUT_SERVER until the upstream answers, then TIMEOUT_TUNNEL of silence
+// either way ends the tunnel. A failure before the upgrade gets the failure's status (failures.ts).
+import type { ClientRequest, IncomingMessage } from 'node:http'
+import type { Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
+import { createProxyServer } from 'http-proxy-3'
+import { Exchange, type Admitted, type ForwardOptions, type Route } from './exchange.js'
+import { FAILURES, failureReason, writeRawFailure } from './failures.js'
+import { attemptFields, headerObject, ownFields, requestFields } from './headers.js'
+import type { Decision } from './router.js'
+
+export type WsForwarder = (
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  admitted: Admitted,
+  decision: Decision<Route>,
+) => void
+
+/** An upgrade's exchange, and whether the upstream switched protocols. */
+interface Upgrade {
+  exchange: Exchange
+  upgraded: boolean
+}
+
+export function createWsForwarder(options: ForwardOptions): WsForwarder {
+  const engine = createProxyServer({ xfwd: false, toProxy: true })
+  const ours = ownFields(options.colorHeader)
+  const upgrades = new WeakMap<IncomingMessage, Upgrade>()
+  // Errors that reach no callback (a client socket failing mid-tunnel): logged, never thrown.
+  engine.on('error', (error: Error) => options.logger.debug({ err: error }, 'proxy socket error'))
+  // Every http-proxy-3 event names the client request; its upgrade was recorded before it began.
+  engine.on('proxyReqWs', (proxyReq: ClientRequest, req: IncomingMessage, socket: Duplex) => {
+    const upgrade = upgrades.get(req) as Upgrade
+    guardTimeouts(proxyReq, upgrade, options)
+    // Data either way is activity on the client socket, so one idle timer covers the tunnel.
+    ;(socket as Socket).setTimeout(options.timeouts.tunnelMs, () => socket.destroy())
+  })
+
+  return (req, socket, head, admitted, decision) => {
+    // A client that vanishes before we answer must not become an uncaught 'error'.
+    socket.on('error', (error) => options.logger.debug({ err: error }, 'client socket error'))
+    const exchange = new Exchange(req, decision, admitted.path, admitted.forwarded.client, options)
+    const upgrade: Upgrade = { exchange, upgraded: false }
+    upgrades.set(req, upgrade)
+    const bytesBefore = (socket as Socket).bytesWritten ?? 0
+    socket.once('close', () =>
+      exchange.finish(loggedStatus(upgrade), ((socket as Socket).bytesWritten ?? 0) - bytesBefore),
+    )
+    const route = exchange.route
+    if (!route) {
+      exchange.reason = 'no_color'
+      writeRawFailure(socket, 'no_color')
+      return
+    }
+    const onError = (error: Error) => {
+      exchange.reason = failureReason(error as NodeJS.ErrnoException)
+      if (upgrade.upgraded) return socket.destroy()
+      options.events.upstreamFailed?.(route.name, exchange.reason)
+      writeRawFailure(socket, exchange.reason)
+    }
+    const fields = attemptFields(
+      requestFields(req.rawHeaders, req.headers.connection, ours, exchange.id, admitted.forwarded),
+      {
+        host: exchange.hostFor(route),
+        colorHeader: options.colorHeader,
+        color: route.name,
+        authorization: route.upstream.authorization,
+      },
+    )
+    const protocol = req.headers.upgrade as string
+    route.upstream.endpoint().then((endpoint) => {
+      if (socket.destroyed) return
+      // http-proxy-3 forwards req.headers: they become ours, built like an ordinary request's.
+      req.headers = { ...headerObject(fields), connection: 'upgrade', upgrade: protocol }
+      req.url = admitted.path
+      const call = { target: endpoint.target, agent: endpoint.freshAgent, auth: route.upstream.auth }
+      engine.ws(req, socket, head, call, onError)
+    }, onError)
+  }
+}
+
+/** 101 once upgraded; else the failure's status, or the upstream's own refusal (a 4xx instead of 101). */
+function loggedStatus({ exchange, upgraded }: Upgrade): number {
+  if (upgraded) return 101
+  return exchange.reason ? FAILURES[exchange.reason].status : (exchange.upstreamStatus ?? 0)
+}
+
+/** TIMEOUT_CONNECT until the socket connects, then TIMEOUT_SERVER until the upstream answers. */
+function guardTimeouts(proxyReq: ClientRequest, upgrade: Upgrade, options: ForwardOptions): void {
+  let timer: NodeJS.Timeout | undefined
+  const fail = (code: string, text: string) => () =>
+    proxyReq.destroy(Object.assign(new Error(text), { code }))
+  const waitForAnswer = () => {
+    clearTimeout(timer)
+    timer = setTimeout(fail('ESERVERTIMEOUT', 'upstream answer timed out'), options.timeouts.serverMs)
+  }
+  // An upgrade always goes out on a new connection (freshAgent), so the socket is still connecting.
+  const onSocket = (socket: Socket) => {
+    timer = setTimeout(fail('ECONNECTTIMEOUT', 'upstream connect timed out'), options.timeouts.connectMs)
+    socket.once('connect', waitForAnswer)
+  }
+  if (proxyReq.socket) onSocket(proxyReq.socket as Socket)
+  else proxyReq.once('socket', onSocket)
+  proxyReq.once('response', (response: IncomingMessage) => {
+    clearTimeout(timer)
+    upgrade.exchange.upstreamStatus = response.statusCode
+  })
+  proxyReq.once('upgrade', (response: IncomingMessage) => {
+    clearTimeout(timer)
+    upgrade.exchange.upstreamStatus = response.statusCode
+    upgrade.upgraded = true
+  })
+  proxyReq.once('close', () => clearTimeout(timer))
+}

@@ -1,0 +1,17 @@
+// The startup summary: each color's share of new traffic, then where colorproxy listens. Said once, by
+// the process that runs the show (a cluster's primary, or the only process).
+import type { Logger } from '../lib/logger.js'
+import type { Config } from './config.js'
+import { redactUrl } from './redact.js'
+import { shares } from './weights.js'
+
+export function logListening(logger: Logger, config: Config, port: number, adminPort: number): void {
+  const share = shares(config.colors)
+  for (const { name, upstream, weight } of config.colors) {
+    logger.info(
+      { color: name, upstream: redactUrl(upstream), weight, share_percent: share.get(name) },
+      `${name}: ${share.get(name)}% of new traffic`,
+    )
+  }
+  logger.info({ port, admin_port: adminPort }, 'listening')
+}

@@ -1,0 +1,115 @@
+// WORKERS=N: a node:cluster primary and N workers on one port, as real processes. Readiness, metrics and
+// the stats page cover every worker, one SIGTERM drains them all, and a dead worker is replaced.
+import { readFileSync } from 'node:fs'
+import http from 'node:http'
+import net from 'node:net'
+import { availableParallelism } from 'node:os'
+import t from 'tap'
+import { get, listen, recordingUpstream } from '../helpers/net.js'
+import { PROXY, type Program, start, startProxy } from '../helpers/programs.js'
+
+function workerPids(program: Program): number[] {
+  const pid = program.child.pid as number
+  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number)
+}
+
+t.test(
+  'WORKERS=2: two workers serve one port; /metrics and /stats.json count every request once',
+  async (t) => {
+    const up = await recordingUpstream(t)
+    const proxy = await startProxy(t, { BLUE: up.url, WORKERS: '2' })
+    t.equal(workerPids(proxy.program).length, 2, 'two worker processes')
+    t.equal((await get(`${proxy.admin}/readyz`)).status, 200)
+    // A new connection per request: the primary hands connections to the workers in turn.
+    for (let i = 0; i < 20; i++) t.equal((await get(proxy.url)).status, 200)
+    t.equal(up.requests.length, 20)
+    const metrics = (await get(`${proxy.admin}/metrics`)).body
+    t.match(metrics, /^colorproxy_requests_total\{color="blue",code="200"\} 20$/m, 'summed over workers')
+    t.match(metrics, /^colorproxy_color_weight\{color="blue"\} 1$/m, 'a weight is not summed')
+    t.match(metrics, /^colorproxy_color_ejected\{color="blue"\} 0$/m)
+    const stats = JSON.parse((await get(`${proxy.admin}/stats.json`)).body)
+    t.equal(stats.requests, 20, 'the stats page merges the workers')
+    t.match(stats.colors, [{ name: 'blue', requests: 20, observed: 100 }])
+    t.match((await get(`${proxy.admin}/`)).body, /<html/)
+    t.match(JSON.parse((await get(`${proxy.admin}/config`)).body), { workers: 2 })
+  },
+)
+
+t.test('WORKERS=2 and SIGTERM: readyz 503 at once, the request in flight gets 200, exit 0', async (t) => {
+  const up = await recordingUpstream(t, (_req, res) => {
+    setTimeout(() => res.end('slow but fine'), 1000)
+  })
+  const proxy = await startProxy(t, { BLUE: up.url, WORKERS: '2', SHUTDOWN_DELAY: '500ms' })
+  const answer = get(proxy.url, { agent: new http.Agent({ keepAlive: true }) })
+  await new Promise<void>((resolve) => up.server.once('request', () => resolve()))
+  proxy.program.child.kill('SIGTERM')
+  await proxy.program.line((line) => line.msg === 'shutting down: readyz now 503')
+  t.equal((await get(`${proxy.admin}/readyz`)).status, 503)
+  t.match(await answer, { status: 200, body: 'slow but fine' })
+  t.equal((await proxy.program.exit).code, 0)
+  t.equal(
+    proxy.program.lines.filter((line) => line.msg === 'stopped').length,
+    3,
+    'two workers, then the primary',
+  )
+  t.match(proxy.program.lines.at(-1), { msg: 'stopped', level: 30 })
+})
+
+t.test('a worker that dies is replaced', async (t) => {
+  const up = await recordingUpstream(t)
+  const proxy = await startProxy(t, { BLUE: up.url, WORKERS: '2', LOG_LEVEL: 'debug' })
+  const [victim] = workerPids(proxy.program) as [number]
+  process.kill(victim, 'SIGKILL')
+  await proxy.program.line((line) => line.msg === 'worker died: starting another')
+  await proxy.program.line(
+    (line) =>
+      line.msg === 'worker listening' &&
+      proxy.program.lines.filter((l) => l.msg === 'worker listening').length === 3,
+  )
+  t.equal(workerPids(proxy.program).length, 2)
+  t.notOk(workerPids(proxy.program).includes(victim))
+  t.equal((await get(`${proxy.admin}/readyz`)).status, 200)
+  t.equal((await get(proxy.url)).status, 200)
+})
+
+t.test('a worker that does not answer makes the stats a 500 within 2 s, not a hang', async (t) => {
+  const up = await recordingUpstream(t)
+  const proxy = await startProxy(t, { BLUE: up.url, WORKERS: '2' })
+  const [stuck] = workerPids(proxy.program) as [number]
+  process.kill(stuck, 'SIGSTOP')
+  t.teardown(() => process.kill(stuck, 'SIGCONT'))
+  t.match(await get(`${proxy.admin}/stats.json`), {
+    status: 500,
+    body: /^stats failed: worker \d did not answer\n$/,
+  })
+  process.kill(stuck, 'SIGCONT')
+  t.equal((await get(`${proxy.admin}/stats.json`)).status, 200, 'and answers again once it does')
+})
+
+t.test('WORKERS=2: a second signal skips the rest of SHUTDOWN_DELAY', async (t) => {
+  const up = await recordingUpstream(t)
+  const proxy = await startProxy(t, { BLUE: up.url, WORKERS: '2', SHUTDOWN_DELAY: '60s' })
+  proxy.program.child.kill('SIGTERM')
+  await proxy.program.line((line) => line.msg === 'shutting down: readyz now 503')
+  t.equal((await get(proxy.url)).status, 200, 'still serving during the delay')
+  proxy.program.child.kill('SIGTERM')
+  t.equal((await proxy.program.exit).code, 0)
+})
+
+t.test('WORKERS=2 on a taken port: the primary exits 1 and says why', async (t) => {
+  const taken = await listen(t, net.createServer(), '0.0.0.0')
+  const program = start(t, PROXY, { BLUE: 'http://a:1', PORT: String(taken), ADMIN_PORT: '0', WORKERS: '2' })
+  t.equal((await program.exit).code, 1)
+  t.match(program.stderr(), /another process is using that port/)
+  t.match(program.stderr(), /colorproxy: cannot start: a worker exited \(1\) before it listened\n/)
+})
+
+t.test('WORKERS=auto: /config shows how many workers run', async (t) => {
+  const up = await recordingUpstream(t)
+  const proxy = await startProxy(t, { BLUE: up.url, WORKERS: 'auto' })
+  t.match(JSON.parse((await get(`${proxy.admin}/config`)).body), { workers: availableParallelism() })
+})

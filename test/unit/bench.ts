@@ -1,0 +1,65 @@
+// The bench's arithmetic: what it reads from wrk or autocannon and the medians it reports. (The bench
+// itself runs with npm run bench, never in the test suite.)
+import t from 'tap'
+import { parseAutocannon } from '../../bench/autocannon.js'
+import { durationMs, median, parseWrk } from '../../bench/wrk.js'
+
+const WRK = `Running 10s test @ http://127.0.0.1:8080/
+  1 threads and 64 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     9.83ms    2.11ms  48.20ms   91.02%
+    Req/Sec     6.52k   312.40     7.01k    78.00%
+  Latency Distribution
+     50%    9.41ms
+     75%   10.20ms
+     90%   11.57ms
+     99%   17.90ms
+  64912 requests in 10.01s, 9.72MB read
+  Socket errors: connect 0, read 2, write 0, timeout 1
+  Non-2xx or 3xx responses: 4
+Requests/sec:   6484.71
+Transfer/sec:      0.97MB
+`
+
+t.test('reads req/s, p50, p99, the request count and every kind of error from wrk --latency', async (t) => {
+  t.same(parseWrk(WRK), { requestsPerSecond: 6484.71, p50Ms: 9.41, p99Ms: 17.9, requests: 64912, errors: 7 })
+  const clean = WRK.replace(/ {2}Socket errors.*\n {2}Non-2xx.*\n/, '')
+  t.equal(parseWrk(clean).errors, 0, 'no error lines: no errors')
+})
+
+t.test('says what is missing when wrk printed something else', async (t) => {
+  t.throws(
+    () => parseWrk(WRK.replace(/ {2}Latency Distribution[\s\S]*?99%.*\n/, '')),
+    /50% latency \(was --latency given\?\)/,
+  )
+  t.throws(
+    () => parseWrk('unable to connect to 127.0.0.1:8080 Connection refused\n'),
+    /no Requests\/sec line/,
+  )
+})
+
+t.test('durations in every unit wrk uses', async (t) => {
+  t.equal(durationMs('850.00us'), 0.85)
+  t.equal(durationMs('1.50ms'), 1.5)
+  t.equal(durationMs('2.00s'), 2000)
+  t.equal(durationMs('1.00m'), 60_000)
+  t.throws(() => durationMs('12kb'), /not a wrk duration: "12kb"/)
+})
+
+t.test('median of odd and even counts, and of nothing', async (t) => {
+  t.equal(median([3, 1, 2]), 2)
+  t.equal(median([4, 1, 3, 2]), 2.5)
+  t.ok(Number.isNaN(median([])))
+})
+
+t.test('reads req/s, p50, p99, the request count and errors from autocannon --json', async (t) => {
+  const json = JSON.stringify({
+    duration: 10.02,
+    errors: 2,
+    timeouts: 1,
+    non2xx: 4,
+    latency: { p50: 9, p99: 18 },
+    requests: { total: 50100, average: 5010 },
+  })
+  t.same(parseAutocannon(json), { requestsPerSecond: 5000, p50Ms: 9, p99Ms: 18, requests: 50100, errors: 7 })
+})

@@ -1,0 +1,41 @@
+// The spec table is the one source: the README's table and --help are printed from it, and the config
+// reads its defaults from it.
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import t from 'tap'
+import { loadConfig, variableNames } from '../../src/config.js'
+import { DEFAULTS, markdownTable, usage, VARIABLES } from '../../src/config-spec.js'
+import { root } from '../helpers/programs.js'
+
+const cells = (row: string) =>
+  row
+    .trim()
+    .replace(/^\||\|$/g, '')
+    .split('|')
+    .map((cell) => cell.trim())
+
+t.test("the README's configuration table is the spec table (npm run docs writes it)", async (t) => {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8')
+  const written = (readme.split('<!-- config-table:')[1] ?? '').split('<!-- config-table end -->')[0] ?? ''
+  const rows = (text: string) =>
+    text
+      .split('\n')
+      .filter((line) => line.startsWith('|') && !/^\|[\s|-]+\|$/.test(line))
+      .map(cells)
+  t.same(rows(written), rows(markdownTable()))
+})
+
+t.test('--help names every variable the config reads', async (t) => {
+  const text = usage('1.2.3')
+  for (const name of variableNames([])) t.ok(text.includes(`\n  ${name}  `), name)
+  t.ok(text.includes('\n  <COLOR>_WEIGHT  '))
+  t.equal(VARIABLES.filter((spec) => !spec.name.includes('<')).length, variableNames([]).length)
+})
+
+t.test('defaults come from the table, read by the same parsers', async (t) => {
+  const config = loadConfig({ BLUE: 'http://a:1' }, { readFile: () => '' })
+  t.equal(String(config.listen.port), DEFAULTS.PORT)
+  t.equal(config.colors[0]?.weight, Number(DEFAULTS['<COLOR>_WEIGHT']))
+  t.equal(DEFAULTS.TIMEOUT_SERVER_IDLE, '60s')
+  t.equal(config.timeouts.serverIdleMs, 60_000)
+})

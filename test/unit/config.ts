@@ -1,0 +1,398 @@
+import t from 'tap'
+import { ConfigError, type ConfigIo, type Env, loadConfig, variableNames } from '../../src/config.js'
+
+/** Files by path; anything else is ENOENT, as fs would say. */
+const files = (map: Record<string, string> = {}): ConfigIo => ({
+  readFile(path) {
+    const text = map[path]
+    if (text === undefined) throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' })
+    return text
+  },
+})
+
+const BLUE = { BLUE: 'http://myapp-v1:8080' }
+
+function problems(env: Env, io: ConfigIo = files()) {
+  try {
+    loadConfig(env, io)
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems
+    throw error
+  }
+  throw new Error('expected a ConfigError')
+}
+
+t.test('defaults from SPEC.md with only BLUE set', async (t) => {
+  const config = loadConfig(BLUE, files())
+  t.same(
+    config.colors.map((c) => [c.name, c.variable, c.upstream.href, c.weight]),
+    [['blue', 'BLUE', 'http://myapp-v1:8080/', 1]],
+  )
+  t.same(config.listen, { port: 8080, host: '0.0.0.0' })
+  t.same(config.admin, { port: 8081, host: '0.0.0.0' })
+  t.equal(config.colorHeader, 'Color')
+  t.equal(config.preserveHost, true)
+  t.equal(config.trustedProxies, undefined)
+  t.same(config.timeouts, {
+    connectMs: 5000,
+    serverMs: 60000,
+    serverIdleMs: 60000,
+    clientMs: 60000,
+    keepAliveMs: 15000,
+    tunnelMs: 3600000,
+  })
+  t.same(config.upstream, { maxSocketAgeMs: 30000, resolveEveryMs: 5000 })
+  t.same(config.shutdown, { delayMs: 2000, timeoutMs: 7000 })
+  t.same(config.log, { level: 'info', format: 'json' })
+  t.same(config.warnings, [])
+})
+
+t.test('the sillyproxy canary: BLUE 4, GREEN 1', async (t) => {
+  const config = loadConfig(
+    { ...BLUE, GREEN: 'http://myapp-v2:8080/', BLUE_WEIGHT: '4', GREEN_WEIGHT: '1' },
+    files(),
+  )
+  t.same(
+    config.colors.map((c) => [c.name, c.weight]),
+    [
+      ['blue', 4],
+      ['green', 1],
+    ],
+  )
+})
+
+t.test('every scalar variable takes its good values', async (t) => {
+  const config = loadConfig(
+    {
+      ...BLUE,
+      PORT: '0',
+      HOST: '::',
+      ADMIN_PORT: '9001',
+      ADMIN_HOST: '127.0.0.1',
+      COLOR_HEADER: 'X-Color',
+      PRESERVE_HOST: 'false',
+      TIMEOUT_CONNECT: '500ms',
+      TIMEOUT_SERVER: '2',
+      TIMEOUT_SERVER_IDLE: '750ms',
+      TIMEOUT_CLIENT: '1.5s',
+      TIMEOUT_HTTP_KEEP_ALIVE: '2m',
+      TIMEOUT_TUNNEL: '1h',
+      UPSTREAM_MAX_SOCKET_AGE: '10s',
+      UPSTREAM_RESOLVE_EVERY: '250ms',
+      SHUTDOWN_DELAY: '0',
+      SHUTDOWN_TIMEOUT: '3s',
+      LOG_LEVEL: 'silent',
+      LOG_FORMAT: 'pretty',
+      TRUSTED_PROXIES: '10.0.0.0/8, 192.168.1.7,::1, fd00::/8',
+    },
+    files(),
+  )
+  t.same(config.listen, { port: 0, host: '::' })
+  t.same(config.trustedProxies?.rules, [
+    'Subnet: IPv6 fd00::/8',
+    'Address: IPv6 ::1',
+    'Address: IPv4 192.168.1.7',
+    'Subnet: IPv4 10.0.0.0/8',
+  ])
+  t.same(config.admin, { port: 9001, host: '127.0.0.1' })
+  t.equal(config.colorHeader, 'X-Color')
+  t.equal(config.preserveHost, false)
+  t.same(config.timeouts, {
+    connectMs: 500,
+    serverMs: 2000,
+    serverIdleMs: 750,
+    clientMs: 1500,
+    keepAliveMs: 120000,
+    tunnelMs: 3600000,
+  })
+  t.same(config.upstream, { maxSocketAgeMs: 10000, resolveEveryMs: 250 })
+  t.same(config.shutdown, { delayMs: 0, timeoutMs: 3000 })
+  t.same(config.log, { level: 'silent', format: 'pretty' })
+})
+
+t.test('bad values are each named with what is expected', async (t) => {
+  const bad: [string, string, RegExp][] = [
+    ['PORT', '99999', /port number from 0 to 65535, got "99999"/],
+    ['PORT', '80a', /port number/],
+    ['ADMIN_PORT', '-1', /port number/],
+    ['HOST', 'not a host', /address to listen on/],
+    ['ADMIN_HOST', '', /address to listen on/],
+    ['COLOR_HEADER', 'Bad Header', /HTTP header name/],
+    ['COLOR_HEADER', 'Host', /HTTP header name/],
+    ['PRESERVE_HOST', 'maybe', /true or false/],
+    ['TIMEOUT_CONNECT', '5x', /duration above 0/],
+    ['TIMEOUT_SERVER', '0', /duration above 0/],
+    ['TIMEOUT_SERVER_IDLE', 'never', /duration above 0/],
+    ['TRUSTED_PROXIES', '10.0.0.0/33', /addresses and CIDRs/],
+    ['TRUSTED_PROXIES', 'lb.internal', /addresses and CIDRs/],
+    ['TRUSTED_PROXIES', '10.0.0.1/8/2', /addresses and CIDRs/],
+    ['TRUSTED_PROXIES', '::1/129', /addresses and CIDRs/],
+    ['TIMEOUT_CLIENT', '-1s', /duration/],
+    ['TIMEOUT_HTTP_KEEP_ALIVE', '1d', /duration/],
+    ['TIMEOUT_TUNNEL', '999999h', /at most 596h/],
+    ['UPSTREAM_MAX_SOCKET_AGE', 'soon', /duration/],
+    ['UPSTREAM_RESOLVE_EVERY', '', /duration/],
+    ['SHUTDOWN_DELAY', '2 s', /duration 0 or more/],
+    ['SHUTDOWN_TIMEOUT', 'x', /duration/],
+    ['LOG_LEVEL', 'loud', /one of fatal, error, warn, info, debug, trace, silent/],
+    ['LOG_FORMAT', 'xml', /one of json, pretty/],
+    ['BLUE_WEIGHT', '50abc', /whole number from 0 to 1000000, got "50abc"/],
+    ['BLUE_WEIGHT', '1.5', /whole number/],
+    ['BLUE_WEIGHT', '1000001', /whole number/],
+    ['COLORS', 'Blue', /lower-case names/],
+    ['COLORS', 'blue,blue', /twice/],
+    ['COLORS', 'blue,,green', /lower-case names/],
+  ]
+  for (const [name, value, message] of bad) {
+    const found = problems({ ...BLUE, [name]: value })
+    t.match(found, [{ variable: name, message }], `${name}=${JSON.stringify(value)}`)
+  }
+})
+
+t.test('upstream URLs: http(s) with host, port and base path; never echoed', async (t) => {
+  const good = [
+    'http://myapp-v1:8080',
+    'https://myapp.example',
+    'http://tasks.myapp:8080/base/',
+    'http://[::1]:81',
+  ]
+  for (const url of good)
+    t.equal(loadConfig({ BLUE: url }, files()).colors[0]?.upstream.href.startsWith('http'), true, url)
+  const bad = [
+    'myapp:8080',
+    'myapp-v1',
+    'ftp://x',
+    'http:/myapp',
+    'http://',
+    'http://x:99999',
+    'http://x/?q=1',
+    'http://x/#f',
+  ]
+  for (const url of bad) {
+    const [found] = problems({ BLUE: `${url}`, GREEN: 'http://ok:1' })
+    t.equal(found?.variable, 'BLUE', url)
+    t.notMatch(found?.message, /got/, `${url} is not echoed`)
+  }
+  const [secret] = problems({ BLUE: 'http://user:hunter2@host:bad' })
+  t.notMatch(secret?.message, /hunter2/)
+})
+
+t.test('reports every problem at once', async (t) => {
+  const found = problems({
+    BLUE: 'myapp:8080',
+    GREEN_WEIGHT: 'abc',
+    PORT: 'x',
+    TIMEOUT_CONNECT: 'y',
+    LOG_LEVEL: 'z',
+  })
+  t.same(found.map((p) => p.variable).sort(), [
+    'BLUE',
+    'GREEN_WEIGHT',
+    'LOG_LEVEL',
+    'PORT',
+    'TIMEOUT_CONNECT',
+  ])
+  const error = new ConfigError(found)
+  t.match(error.message, /^PORT: must be a port number/m)
+  t.match(error.message, /^BLUE: must be an http/m)
+})
+
+t.test('no upstream at all says which variables to set', async (t) => {
+  t.match(problems({}), [{ variable: 'BLUE, GREEN', message: /set at least one, e.g. BLUE=http/ }])
+  t.match(problems({ COLORS: 'canary' }), [{ variable: 'CANARY', message: /CANARY=/ }])
+})
+
+t.test('at least one color with an upstream must have a weight above 0', async (t) => {
+  t.match(problems({ ...BLUE, BLUE_WEIGHT: '0' }), [{ variable: 'BLUE_WEIGHT', message: /weight above 0/ }])
+  // Weight 0 on one color is a drain, not an error.
+  const config = loadConfig({ ...BLUE, GREEN: 'http://g:1', GREEN_WEIGHT: '0' }, files())
+  t.same(
+    config.colors.map((c) => c.weight),
+    [1, 0],
+  )
+})
+
+t.test('a weight left behind by --env-rm GREEN is a warning, not an error', async (t) => {
+  const config = loadConfig({ ...BLUE, BLUE_WEIGHT: '4', GREEN_WEIGHT: '1' }, files())
+  t.same(
+    config.colors.map((c) => c.name),
+    ['blue'],
+  )
+  t.same(config.warnings, ['GREEN_WEIGHT is set but GREEN is not: green gets no traffic'])
+})
+
+t.test('COLORS: custom colors with dashes map to upper-case prefixes', async (t) => {
+  const config = loadConfig(
+    { COLORS: 'stable,canary-2', STABLE: 'http://a:1', CANARY_2: 'http://b:1', CANARY_2_WEIGHT: '3' },
+    files(),
+  )
+  t.same(
+    config.colors.map((c) => [c.name, c.variable, c.weight]),
+    [
+      ['stable', 'STABLE', 1],
+      ['canary-2', 'CANARY_2', 3],
+    ],
+  )
+  t.match(problems({ COLORS: 'port,blue', ...BLUE }), [
+    { variable: 'COLORS', message: /port clashes with .* PORT/ },
+  ])
+  t.match(problems({ COLORS: 'x-file', X_FILE: 'http://a:1' }), [{ variable: 'COLORS', message: /clashes/ }])
+  t.same(variableNames(['a-b']).slice(-2), ['A_B', 'A_B_WEIGHT'])
+})
+
+t.test('<VAR>_FILE reads a secret from a file, trimming one trailing newline', async (t) => {
+  const io = files({ '/run/secrets/green': 'http://user:s3cret@myapp-v2:8080\n', '/run/secrets/w': '3\r\n' })
+  const config = loadConfig(
+    { ...BLUE, GREEN_FILE: '/run/secrets/green', GREEN_WEIGHT_FILE: '/run/secrets/w' },
+    io,
+  )
+  t.equal(config.colors[1]?.upstream.password, 's3cret')
+  t.equal(config.colors[1]?.weight, 3)
+})
+
+t.test('<VAR>_FILE: both set, unreadable, and bad content that is never echoed', async (t) => {
+  t.match(problems({ ...BLUE, BLUE_FILE: '/x' }, files({ '/x': 'http://a:1' })), [
+    { variable: 'BLUE, BLUE_FILE', message: /not both/ },
+  ])
+  t.match(problems({ ...BLUE, PORT_FILE: '/missing' }), [
+    { variable: 'PORT_FILE', message: /cannot read \/missing: ENOENT/ },
+  ])
+  const found = problems({ ...BLUE, BLUE_WEIGHT_FILE: '/w' }, files({ '/w': 'topsecret' }))
+  t.match(found, [{ variable: 'BLUE_WEIGHT', message: /whole number/ }])
+  t.notMatch(JSON.stringify(found), /topsecret/)
+  const port = problems({ ...BLUE, PORT_FILE: '/p' }, files({ '/p': 'secretport' }))
+  t.match(port, [{ variable: 'PORT', message: /port number/ }])
+  t.notMatch(JSON.stringify(port), /secretport/)
+  const colors = problems({ ...BLUE, COLORS_FILE: '/c' }, files({ '/c': 'Bad' }))
+  t.notMatch(JSON.stringify(colors), /Bad/)
+  t.match(colors, [{ variable: 'COLORS' }])
+})
+
+t.test('other *_FILE variables are not ours and are ignored', async (t) => {
+  const config = loadConfig(
+    { ...BLUE, SSL_CERT_FILE: '/nope', TF_CLI_CONFIG_FILE: '/nope', RED_FILE: '/nope' },
+    files(),
+  )
+  t.equal(config.colors.length, 1)
+})
+
+t.test('ENV_FILE: dotenv under the real environment', async (t) => {
+  const io = files({
+    '.env': 'BLUE=http://from-file:1\nBLUE_WEIGHT=7\n',
+    '/etc/cp.env': 'GREEN=http://g:2\n',
+  })
+  const config = loadConfig({ BLUE_WEIGHT: '2' }, io)
+  t.equal(config.colors[0]?.upstream.host, 'from-file:1', 'read from the default .env')
+  t.equal(config.colors[0]?.weight, 2, 'the real environment wins')
+  t.equal(loadConfig({ ...BLUE, ENV_FILE: '/etc/cp.env' }, io).colors[1]?.name, 'green')
+  t.equal(loadConfig(BLUE, files()).colors.length, 1, 'a missing default .env is fine')
+  t.match(problems({ ...BLUE, ENV_FILE: '/nope.env' }), [
+    { variable: 'ENV_FILE', message: /cannot read \/nope.env: ENOENT/ },
+  ])
+})
+
+t.test('PORT and ADMIN_PORT must differ', async (t) => {
+  t.match(problems({ ...BLUE, PORT: '9000', ADMIN_PORT: '9000' }), [{ variable: 'PORT, ADMIN_PORT' }])
+  t.equal(loadConfig({ ...BLUE, PORT: '0', ADMIN_PORT: '0' }, files()).listen.port, 0, 'both 0 is fine')
+})
+
+t.test('the default io reads real files', async (t) => {
+  const dir = t.testdir({ green: 'http://myapp-v2:8080\n' })
+  const config = loadConfig({ ...BLUE, GREEN_FILE: `${dir}/green`, ENV_FILE: `${dir}/green` })
+  t.equal(config.colors[1]?.upstream.host, 'myapp-v2:8080')
+})
+
+t.test('a file that cannot be read without an error code still names the variable', async (t) => {
+  const io: ConfigIo = {
+    readFile() {
+      throw new Error('EISDIR-ish')
+    },
+  }
+  t.match(problems({ ...BLUE, GREEN_FILE: '/dir' }, io), [
+    { variable: 'GREEN_FILE', message: /cannot read \/dir: unreadable/ },
+  ])
+})
+
+t.test(
+  'a malformed weight is an error even when its color has no upstream (the bad-update example)',
+  async (t) => {
+    t.match(problems({ ...BLUE, GREEN_WEIGHT: 'abc' }), [
+      { variable: 'GREEN_WEIGHT', message: /whole number/ },
+    ])
+  },
+)
+
+t.test('canary controls: defaults from SPEC.md, and every value parsed', async (t) => {
+  const config = loadConfig(BLUE, files())
+  t.same(config.sticky, { mode: 'off', cookie: 'colorproxy', ttlMs: 86_400_000 })
+  t.equal(config.overrideHeader, undefined)
+  t.equal(config.failover, true)
+  t.same(config.eject, { after: 5, forMs: 10_000 })
+  t.equal(config.statsAuth, undefined)
+  const set = loadConfig(
+    {
+      ...BLUE,
+      STICKY: 'header:X-User-Id',
+      STICKY_COOKIE: 'v',
+      STICKY_TTL: '1h',
+      OVERRIDE_HEADER: 'X-Color',
+      FAILOVER: 'false',
+      EJECT_AFTER: '0',
+      EJECT_FOR: '30s',
+      STATS_USER: 'ops',
+      STATS_PASS_FILE: '/run/secrets/pass',
+    },
+    files({ '/run/secrets/pass': 'hunter2\n' }),
+  )
+  t.same(set.sticky, { mode: 'header', header: 'X-User-Id', cookie: 'v', ttlMs: 3_600_000 })
+  t.equal(set.overrideHeader, 'X-Color')
+  t.equal(set.failover, false)
+  t.same(set.eject, { after: 0, forMs: 30_000 })
+  t.same(set.statsAuth, { user: 'ops', pass: 'hunter2' })
+  t.same(loadConfig({ ...BLUE, STICKY: 'ip' }, files()).sticky.mode, 'ip')
+  t.same(loadConfig({ ...BLUE, STICKY: 'cookie' }, files()).sticky.mode, 'cookie')
+})
+
+t.test('canary controls: bad values are named, and the stats password is never shown', async (t) => {
+  const found = problems({
+    ...BLUE,
+    STICKY: 'header:',
+    STICKY_COOKIE: 'a b',
+    STICKY_TTL: '0',
+    OVERRIDE_HEADER: 'Host',
+    FAILOVER: 'maybe',
+    EJECT_AFTER: '-1',
+    EJECT_FOR: 'soon',
+    STATS_PASS: 'hunter2',
+  })
+  t.same(found.map((p) => p.variable).sort(), [
+    'EJECT_AFTER',
+    'EJECT_FOR',
+    'FAILOVER',
+    'OVERRIDE_HEADER',
+    'STATS_USER, STATS_PASS',
+    'STICKY',
+    'STICKY_COOKIE',
+    'STICKY_TTL',
+  ])
+  t.match(found.find((p) => p.variable === 'STICKY')?.message, /off, cookie, ip, or header:<Name>/)
+  t.match(found.find((p) => p.variable === 'EJECT_AFTER')?.message, /whole number from 0 to 1000/)
+  t.notMatch(JSON.stringify(found), /hunter2/)
+  t.same(
+    problems({ ...BLUE, STATS_USER: 'ops' }).map((p) => p.message),
+    ['set both for basic auth, or neither'],
+  )
+})
+
+t.test('WORKERS: 1 by default, a number from 1 to 64, or auto; anything else is named', async (t) => {
+  t.equal(loadConfig({ ...BLUE }, files()).workers, 1)
+  t.equal(loadConfig({ ...BLUE, WORKERS: '4' }, files()).workers, 4)
+  t.equal(loadConfig({ ...BLUE, WORKERS: 'Auto' }, files()).workers, 'auto')
+  for (const bad of ['0', '65', 'two', '1.5']) {
+    t.match(
+      problems({ ...BLUE, WORKERS: bad }),
+      [{ variable: 'WORKERS', message: /must be auto \(one per core\) or a whole number from 1 to 64/ }],
+      bad,
+    )
+  }
+})

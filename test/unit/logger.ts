@@ -1,0 +1,103 @@
+import { once } from 'node:events'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { PassThrough } from 'node:stream'
+import t, { type Test } from 'tap'
+import { bufferedDestination, createLogger, flushed } from '../../lib/logger.js'
+
+function sink() {
+  const stream = new PassThrough()
+  let text = ''
+  stream.on('data', (chunk) => {
+    text += chunk
+  })
+  return { stream, text: () => text }
+}
+
+/** A JSON logger on bufferedDestination() into a fresh file, and what has reached that file so far. */
+async function fileLog(t: Test, buffer: { bytes: number; flushEveryMs: number }) {
+  const dir = mkdtempSync(join(tmpdir(), 'colorproxy-log-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const file = join(dir, 'out.log')
+  const stream = bufferedDestination(file, buffer)
+  t.teardown(() => stream.end())
+  await once(stream, 'ready')
+  const logger = createLogger({ level: 'info', format: 'json' }, stream)
+  return { logger, stream, written: () => readFileSync(file, 'utf8') }
+}
+
+t.test('json: one object per line, no pid or hostname', async (t) => {
+  const out = sink()
+  createLogger({ level: 'info', format: 'json' }, out.stream).info({ color: 'blue' }, 'hello')
+  const line = JSON.parse(out.text())
+  t.match(line, { level: 30, color: 'blue', msg: 'hello' })
+  t.equal(line.pid, undefined)
+})
+
+t.test('credentials in logged headers are redacted', async (t) => {
+  const out = sink()
+  const logger = createLogger({ level: 'info', format: 'json' }, out.stream)
+  logger.info({
+    req: { headers: { authorization: 'Bearer abc', cookie: 'a=1', 'proxy-authorization': 'x' } },
+  })
+  logger.info({ res: { headers: { 'set-cookie': 'a=1' } } })
+  t.notMatch(out.text(), /Bearer abc|a=1/)
+  t.match(out.text(), /\[redacted\]/)
+})
+
+t.test('level filters, silent says nothing', async (t) => {
+  const out = sink()
+  const logger = createLogger({ level: 'warn', format: 'json' }, out.stream)
+  logger.info('quiet')
+  logger.warn('loud')
+  t.match(out.text(), /loud/)
+  t.notMatch(out.text(), /quiet/)
+  const none = sink()
+  createLogger({ level: 'silent', format: 'json' }, none.stream).fatal('nothing')
+  t.equal(none.text(), '')
+})
+
+t.test('pretty: readable lines for people', async (t) => {
+  const out = sink()
+  createLogger({ level: 'info', format: 'pretty' }, out.stream).info({ color: 'green' }, 'listening')
+  t.match(out.text(), /INFO.*listening/)
+  t.match(out.text(), /color: "green"/)
+  t.notMatch(out.text(), /^\{/)
+})
+
+t.test('the stdout destination buffers, and still hands a quiet line over within flushEveryMs', async (t) => {
+  const { logger, stream, written } = await fileLog(t, { bytes: 4096, flushEveryMs: 50 })
+  logger.info('quiet')
+  t.equal(written(), '', 'held in the buffer at first')
+  // The timer's flush writes it: wait for a write that carried bytes. (That timer is unref'd, as it must
+  // be in a program; here the test keeps the process alive while it waits.)
+  const alive = setInterval(() => {}, 1000)
+  t.teardown(() => clearInterval(alive))
+  for (;;) if ((await once(stream, 'write'))[0] > 0) break
+  t.match(written(), /"msg":"quiet"/)
+})
+
+t.test('flushed() resolves once the buffered lines are written; a stuck reader cannot hold it', async (t) => {
+  const { logger, written } = await fileLog(t, { bytes: 16_000, flushEveryMs: 60_000 })
+  for (let i = 0; i < 100; i++) logger.info({ i }, 'line')
+  await flushed(logger)
+  t.equal(written().trim().split('\n').length, 100)
+
+  const stuck = { write() {}, flush() {} }
+  const started = Date.now()
+  await flushed(createLogger({ level: 'info', format: 'json' }, stuck), 50)
+  t.ok(Date.now() - started < 1000, 'gave up after withinMs')
+})
+
+t.test('a warning or an error is written at once, with what was buffered before it', async (t) => {
+  const { logger, stream, written } = await fileLog(t, { bytes: 16_000, flushEveryMs: 60_000 })
+  logger.info('before')
+  logger.warn('news')
+  for (;;) if ((await once(stream, 'write'))[0] > 0) break
+  t.match(written(), /"msg":"before"[^]*"msg":"news"/)
+  logger.info('after')
+  logger.error('more news')
+  for (;;) if ((await once(stream, 'write'))[0] > 0) break
+  t.match(written(), /"msg":"after"[^]*"msg":"more news"/)
+})

@@ -1,0 +1,300 @@
+import { once } from 'node:events'
+import http from 'node:http'
+import { Writable } from 'node:stream'
+import t from 'tap'
+import { joinPath } from '../../src/headers.js'
+import { redactUrl } from '../../src/redact.js'
+import { type Address, type Endpoint, Upstream } from '../../src/upstream.js'
+import { recordingUpstream } from '../helpers/net.js'
+
+/** A request through an endpoint's own pool, as the proxy sends it (Pool.stream). */
+async function through(endpoint: Endpoint, path = '/') {
+  let body = ''
+  let status = 0
+  await endpoint
+    .pool()
+    .stream({ path: joinPath(endpoint.target.pathname, path), method: 'GET' }, ({ statusCode }) => {
+      status = statusCode
+      return new Writable({
+        write(chunk, _encoding, done) {
+          body += chunk
+          done()
+        },
+      })
+    })
+  return { status, body }
+}
+
+const clock = () => {
+  let now = 1000
+  return {
+    now: () => now,
+    advance: (ms: number) => {
+      now += ms
+    },
+  }
+}
+
+t.test('an IP literal needs no resolver and keeps one pool', async (t) => {
+  const up = await recordingUpstream(t)
+  const upstream = new Upstream(new URL(up.url), {
+    maxSocketAgeMs: 30000,
+    resolveEveryMs: 5000,
+    connectTimeoutMs: 5000,
+    resolve: () => t.fail('no lookup for an address') as never,
+  })
+  t.teardown(() => upstream.close())
+  for (let i = 0; i < 20; i++) t.equal((await through(await upstream.endpoint())).body, 'ok')
+  // undici may open a second connection while the first is still finishing its answer.
+  t.ok(up.connections <= 2, `20 sequential requests share pooled connections (${up.connections})`)
+  t.same(upstream.addresses, ['127.0.0.1'])
+})
+
+t.test('requests are spread over every address the name resolves to', async (t) => {
+  // Both 127.0.0.1 and 127.0.0.2 are loopback: one server on 0.0.0.0 sees which one was dialled.
+  const up = await recordingUpstream(t)
+  up.server.close()
+  const server = http.createServer((req, res) => res.end(req.socket.localAddress))
+  server.listen(up.port, '0.0.0.0')
+  await new Promise((resolve) => server.once('listening', resolve))
+  t.teardown(() => {
+    server.closeAllConnections()
+    server.close()
+  })
+  const lookups: string[] = []
+  const upstream = new Upstream(new URL(`http://tasks.myapp-v1:${up.port}/`), {
+    maxSocketAgeMs: 30000,
+    resolveEveryMs: 5000,
+    connectTimeoutMs: 5000,
+    resolve: async (name) => {
+      lookups.push(name)
+      return [
+        { address: '127.0.0.1', family: 4 },
+        { address: '127.0.0.2', family: 4 },
+      ]
+    },
+  })
+  t.teardown(() => upstream.close())
+  const seen: string[] = []
+  for (let i = 0; i < 6; i++)
+    seen.push((await through(await upstream.endpoint())).body.replace('::ffff:', ''))
+  t.same(seen, ['127.0.0.1', '127.0.0.2', '127.0.0.1', '127.0.0.2', '127.0.0.1', '127.0.0.2'])
+  t.same(lookups, ['tasks.myapp-v1'], 'resolved once within UPSTREAM_RESOLVE_EVERY')
+})
+
+t.test('the name is resolved again every resolveEveryMs; gone addresses leave the rotation', async (t) => {
+  const time = clock()
+  const answers: Address[][] = [
+    [{ address: '127.0.0.1', family: 4 }],
+    [
+      { address: '127.0.0.1', family: 4 },
+      { address: '127.0.0.2', family: 4 },
+    ],
+    [{ address: '127.0.0.2', family: 4 }],
+  ]
+  let lookups = 0
+  const upstream = new Upstream(new URL('http://tasks.myapp:8080'), {
+    maxSocketAgeMs: 30000,
+    resolveEveryMs: 5000,
+    connectTimeoutMs: 5000,
+    now: time.now,
+    resolve: async () => answers[Math.min(lookups++, answers.length - 1)] ?? [],
+  })
+  t.teardown(() => upstream.close())
+  await upstream.endpoint()
+  t.same(upstream.addresses, ['127.0.0.1'])
+  time.advance(4999)
+  await upstream.endpoint()
+  t.equal(lookups, 1, 'not yet')
+  time.advance(1)
+  const first = upstream.endpoint()
+  await first
+  // The refresh runs beside the request; the next one sees its answer.
+  await upstream.endpoint()
+  t.same(upstream.addresses, ['127.0.0.1', '127.0.0.2'])
+  t.equal(lookups, 2)
+  time.advance(5000)
+  await upstream.endpoint()
+  await upstream.endpoint()
+  t.same(upstream.addresses, ['127.0.0.2'])
+})
+
+t.test(
+  'a failed re-resolution keeps the addresses it had; a first one fails the request (502)',
+  async (t) => {
+    const time = clock()
+    let fail = false
+    const upstream = new Upstream(new URL('http://myapp:8080'), {
+      maxSocketAgeMs: 30000,
+      resolveEveryMs: 10,
+      connectTimeoutMs: 5000,
+      now: time.now,
+      resolve: async () => {
+        if (fail) throw Object.assign(new Error('getaddrinfo ENOTFOUND myapp'), { code: 'ENOTFOUND' })
+        return [{ address: '127.0.0.1', family: 4 }]
+      },
+    })
+    t.teardown(() => upstream.close())
+    await upstream.endpoint()
+    fail = true
+    time.advance(10)
+    t.equal((await upstream.endpoint()).address, '127.0.0.1')
+    await upstream.endpoint()
+    t.same(upstream.addresses, ['127.0.0.1'])
+
+    const never = new Upstream(new URL('http://nowhere:8080'), {
+      maxSocketAgeMs: 30000,
+      resolveEveryMs: 10,
+      connectTimeoutMs: 5000,
+      resolve: async () => {
+        throw Object.assign(new Error('getaddrinfo ENOTFOUND nowhere'), { code: 'ENOTFOUND' })
+      },
+    })
+    await t.rejects(never.endpoint(), { code: 'ENOTFOUND' })
+    const empty = new Upstream(new URL('http://empty:8080'), {
+      maxSocketAgeMs: 1,
+      resolveEveryMs: 10,
+      connectTimeoutMs: 5000,
+      resolve: async () => [],
+    })
+    await t.rejects(empty.endpoint(), { code: 'ENOTFOUND' }, 'a name with no address is a DNS failure too')
+  },
+)
+
+t.test('IPv4 is preferred when a name has both; IPv6-only names use IPv6', async (t) => {
+  const both = new Upstream(new URL('http://localhost:81'), {
+    maxSocketAgeMs: 1,
+    resolveEveryMs: 10,
+    connectTimeoutMs: 5000,
+    resolve: async () => [
+      { address: '::1', family: 6 },
+      { address: '127.0.0.1', family: 4 },
+    ],
+  })
+  t.equal((await both.endpoint()).target.host, '127.0.0.1:81')
+  t.equal(
+    (
+      await new Upstream(new URL('http://127.0.0.1'), {
+        maxSocketAgeMs: 1,
+        resolveEveryMs: 1,
+        connectTimeoutMs: 5000,
+      }).endpoint()
+    ).target.port,
+    80,
+  )
+  const v6 = new Upstream(new URL('http://v6only:81/base'), {
+    maxSocketAgeMs: 1,
+    resolveEveryMs: 10,
+    connectTimeoutMs: 5000,
+    resolve: async () => [{ address: '::1', family: 6 }],
+  })
+  t.equal((await v6.endpoint()).target.href, 'http://[::1]:81/base')
+  t.same(
+    new Upstream(new URL('http://[::1]:82'), { maxSocketAgeMs: 1, resolveEveryMs: 1, connectTimeoutMs: 5000 })
+      .addresses,
+    ['::1'],
+  )
+})
+
+t.test('a pool older than maxSocketAgeMs is replaced: new connections, and the old one closes', async (t) => {
+  const time = clock()
+  const up = await recordingUpstream(t)
+  const closed: Promise<unknown>[] = []
+  up.server.on('connection', (socket) => closed.push(once(socket, 'close')))
+  const upstream = new Upstream(new URL(up.url), {
+    maxSocketAgeMs: 30000,
+    resolveEveryMs: 5000,
+    connectTimeoutMs: 5000,
+    now: time.now,
+  })
+  t.teardown(() => upstream.close())
+  await through(await upstream.endpoint())
+  time.advance(29999)
+  await through(await upstream.endpoint())
+  const young = up.connections
+  time.advance(1)
+  await through(await upstream.endpoint())
+  t.equal(up.connections, young + 1, 'the pool aged out: the next request opens a new connection')
+  await Promise.all(closed.slice(0, young))
+  t.pass("and the old pool's connections close")
+})
+
+t.test('renew() sends the next request on a new connection', async (t) => {
+  const up = await recordingUpstream(t)
+  const upstream = new Upstream(new URL(up.url), {
+    maxSocketAgeMs: 30000,
+    resolveEveryMs: 5000,
+    connectTimeoutMs: 5000,
+  })
+  t.teardown(() => upstream.close())
+  const endpoint = await upstream.endpoint()
+  await through(endpoint)
+  endpoint.renew()
+  await through(endpoint)
+  t.equal(up.connections, 2)
+})
+
+t.test('close() drops idle pooled sockets', async (t) => {
+  const up = await recordingUpstream(t)
+  const closed: Promise<unknown>[] = []
+  up.server.on('connection', (socket) => closed.push(once(socket, 'close')))
+  const upstream = new Upstream(new URL(up.url), {
+    maxSocketAgeMs: 30000,
+    resolveEveryMs: 5000,
+    connectTimeoutMs: 5000,
+  })
+  const endpoint = await upstream.endpoint()
+  await through(endpoint)
+  t.equal(closed.length, 1, 'one pooled connection')
+  upstream.close()
+  await closed[0]
+  t.pass('closed')
+})
+
+t.test('credentials become basic auth and are never shown', async (t) => {
+  const upstream = new Upstream(new URL('http://us%40er:p%3Ass@myapp:8080/base'), {
+    maxSocketAgeMs: 1,
+    resolveEveryMs: 1,
+    connectTimeoutMs: 5000,
+  })
+  t.equal(upstream.auth, 'us@er:p:ss')
+  t.equal(upstream.redacted, 'http://***@myapp:8080/base')
+  t.equal(upstream.host, 'myapp:8080')
+  t.equal(
+    new Upstream(new URL('http://myapp:8080/'), {
+      maxSocketAgeMs: 1,
+      resolveEveryMs: 1,
+      connectTimeoutMs: 5000,
+    }).auth,
+    undefined,
+  )
+  t.equal(redactUrl(new URL('https://only-user@h')), 'https://***@h')
+  t.equal(redactUrl(new URL('http://h:1/')), 'http://h:1')
+})
+
+t.test('https upstreams verify the certificate against the name, not the address', async (t) => {
+  const upstream = new Upstream(new URL('https://secure.example'), {
+    maxSocketAgeMs: 1,
+    resolveEveryMs: 1,
+    connectTimeoutMs: 5000,
+    resolve: async () => [{ address: '127.0.0.1', family: 4 }],
+  })
+  const endpoint = await upstream.endpoint()
+  t.equal(endpoint.target.href, 'https://127.0.0.1:443/')
+  t.equal(endpoint.target.port, 443, 'a default port is a number, never 0')
+  t.same(endpoint.connect, { timeout: 5000, servername: 'secure.example' })
+  t.match((endpoint.freshAgent as unknown as { options: object }).options, { servername: 'secure.example' })
+})
+
+t.test('the system resolver: http://localhost reaches a server on 127.0.0.1', async (t) => {
+  const up = await recordingUpstream(t)
+  const upstream = new Upstream(new URL(`http://localhost:${up.port}`), {
+    maxSocketAgeMs: 30000,
+    resolveEveryMs: 5000,
+    connectTimeoutMs: 5000,
+  })
+  t.teardown(() => upstream.close())
+  const endpoint = await upstream.endpoint()
+  t.equal(endpoint.address, '127.0.0.1', 'IPv4 preferred over ::1')
+  t.equal((await through(endpoint)).body, 'ok')
+})
