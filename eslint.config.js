@@ -12,4 +12,13 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  {
+    // Small pieces: a function a reader holds in one screen, nested no deeper than they can follow.
+    files: ['src/**/*.ts', 'lib/**/*.ts', 'myapp/**/*.ts'],
+    rules: {
+      'max-lines-per-function': ['error', { max: 60, skipBlankLines: true, skipComments: true }],
+      'max-depth': ['error', 4],
+      'max-nested-callbacks': ['error', 3],
+    },
+  },
 )
