@@ -10,6 +10,15 @@ export type { FailureReason }
  */
 export type RouteReason = 'weighted' | 'sticky' | 'override' | 'failover' | 'refused'
 
+/** What the router decided for a request: a color (or none) and why. */
+export interface Decision<T> {
+  /** Undefined when no color can take the request (→ 503). */
+  route: T | undefined
+  reason: RouteReason
+  /** STICKY=cookie and the client had no valid cookie: set one for the color that serves it. */
+  setCookie?: boolean
+}
+
 export interface RequestRecord {
   /** The color that served it last; null for a 503 or a refused request. */
   color: string | null

@@ -3,11 +3,10 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from '../lib/logger.js'
-import type { ProxyEvents, RouteReason } from './events.js'
+import type { Decision, ProxyEvents, RouteReason } from './events.js'
 import { type FailureReason, writePlain } from './failures.js'
 import type { Forwarded } from './forwarding.js'
 import { requestId } from './headers.js'
-import type { Decision } from './router.js'
 import type { Upstream } from './upstream.js'
 
 export interface Route {

@@ -8,12 +8,12 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import type { Dispatcher } from 'undici'
 import { nextAttempt } from './attempts.js'
+import type { Decision } from './events.js'
 import { Exchange, type Admitted, type ForwardOptions, type Route } from './exchange.js'
 import { FAILURES, failureReason, writeFailure } from './failures.js'
 import { passAnswer } from './forward-answer.js'
 import { sendUpload } from './forward-upload.js'
 import { attemptFields, joinPath, ownFields, requestFields } from './headers.js'
-import type { Decision } from './router.js'
 import type { Endpoint } from './upstream.js'
 import { createTlsWarning } from './tls-warning.js'
 

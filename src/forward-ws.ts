@@ -5,10 +5,10 @@ import type { ClientRequest, IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { createProxyServer } from 'http-proxy-3'
+import type { Decision } from './events.js'
 import { Exchange, type Admitted, type ForwardOptions, type Route } from './exchange.js'
 import { FAILURES, failureReason, writeRawFailure } from './failures.js'
 import { attemptFields, headerObject, ownFields, requestFields } from './headers.js'
-import type { Decision } from './router.js'
 
 export type WsForwarder = (
   req: IncomingMessage,

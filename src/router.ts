@@ -4,18 +4,10 @@
 import type { IncomingMessage } from 'node:http'
 import { readCookie } from './cookies.js'
 import type { Ejection } from './ejection.js'
-import type { RouteReason } from './events.js'
+import type { Decision } from './events.js'
 import { rendezvous } from './rendezvous.js'
 import type { Sticky } from './validators.js'
 import { createPicker, type Weighted } from './weights.js'
-
-export interface Decision<T> {
-  /** Undefined when no color can take the request (→ 503). */
-  route: T | undefined
-  reason: RouteReason
-  /** STICKY=cookie and the client had no valid cookie: set one for the color that serves it. */
-  setCookie?: boolean
-}
 
 /** STICKY and, for STICKY=cookie, the cookie's name (STICKY_COOKIE). */
 export type StickyRule = Exclude<Sticky, { mode: 'cookie' }> | { mode: 'cookie'; cookie: string }

@@ -6,21 +6,32 @@ import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { createDrainer, type Drainer } from '../lib/drain.js'
-import type { App } from './app.js'
 import type { Config } from './config.js'
-import { refuse, type Admitted } from './exchange.js'
+import { refuse, type Admitted, type ForwardOptions, type Route } from './exchange.js'
 import { writeRawAnswer } from './failures.js'
+import type { HttpForwarder } from './forward-http.js'
+import type { WsForwarder } from './forward-ws.js'
 import { createForwarding, type Forwarding } from './forwarding.js'
 import { MAX_HEADER_FIELDS } from './headers.js'
 import { answerAsPlainRequest, isWebSocket } from './plain-upgrade.js'
 import { requestTarget } from './request-target.js'
+import type { Router } from './router.js'
+
+/** Where admitted traffic goes (the app, built by app.ts). */
+export interface Traffic {
+  router: Pick<Router<Route & { weight: number }>, 'decide'>
+  http: HttpForwarder
+  ws: WsForwarder
+  /** Refusals are logged and counted like every other request. */
+  forwardOptions: ForwardOptions
+}
 
 export interface TrafficServer {
   server: Server
   drainer: Drainer
 }
 
-export function createTrafficServer(config: Config, app: App): TrafficServer {
+export function createTrafficServer(config: Config, app: Traffic): TrafficServer {
   const server = createServer({
     // TIMEOUT_CLIENT bounds the whole request (headers and body): 408 and close. Node checks every
     // connectionsCheckingInterval, so keep that well under the timeout.
