@@ -3,7 +3,8 @@
 // drain(): stop accepting, close idle keep-alive sockets, answer every request still in flight (or arriving
 // on an open keep-alive socket) with `Connection: close`, end upgraded tunnels, and resolve when the last
 // socket is gone, or force-close everything at the timeout.
-import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { EventEmitter } from 'node:events'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { Logger } from './logger.js'
 
@@ -59,19 +60,24 @@ export function gracefulStop<T>(
  */
 type ServerSocket = Duplex & { _httpMessage?: ServerResponse | null }
 
+/** An http.Server, or a TLS one that serves HTTP/1.1 (node:http2's createSecureServer with allowHTTP1). */
+type HttpServer = EventEmitter & { close(): unknown }
+
 /**
  * Call before adding the server's own request handler, so drain state is set before a response starts.
  * Until the drain, the only per-request work is one boolean check: which sockets are busy is read from
- * the sockets themselves when the drain starts.
+ * the sockets themselves when the drain starts. A TLS server's sockets are its secure ones, and those that
+ * chose HTTP/2 are left to whoever drains its sessions.
  */
-export function createDrainer(server: Server): Drainer {
+export function createDrainer(server: HttpServer, options: { tls?: boolean } = {}): Drainer {
   const sockets = new Set<ServerSocket>()
   const tunnels = new Set<Duplex>()
   let draining = false
   // Assigned by the drain, before anything calls it.
   let allClosed!: () => void
 
-  server.on('connection', (socket: ServerSocket) => {
+  server.on(options.tls ? 'secureConnection' : 'connection', (socket: ServerSocket) => {
+    if ((socket as { alpnProtocol?: string | false }).alpnProtocol === 'h2') return
     sockets.add(socket)
     socket.once('close', () => {
       sockets.delete(socket)
@@ -79,8 +85,8 @@ export function createDrainer(server: Server): Drainer {
       if (draining && sockets.size === 0) allClosed()
     })
   })
-  server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
-    if (draining) closeAfter(res)
+  server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (draining && req.httpVersionMajor !== 2) closeAfter(res)
   })
 
   /**

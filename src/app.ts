@@ -3,6 +3,7 @@
 // count it. It opens no socket: server.ts listens, service.ts runs the lifecycle.
 import type { Registry } from 'prom-client'
 import type { Logger } from '../lib/logger.js'
+import { type BasicAuth, createBasicAuth } from './basic-auth.js'
 import type { Config } from './config.js'
 import { stickyCookie } from './cookies.js'
 import { Ejection } from './ejection.js'
@@ -26,6 +27,8 @@ export interface Dependencies {
 }
 
 export interface App {
+  /** USERS: basic auth for both listeners; undefined without USERS. */
+  auth: BasicAuth | undefined
   router: Router<Route & { weight: number }>
   http: HttpForwarder
   ws: WsForwarder
@@ -49,6 +52,7 @@ export function createApp(config: Config, deps: Dependencies): App {
       maxSocketAgeMs: config.upstream.maxSocketAgeMs,
       resolveEveryMs: config.upstream.resolveEveryMs,
       connectTimeoutMs: config.timeouts.connectMs,
+      trust: config.upstreamTls,
       resolve: deps.resolve,
       now: deps.now,
     }),
@@ -71,7 +75,29 @@ export function createApp(config: Config, deps: Dependencies): App {
     sticky: config.sticky,
     overrideHeader: config.overrideHeader,
   })
-  const events: ProxyEvents = {
+  const events = observers(metrics, stats, ejection)
+  const forwardOptions = forwardingOptions(config, deps.logger, events, router)
+  const auth = config.users && createBasicAuth(config.users)
+  return {
+    auth,
+    router,
+    http: createHttpForwarder(forwardOptions),
+    ws: createWsForwarder(forwardOptions),
+    forwardOptions,
+    registry: metrics.registry,
+    metricsText: () => metrics.text(),
+    stats: async () => stats.snapshot(ejection.ejected()),
+    statsState: () => ({ state: stats.state(), ejected: ejection.ejected() }),
+    close() {
+      routes.forEach((route) => route.upstream.close())
+      auth?.close()
+    },
+  }
+}
+
+/** Who hears what forwarding reports: the metrics, the stats page and ejection. */
+function observers(metrics: Metrics, stats: Stats, ejection: Ejection): ProxyEvents {
+  return {
     started: () => metrics.started(),
     done(record) {
       metrics.done(record)
@@ -84,18 +110,6 @@ export function createApp(config: Config, deps: Dependencies): App {
     upstreamAnswered: (color) => ejection.answered(color),
     failedOver: (from, to) => metrics.failedOver(from, to),
   }
-  const forwardOptions = forwardingOptions(config, deps.logger, events, router)
-  return {
-    router,
-    http: createHttpForwarder(forwardOptions),
-    ws: createWsForwarder(forwardOptions),
-    forwardOptions,
-    registry: metrics.registry,
-    metricsText: () => metrics.text(),
-    stats: async () => stats.snapshot(ejection.ejected()),
-    statsState: () => ({ state: stats.state(), ejected: ejection.ejected() }),
-    close: () => routes.forEach((route) => route.upstream.close()),
-  }
 }
 
 function forwardingOptions(
@@ -107,6 +121,7 @@ function forwardingOptions(
   const { timeouts, sticky } = config
   return {
     colorHeader: config.colorHeader,
+    basicAuth: config.users !== undefined,
     preserveHost: config.preserveHost,
     timeouts: {
       connectMs: timeouts.connectMs,

@@ -27,7 +27,7 @@ const STATS_TIMEOUT_MS = 2000
 
 export interface Primary {
   /** Forks the workers; resolves once every one listens and the admin listener is up. */
-  start(): Promise<{ port: number; adminPort: number }>
+  start(): Promise<{ port: number; adminPort: number; httpsPort: number }>
   /** readyz → 503, the delay, then every worker drains and exits. A second call skips the delay. */
   shutdown(options: { delayMs: number }): Promise<void>
 }
@@ -58,12 +58,12 @@ export function createPrimary(
     async start() {
       const ports = await Promise.all(Array.from({ length: deps.workers }, () => pool.fork()))
       pool.started = true
-      const port = ports[0] as number
+      const { port, httpsPort } = ports[0] as Ports
       await listen(admin, config.admin.port, config.admin.host)
       const adminPort = (admin.address() as { port: number }).port
       logger.info({ workers: deps.workers }, `${deps.workers} workers share port ${port}`)
-      logListening(logger, config, port, adminPort)
-      return { port, adminPort }
+      logListening(logger, config, { port, adminPort, httpsPort })
+      return { port, adminPort, httpsPort }
     },
 
     shutdown: gracefulStop(
@@ -81,6 +81,12 @@ export function createPrimary(
   }
 }
 
+/** What a worker listens on (httpsPort 0: no TLS listener). */
+interface Ports {
+  port: number
+  httpsPort: number
+}
+
 /** The workers: forked, replaced when one dies after start, and stopped together. */
 class WorkerPool {
   readonly listening = new Set<Worker>()
@@ -90,15 +96,15 @@ class WorkerPool {
 
   constructor(private readonly logger: Logger) {}
 
-  /** Resolves with the port once the new worker listens; rejects if it dies before start. */
-  fork(): Promise<number> {
+  /** Resolves with the ports once the new worker listens; rejects if it dies before start. */
+  fork(): Promise<Ports> {
     const worker = cluster.fork()
     return new Promise((resolve, reject) => {
-      worker.on('message', (message: { type?: string; port?: number }) => {
+      worker.on('message', (message: { type?: string } & Ports) => {
         if (message.type !== MESSAGE.listening) return
         this.listening.add(worker)
         this.logger.debug({ worker: worker.id, pid: worker.process.pid }, 'worker listening')
-        resolve(message.port as number)
+        resolve({ port: message.port, httpsPort: message.httpsPort })
       })
       worker.once('exit', (code, signal) => {
         this.listening.delete(worker)

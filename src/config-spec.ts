@@ -7,18 +7,24 @@
 import { LOG_FORMATS, LOG_LEVELS, parseDuration, parsePort } from '../lib/values.js'
 import {
   parseBoolean,
+  parseCertificatePem,
   parseChoice,
   parseColorList,
   parseCookieName,
   parseCount,
   parseHeaderName,
+  parseKeyPem,
   parseListenHost,
+  parsePublicPort,
+  parseRealm,
+  parseSeconds,
   parseSticky,
   parseTrustedProxies,
   parseUpstreamUrl,
   parseWeight,
   parseWorkers,
 } from './validators.js'
+import { parseUsers } from './passwords.js'
 
 export const GROUPS = [
   'Colors',
@@ -28,6 +34,8 @@ export const GROUPS = [
   'Shutdown',
   'Logging and config sources',
   'Canary controls',
+  'TLS and HTTP/2',
+  'Redirects and basic auth',
   'Admin and processes',
 ] as const
 
@@ -198,6 +206,24 @@ export const VARIABLES = [
     meaning: 'How often an upstream host name is resolved again.',
   }),
   spec({
+    name: 'UPSTREAM_CA',
+    parse: parseCertificatePem,
+    secret: true,
+    group: 'Upstream connections',
+    type: 'PEM',
+    unset: "Node's bundle only",
+    meaning:
+      "CA certificates trusted for `https://` upstreams, in addition to Node's bundle (`UPSTREAM_CA_FILE=/run/secrets/ca.pem`).",
+  }),
+  spec({
+    name: 'UPSTREAM_TLS_VERIFY',
+    parse: parseBoolean,
+    group: 'Upstream connections',
+    type: 'boolean',
+    default: 'true',
+    meaning: '`false` accepts any upstream certificate (a warning at startup says so).',
+  }),
+  spec({
     name: 'SHUTDOWN_DELAY',
     parse: durationOrZero,
     group: 'Shutdown',
@@ -306,6 +332,120 @@ export const VARIABLES = [
     type: DURATION,
     default: '10s',
     meaning: 'How long an ejected color stays out; then it is tried again.',
+  }),
+  spec({
+    name: 'TLS_CERT',
+    parse: parseCertificatePem,
+    secret: true,
+    group: 'TLS and HTTP/2',
+    type: 'PEM',
+    unset: 'no TLS',
+    meaning:
+      'The certificate chain (leaf first) the TLS listener serves, usually `TLS_CERT_FILE=/run/secrets/site.crt` (a Docker secret). Set with `TLS_KEY`. With `TLS_CERT` or `TLS_CERTS_DIR`, `HTTPS_PORT` serves TLS; it is the certificate for a client whose name no file in `TLS_CERTS_DIR` has.',
+  }),
+  spec({
+    name: 'TLS_KEY',
+    parse: parseKeyPem,
+    secret: true,
+    group: 'TLS and HTTP/2',
+    type: 'PEM (secret)',
+    meaning:
+      "`TLS_CERT`'s private key, usually `TLS_KEY_FILE=/run/secrets/site.key`. A key that does not match its certificate stops startup (exit 78).",
+  }),
+  spec({
+    name: 'TLS_CERTS_DIR',
+    parse: text,
+    group: 'TLS and HTTP/2',
+    type: 'path',
+    unset: 'none',
+    meaning:
+      'A folder of PEM files, each a certificate chain and its key (the HAProxy convention; Docker secrets mounted under one folder). Each connection gets the certificate whose own names (subject alternative names, `*.` wildcards one label deep) match its SNI; no match: `TLS_CERT`, else the first file by name. A file that does not read, or whose key does not match, stops startup (exit 78); an expired certificate is a warning.',
+  }),
+  spec({
+    name: 'TLS_RELOAD_EVERY',
+    parse: duration,
+    group: 'TLS and HTTP/2',
+    type: DURATION,
+    default: '1m',
+    meaning:
+      '`TLS_CERTS_DIR` is read again this often: a renewed or added certificate serves new connections without a restart; a file that does not read is logged and its last good certificate kept.',
+  }),
+  spec({
+    name: 'HTTPS_PORT',
+    parse: parsePort,
+    group: 'TLS and HTTP/2',
+    type: 'port 0 – 65535',
+    default: '8443',
+    meaning: 'TLS listener port: HTTP/1.1 and HTTP/2 on one port, chosen by ALPN. Only with a certificate.',
+  }),
+  spec({
+    name: 'HTTPS_HOST',
+    parse: parseListenHost,
+    group: 'TLS and HTTP/2',
+    type: 'address',
+    unset: '`HOST`',
+    meaning: 'TLS listener address.',
+  }),
+  spec({
+    name: 'HTTP2',
+    parse: parseBoolean,
+    group: 'TLS and HTTP/2',
+    type: 'boolean',
+    default: 'true',
+    meaning:
+      'Offer `h2` in ALPN. HTTP/2 requests go to the upstream as HTTP/1.1 through the same pools, with the same color and `X-Forwarded-*` headers (`X-Forwarded-Proto: https`).',
+  }),
+  spec({
+    name: 'TLS_MIN_VERSION',
+    parse: parseChoice(['TLSv1.2', 'TLSv1.3'] as const),
+    group: 'TLS and HTTP/2',
+    type: '`TLSv1.2`, `TLSv1.3`',
+    default: 'TLSv1.2',
+    meaning: 'The oldest TLS version the listener accepts.',
+  }),
+  spec({
+    name: 'HSTS',
+    parse: parseSeconds,
+    group: 'TLS and HTTP/2',
+    type: 'seconds',
+    unset: 'off',
+    meaning:
+      'e.g. `31536000`: `Strict-Transport-Security: max-age=<n>` on every HTTPS answer that has none from the upstream (never on plain HTTP).',
+  }),
+  spec({
+    name: 'HTTPS_REDIRECT',
+    parse: parseBoolean,
+    group: 'Redirects and basic auth',
+    type: 'boolean',
+    default: 'false',
+    meaning:
+      '`true`: the plain `PORT` answers every request with `308` to `https://<host>[:<HTTPS_REDIRECT_PORT>]<path>?<query>`, except `/.well-known/acme-challenge/…` (proxied as usual) and requests a `TRUSTED_PROXIES` peer says came over HTTPS.',
+  }),
+  spec({
+    name: 'HTTPS_REDIRECT_PORT',
+    parse: parsePublicPort,
+    group: 'Redirects and basic auth',
+    type: 'port 1 – 65535',
+    default: '443',
+    meaning: 'The port written into the redirect (the published one, not `HTTPS_PORT`); `443` is left out.',
+  }),
+  spec({
+    name: 'USERS',
+    parse: parseUsers,
+    secret: true,
+    group: 'Redirects and basic auth',
+    type: 'comma- or newline-separated `name:hash` (secret)',
+    unset: 'no auth',
+    meaning:
+      "Basic auth on proxied traffic (both ports), in htpasswd form; `USERS_FILE=/run/secrets/users` reads an htpasswd file. Hashes: bcrypt (`htpasswd -nbB`), SHA-256/512 crypt (`mkpasswd -m sha-512`), Apache MD5 (`$apr1$`); plain text and `{SHA}` stop startup. Without valid credentials: `401` and `WWW-Authenticate`, never an upstream. The `Authorization` header is not forwarded; the access log names the `user`. Checks run off the event loop and a signed-in client's header is remembered for 5 minutes.",
+  }),
+  spec({
+    name: 'AUTH_REALM',
+    parse: parseRealm,
+    group: 'Redirects and basic auth',
+    type: 'text',
+    default: 'colorproxy',
+    meaning: 'The realm in the `401` challenge.',
   }),
   spec({
     name: 'ADMIN_PORT',

@@ -3,7 +3,7 @@
 // names, is read by the table's parser (a default is the table's text, read by the same parser), and every
 // problem is collected; then the few checks that span variables. It never exits and never touches
 // process.env: file reads go through the injected `readFile`.
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import type { BlockList } from 'node:net'
 import dotenv from 'dotenv'
 import type { LogFormat, LogLevel } from '../lib/values.js'
@@ -16,6 +16,7 @@ import {
   type Values,
   type VariableSpec,
 } from './config-spec.js'
+import { type Certificate, readCertificate, readCertificateDir } from './certificates.js'
 import { colorVariable, type Sticky } from './validators.js'
 
 export type Env = Readonly<Record<string, string | undefined>>
@@ -80,10 +81,34 @@ export interface Config {
   eject: { after: number; forMs: number }
   /** Processes serving traffic (WORKERS, 1): more than one runs a node:cluster primary; auto = available cores. */
   workers: number | 'auto'
+  /** The TLS listener, when there is a certificate (TLS_CERT, TLS_CERTS_DIR); undefined: none. */
+  tls: TlsConfig | undefined
+  /** HTTPS_REDIRECT: the plain port answers 308 to https://, with this port in the URL (443: none). */
+  httpsRedirect: { port: number } | undefined
+  /** HSTS max-age in seconds, on HTTPS answers; undefined: off. */
+  hstsSeconds: number | undefined
+  /** USERS: hash by user name, for basic auth on proxied traffic; undefined: off. AUTH_REALM. */
+  users: ReadonlyMap<string, string> | undefined
+  authRealm: string
+  /** How https:// upstreams are checked (UPSTREAM_CA, UPSTREAM_TLS_VERIFY). */
+  upstreamTls: { ca: string | undefined; verify: boolean }
   /** Basic auth on the admin listener except /healthz and /readyz (STATS_USER, STATS_PASS). */
   statsAuth: { user: string; pass: string } | undefined
   /** Things worth saying at startup that do not stop it (a weight left behind by `--env-rm GREEN`). */
   warnings: string[]
+}
+
+export interface TlsConfig {
+  port: number
+  host: string
+  /** Offer h2 in ALPN (HTTP2). */
+  http2: boolean
+  minVersion: 'TLSv1.2' | 'TLSv1.3'
+  /** TLS_CERT's certificate (the fallback for unknown names), then TLS_CERTS_DIR's by file name. */
+  certificates: Certificate[]
+  /** TLS_CERTS_DIR, read again every reloadEveryMs. */
+  dir: string | undefined
+  reloadEveryMs: number
 }
 
 export interface ConfigProblem {
@@ -103,9 +128,17 @@ export class ConfigError extends Error {
 export interface ConfigIo {
   /** Reads a file as UTF-8; throws (ENOENT, EACCES, ...) like fs.readFileSync. */
   readFile(path: string): string
+  /** The names of the files in a folder; throws like fs.readdirSync. Default: the file system's. */
+  list?(dir: string): string[]
 }
 
-const nodeIo: ConfigIo = { readFile: (path) => readFileSync(path, 'utf8') }
+/** The file names in a folder, folders left out. */
+export const listFiles = (dir: string): string[] =>
+  readdirSync(dir, { withFileTypes: true })
+    .filter((entry) => !entry.isDirectory())
+    .map((entry) => entry.name)
+
+const nodeIo: ConfigIo = { readFile: (path) => readFileSync(path, 'utf8'), list: listFiles }
 
 export const ENV_FILE_DEFAULT = DEFAULTS.ENV_FILE as string
 
@@ -128,8 +161,9 @@ export function loadConfig(processEnv: Env, io: ConfigIo = nodeIo): Config {
   // When COLORS itself is wrong its problem says so; per-color advice would only add noise.
   if (values.COLORS !== undefined) checkColors(colors, read, problems)
   checkPairs(values, problems)
+  const certificates = readCertificates(values, io, problems, read.warnings)
   if (problems.length > 0) throw new ConfigError(problems)
-  return build(values as Values, read.colors, read.warnings)
+  return build(values as Values, read.colors, read.warnings, certificates)
 }
 
 /** Reads a variable (or its `_FILE`) and parses it with its table entry; problems are collected. */
@@ -218,14 +252,82 @@ function checkPairs(values: Partial<Values>, problems: ConfigProblem[]): void {
   if ((blankless(values.STATS_USER) === undefined) !== (blankless(values.STATS_PASS) === undefined)) {
     problems.push({ variable: 'STATS_USER, STATS_PASS', message: 'set both for basic auth, or neither' })
   }
+  if ((values.TLS_CERT === undefined) !== (values.TLS_KEY === undefined)) {
+    problems.push({
+      variable: 'TLS_CERT, TLS_KEY',
+      message: 'set both (a certificate and its key), or neither',
+    })
+  }
+  const tls = values.TLS_CERT !== undefined || values.TLS_CERTS_DIR !== undefined
+  const { HTTPS_PORT } = values
+  if (
+    tls &&
+    HTTPS_PORT !== undefined &&
+    HTTPS_PORT !== 0 &&
+    (HTTPS_PORT === PORT || HTTPS_PORT === ADMIN_PORT)
+  ) {
+    problems.push({ variable: 'HTTPS_PORT, PORT, ADMIN_PORT', message: 'must all differ' })
+  }
+}
+
+/**
+ * TLS_CERT with TLS_KEY, then every file in TLS_CERTS_DIR: each must read and its key match, or startup
+ * stops; an expired one is a warning. Undefined when neither is set.
+ */
+function readCertificates(
+  values: Partial<Values>,
+  io: ConfigIo,
+  problems: ConfigProblem[],
+  warnings: string[],
+): Certificate[] | undefined {
+  const { TLS_CERT, TLS_KEY, TLS_CERTS_DIR } = values
+  if (TLS_CERT === undefined && TLS_CERTS_DIR === undefined) return undefined
+  const found: Certificate[] = []
+  const fail = (variable: string, message: string) => problems.push({ variable, message })
+  if (TLS_CERT !== undefined && TLS_KEY !== undefined) {
+    try {
+      found.push(readCertificate('TLS_CERT', TLS_CERT, TLS_KEY))
+    } catch (error) {
+      fail('TLS_CERT, TLS_KEY', (error as Error).message.replace(/^TLS_CERT:? /, ''))
+    }
+  }
+  if (TLS_CERTS_DIR !== undefined) {
+    try {
+      const dir = readCertificateDir(TLS_CERTS_DIR, { readFile: io.readFile, list: io.list ?? listFiles })
+      found.push(...dir.certificates)
+      for (const failure of dir.failures) fail('TLS_CERTS_DIR', failure.message)
+      if (dir.certificates.length + dir.failures.length === 0)
+        fail('TLS_CERTS_DIR', `${TLS_CERTS_DIR} has no files`)
+    } catch (error) {
+      fail('TLS_CERTS_DIR', cannotRead(TLS_CERTS_DIR, error))
+    }
+  }
+  const now = Date.now()
+  for (const { source, notAfter } of found) {
+    if (notAfter.getTime() < now) warnings.push(`TLS: ${source} expired on ${notAfter.toISOString()}`)
+  }
+  return found
 }
 
 const blankless = (value: string | undefined) => (value === '' ? undefined : value)
 
 /** The Config every other module reads, from values that all passed. */
-function build(values: Values, colors: ColorConfig[], warnings: string[]): Config {
+function build(
+  values: Values,
+  colors: ColorConfig[],
+  warnings: string[],
+  certificates: Certificate[] | undefined,
+): Config {
   const user = blankless(values.STATS_USER)
   const pass = blankless(values.STATS_PASS)
+  if (!values.UPSTREAM_TLS_VERIFY) {
+    warnings.push(
+      'UPSTREAM_TLS_VERIFY=false: https:// upstreams are not checked; anyone on the path can read and change that traffic',
+    )
+  }
+  if (values.HSTS !== undefined && certificates === undefined) {
+    warnings.push('HSTS is set but there is no TLS listener (TLS_CERT or TLS_CERTS_DIR): it is never sent')
+  }
   return {
     colors,
     listen: { port: values.PORT, host: values.HOST },
@@ -253,6 +355,20 @@ function build(values: Values, colors: ColorConfig[], warnings: string[]): Confi
     eject: { after: values.EJECT_AFTER, forMs: values.EJECT_FOR },
     workers: values.WORKERS,
     statsAuth: user !== undefined && pass !== undefined ? { user, pass } : undefined,
+    tls: certificates && {
+      port: values.HTTPS_PORT,
+      host: values.HTTPS_HOST ?? values.HOST,
+      http2: values.HTTP2,
+      minVersion: values.TLS_MIN_VERSION,
+      certificates,
+      dir: values.TLS_CERTS_DIR,
+      reloadEveryMs: values.TLS_RELOAD_EVERY,
+    },
+    httpsRedirect: values.HTTPS_REDIRECT ? { port: values.HTTPS_REDIRECT_PORT } : undefined,
+    hstsSeconds: values.HSTS,
+    users: values.USERS,
+    authRealm: values.AUTH_REALM,
+    upstreamTls: { ca: values.UPSTREAM_CA, verify: values.UPSTREAM_TLS_VERIFY },
     warnings,
   }
 }

@@ -26,6 +26,9 @@ export interface RequestRecord {
   durationMs: number
   via: RouteReason
   failure: FailureReason | undefined
+  /** How the client spoke: `http/1.1`, `http/1.0`, `h2`; and whether over TLS. */
+  proto: string
+  tls: boolean
 }
 
 export interface ProxyEvents {

@@ -7,6 +7,7 @@ import type { Decision, ProxyEvents, RouteReason } from './events.js'
 import { type FailureReason, writePlain } from './failures.js'
 import type { Forwarded } from './forwarding.js'
 import { requestId } from './headers.js'
+import { sentBytes } from './sent-bytes.js'
 import type { Upstream } from './upstream.js'
 
 export interface Route {
@@ -19,11 +20,15 @@ export interface Admitted {
   /** Origin-form path and query, dot-segments removed. */
   path: string
   forwarded: Forwarded
+  /** The user basic auth (USERS) proved, for the access log. */
+  user?: string
 }
 
 /** What both forwarders need: the settings that shape a request, and who to tell about it. */
 export interface ForwardOptions {
   colorHeader: string
+  /** USERS is set: the client's Authorization was for colorproxy and is not forwarded. */
+  basicAuth?: boolean
   preserveHost: boolean
   timeouts: {
     connectMs: number
@@ -53,8 +58,12 @@ export class Exchange {
   upstreamStatus: number | undefined
   /** Already sent a second time, on a new connection. */
   retried = false
+  /** The user basic auth proved (USERS). */
+  user: string | undefined
   readonly start: number
   readonly id: string
+  /** The client came over TLS (read now: an HTTP/2 stream forgets its session once closed). */
+  readonly tls: boolean
 
   constructor(
     readonly req: IncomingMessage,
@@ -69,6 +78,7 @@ export class Exchange {
     this.setCookie = decision.setCookie === true
     this.id = decision.reason === 'refused' ? randomUUID() : requestId(req.headers['x-request-id'])
     this.start = options.now()
+    this.tls = (req.socket as { encrypted?: boolean }).encrypted === true
     options.events.started?.()
   }
 
@@ -86,6 +96,11 @@ export class Exchange {
     this.reason = undefined
   }
 
+  /** `h2`, `http/1.1`, `http/1.0`. */
+  get proto(): string {
+    return this.req.httpVersionMajor === 2 ? 'h2' : `http/${this.req.httpVersion}`
+  }
+
   /** Logs the request and tells whoever listens that it is over. */
   finish(status: number, bytes: number): void {
     this.accessLog(status, bytes)
@@ -95,6 +110,8 @@ export class Exchange {
       durationMs: this.options.now() - this.start,
       via: this.via,
       failure: this.reason,
+      proto: this.proto,
+      tls: this.tls,
     })
   }
 
@@ -114,6 +131,9 @@ export class Exchange {
         request_id: this.id,
         route: this.via,
         client: this.client,
+        proto: this.proto,
+        tls: this.tls,
+        ...(this.user !== undefined && { user: this.user }),
         ...(this.failedOverFrom && { failover_from: this.failedOverFrom }),
         ...(this.reason && { error: this.reason }),
         ...(this.retried && { retried: true }),
@@ -128,7 +148,7 @@ export function refuse(
   options: ForwardOptions,
   req: IncomingMessage,
   res: ServerResponse,
-  refusal: { status: number; text: string; client: string },
+  refusal: { status: number; text: string; client: string; headers?: Record<string, string> },
 ): void {
   const { status, text, client } = refusal
   const exchange = new Exchange(
@@ -138,9 +158,10 @@ export function refuse(
     client,
     options,
   )
-  const bytesBefore = req.socket.bytesWritten
-  res.once('close', () => exchange.finish(status, req.socket.bytesWritten - bytesBefore))
+  const bytes = sentBytes(req, res)
+  res.once('close', () => exchange.finish(status, bytes()))
   // The rest of a refused request is never read: the connection ends with this answer.
   res.shouldKeepAlive = false
+  for (const [name, value] of Object.entries(refusal.headers ?? {})) res.setHeader(name, value)
   writePlain(res, status, `${status} ${text}\n`)
 }

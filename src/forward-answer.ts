@@ -52,6 +52,7 @@ export function passAnswer(
 function clientHeaders(req: IncomingMessage, res: ServerResponse, answer: Answer): IncomingHttpHeaders {
   const { headers } = answer
   stripResponseHopByHop(headers)
+  if (req.httpVersionMajor === 2) return http2Headers(headers)
   // Our keep-alive with the client is ours to decide: Node's own choice, close while draining, and close
   // when the upstream answered before the client's body was all read (the rest is never forwarded).
   const keepAlive = frame(req, headers) && res.shouldKeepAlive && req.complete
@@ -59,6 +60,15 @@ function clientHeaders(req: IncomingMessage, res: ServerResponse, answer: Answer
   // Set, not written: the head goes out with the first body byte, so a drain that starts before then can
   // still make it say Connection: close.
   headers.connection = keepAlive ? 'keep-alive' : 'close'
+  return headers
+}
+
+/**
+ * RFC 9113 section 8.2.2: an HTTP/2 answer carries no connection-specific field (Node would throw on one),
+ * and its DATA frames are its framing: Transfer-Encoding goes (the body arrives decoded from chunked).
+ */
+function http2Headers(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  for (const name of ['transfer-encoding', 'host', 'http2-settings']) delete headers[name]
   return headers
 }
 

@@ -15,6 +15,7 @@ import { passAnswer } from './forward-answer.js'
 import { sendUpload } from './forward-upload.js'
 import { attemptFields, joinPath, ownFields, requestFields } from './headers.js'
 import type { Endpoint } from './upstream.js'
+import { sentBytes } from './sent-bytes.js'
 import { createTlsWarning } from './tls-warning.js'
 
 export type HttpForwarder = (
@@ -25,9 +26,14 @@ export type HttpForwarder = (
 ) => void
 
 export function createHttpForwarder(options: ForwardOptions): HttpForwarder {
-  const shared = { options, ours: ownFields(options.colorHeader), warnTls: createTlsWarning(options.logger) }
+  const shared = {
+    options,
+    ours: ownFields(options.colorHeader, options.basicAuth),
+    warnTls: createTlsWarning(options.logger),
+  }
   return (req, res, admitted, decision) => {
     const exchange = new Exchange(req, decision, admitted.path, admitted.forwarded.client, options)
+    exchange.user = admitted.user
     res.setHeader('x-request-id', exchange.id)
     const request = new HttpRequest(exchange, res, admitted, shared)
     if (!exchange.route) {
@@ -58,6 +64,8 @@ class HttpRequest {
   private abandoned = false
   /** The client has its whole answer (a bodiless one is ended at once): later upstream errors are moot. */
   private complete = false
+  /** The client's response is closed (answered, or the client left). */
+  private over = false
 
   constructor(
     private readonly exchange: Exchange,
@@ -67,7 +75,11 @@ class HttpRequest {
   ) {
     const { req } = exchange
     const length = req.headers['content-length']
-    this.hasBody = req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')
+    // HTTP/2 frames a body by DATA frames, with or without a Content-Length: none when the headers ended it.
+    this.hasBody =
+      req.httpVersionMajor === 2
+        ? !(req as unknown as { stream: { endAfterHeaders: boolean } }).stream.endAfterHeaders
+        : req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')
     this.base = requestFields(
       req.rawHeaders,
       req.headers.connection,
@@ -75,8 +87,8 @@ class HttpRequest {
       exchange.id,
       admitted.forwarded,
     )
-    const bytesBefore = req.socket.bytesWritten
-    res.once('close', () => this.closed(req.socket.bytesWritten - bytesBefore))
+    const bytes = sentBytes(req, res)
+    res.once('close', () => this.closed(bytes()))
   }
 
   send(route: Route, kind: AttemptKind): void {
@@ -88,7 +100,7 @@ class HttpRequest {
 
   private dispatch(endpoint: Endpoint, route: Route, kind: AttemptKind): void {
     // The client may have left while the upstream's name was being resolved.
-    if (this.res.destroyed) return
+    if (this.over) return
     const { options } = this.shared
     const { req } = this.exchange
     const path = joinPath(endpoint.target.pathname, this.exchange.path)
@@ -151,11 +163,12 @@ class HttpRequest {
 
   /**
    * RFC 9110 section 15.2: 1xx the client did not ask for are skipped; 103 Early Hints are passed on to an
-   * HTTP/1.1 client (an HTTP/1.0 one must get none).
+   * HTTP/1.1 or HTTP/2 client (an HTTP/1.0 one must get none).
    */
   private onInfo({ statusCode, headers }: { statusCode: number; headers: IncomingHttpHeaders }): void {
     const { req } = this.exchange
-    if (statusCode === 103 && headers.link && req.httpVersionMinor >= 1 && !this.res.headersSent) {
+    const takesHints = req.httpVersionMajor === 2 || req.httpVersionMinor >= 1
+    if (statusCode === 103 && headers.link && takesHints && !this.res.headersSent) {
       this.res.writeEarlyHints({ link: headers.link })
     }
   }
@@ -199,11 +212,14 @@ class HttpRequest {
   /** The client's response is closed: what it got, and whose fault any shortfall was. */
   private closed(bytes: number): void {
     const { exchange, res } = this
+    this.over = true
     let status = res.statusCode
     if (!res.writableFinished) {
       // undici destroys the answer with the upstream's error when the upstream breaks mid-body: that is
-      // the upstream's failure (counted against the color); otherwise the client went away.
-      const cut = res.errored as NodeJS.ErrnoException | null
+      // the upstream's failure (counted against the color); otherwise the client went away. An HTTP/2
+      // response keeps the error on its stream.
+      const stream = (res as unknown as { stream?: { errored: Error | null } }).stream
+      const cut = (res.errored ?? stream?.errored) as NodeJS.ErrnoException | null
       if (cut && exchange.reason === undefined) exchange.reason = failureReason(cut)
       if (exchange.reason === undefined || exchange.reason === 'client_gone') {
         exchange.reason = 'client_gone'

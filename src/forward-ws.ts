@@ -26,7 +26,7 @@ interface Upgrade {
 
 export function createWsForwarder(options: ForwardOptions): WsForwarder {
   const engine = createProxyServer({ xfwd: false, toProxy: true })
-  const ours = ownFields(options.colorHeader)
+  const ours = ownFields(options.colorHeader, options.basicAuth)
   const upgrades = new WeakMap<IncomingMessage, Upgrade>()
   // Errors that reach no callback (a client socket failing mid-tunnel): logged, never thrown.
   engine.on('error', (error: Error) => options.logger.debug({ err: error }, 'proxy socket error'))

@@ -41,6 +41,8 @@ export function endToEndFields(
   const fields: string[] = []
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] as string
+    // HTTP/2's pseudo-header fields (`:path`, `:authority`) belong to the client's hop.
+    if (name.charCodeAt(0) === 0x3a) continue
     const key = name.toLowerCase()
     if (ours.has(key) || HOP_BY_HOP.has(key)) continue
     if (named !== undefined && named.has(key) && !PROTECTED.has(key)) continue
@@ -70,9 +72,12 @@ export function stripResponseHopByHop(headers: Record<string, string | string[] 
   for (const name of HOP_BY_HOP) if (name !== 'transfer-encoding') delete headers[name]
 }
 
-/** The fields colorproxy sets itself (lower case, with the color header's name): a client's are dropped. */
-export function ownFields(colorHeader: string): ReadonlySet<string> {
-  return new Set([
+/**
+ * The fields colorproxy sets itself (lower case, with the color header's name): a client's are dropped.
+ * With USERS, Authorization too: the credentials were for colorproxy.
+ */
+export function ownFields(colorHeader: string, basicAuth = false): ReadonlySet<string> {
+  const fields = new Set([
     'host',
     colorHeader.toLowerCase(),
     'x-request-id',
@@ -81,6 +86,8 @@ export function ownFields(colorHeader: string): ReadonlySet<string> {
     'x-forwarded-proto',
     'x-forwarded-port',
   ])
+  if (basicAuth) fields.add('authorization')
+  return fields
 }
 
 const MAX_REQUEST_ID = 200

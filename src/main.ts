@@ -88,14 +88,14 @@ if (workers > 1 && cluster.isPrimary) {
   process.on('SIGINT', () => {})
   process.on('SIGTERM', () => {})
   const proxy = createService(config, { logger, worker: true })
-  const { port } = await proxy.start().catch(cannotStart)
+  const { port, httpsPort } = await proxy.start().catch(cannotStart)
   const answer = workerSide(proxy)
   process.on('message', (message: { type?: string }) => {
     if (message.type === MESSAGE.shutdown) proxy.shutdown({ delayMs: 0 }).then(() => exit(0))
     const reply = answer(message)
     if (reply) process.send?.(reply)
   })
-  process.send?.({ type: MESSAGE.listening, port })
+  process.send?.({ type: MESSAGE.listening, port, httpsPort })
 } else {
   const proxy = createService(config, { logger })
   stopOnSignals(proxy, proxy.start().then(sayAtOnce, cannotStart))

@@ -12,6 +12,8 @@ const HELP = {
     'Upstream attempts that failed before an answer, by color and reason (refused, reset, dns, ...)',
   failovers_total: 'Requests sent to another color because theirs could not be reached',
   ejections_total: 'Times a color left the split after EJECT_AFTER consecutive connect failures',
+  client_requests_total:
+    'Requests by how the client spoke: proto (http/1.1, http/1.0, h2) and tls (true, false)',
 }
 
 /** The color label of a request no color could take (503). */
@@ -25,6 +27,7 @@ export class Metrics implements ProxyEvents {
   private readonly upstreamErrors: Counter<'color' | 'reason'>
   private readonly failovers: Counter<'from' | 'to'>
   private readonly ejections: Counter<'color'>
+  private readonly protocols: Counter<'proto' | 'tls'>
   private readonly inFlight: Gauge
 
   /** `ejected()` is read at each scrape for the colorproxy_color_ejected gauge. */
@@ -37,6 +40,7 @@ export class Metrics implements ProxyEvents {
     this.upstreamErrors = counter('upstream_errors_total', ['color', 'reason'])
     this.failovers = counter('failovers_total', ['from', 'to'])
     this.ejections = counter('ejections_total', ['color'])
+    this.protocols = counter('client_requests_total', ['proto', 'tls'])
     this.duration = new Histogram({
       name: 'colorproxy_request_duration_seconds',
       help: 'Time from the request to the end of the answer, by color',
@@ -65,6 +69,7 @@ export class Metrics implements ProxyEvents {
     this.requests.inc({ color, code: String(record.status) })
     this.routed.inc({ color, route: record.via })
     this.duration.observe({ color }, record.durationMs / 1000)
+    this.protocols.inc({ proto: record.proto, tls: String(record.tls) })
   }
 
   upstreamFailed(color: string, reason: FailureReason): void {

@@ -3,7 +3,7 @@
 // has already handed the socket over as an upgrade, so the request goes back to Node's own parser: its
 // head without the Upgrade, then the bytes that followed it, on the same socket. Node frames the body and
 // any pipelined requests after it, exactly as for every other request.
-import type { IncomingMessage, Server } from 'node:http'
+import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 
 /** `Upgrade: websocket` on a GET: the one upgrade colorproxy proxies (RFC 6455 section 4.1). */
@@ -12,10 +12,11 @@ export function isWebSocket(req: IncomingMessage): boolean {
 }
 
 export function answerAsPlainRequest(
-  server: Server,
   req: IncomingMessage,
   socket: Duplex,
   head: Buffer,
+  /** Hands the socket to the listener's HTTP/1.1 parser. */
+  reparse: (socket: Duplex) => void,
 ): void {
   const lines = [`${req.method} ${req.url} HTTP/${req.httpVersion}`]
   const raw = req.rawHeaders
@@ -36,6 +37,5 @@ export function answerAsPlainRequest(
   }
   // Node decoded the head as latin1; the same bytes go back.
   socket.unshift(Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), head]))
-  // Documented: emitting 'connection' hands a socket to the server's HTTP parser.
-  server.emit('connection', socket)
+  reparse(socket)
 }

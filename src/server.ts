@@ -2,11 +2,22 @@
 // color is chosen (admit), pipelining's rules, upgrades, CONNECT and Node's parse errors. What happens to an
 // admitted request is the app's (forward-http.ts, forward-ws.ts); draining is lib/drain.ts's.
 import { once } from 'node:events'
-import { createServer, type IncomingMessage, type Server } from 'node:http'
+import httpInternals, {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http'
+import type { Http2SecureServer } from 'node:http2'
+import https from 'node:https'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { createDrainer, type Drainer } from '../lib/drain.js'
-import type { Config } from './config.js'
+import type { BasicAuth } from './basic-auth.js'
+import type { Config as FullConfig } from './config.js'
+import { createGate, type Passage } from './gate.js'
+import { serveHttp2 } from './h2.js'
+import { trackSessions } from './h2-sessions.js'
 import { refuse, type Admitted, type ForwardOptions, type Route } from './exchange.js'
 import { writeRawAnswer } from './failures.js'
 import type { HttpForwarder } from './forward-http.js'
@@ -24,48 +35,146 @@ export interface Traffic {
   ws: WsForwarder
   /** Refusals are logged and counted like every other request. */
   forwardOptions: ForwardOptions
+  /** USERS: basic auth, shared by both listeners. */
+  auth?: BasicAuth
 }
 
-export interface TrafficServer {
-  server: Server
+/** node:http, node:https, or node:http2's secure server (HTTP/1.1 requests on it are node:http's). */
+type AnyServer = Server | https.Server | Http2SecureServer
+
+export interface TrafficServer<S extends AnyServer = AnyServer> {
+  server: S
   drainer: Drainer
 }
 
-export function createTrafficServer(config: Config, app: Traffic): TrafficServer {
-  const server = createServer({
-    // TIMEOUT_CLIENT bounds the whole request (headers and body): 408 and close. Node checks every
-    // connectionsCheckingInterval, so keep that well under the timeout.
+type Config = Pick<FullConfig, 'timeouts' | 'trustedProxies' | 'httpsRedirect' | 'authRealm' | 'hstsSeconds'>
+
+/** The plain listener (PORT). */
+export function createTrafficServer(config: Config, app: Traffic): TrafficServer<Server> {
+  const server = createServer()
+  const drainer = createDrainer(server)
+  serveHttp1(server, config, app, {
+    proto: 'http',
+    // Documented: emitting 'connection' hands a socket to the server's HTTP parser.
+    reparse: (socket) => server.emit('connection', socket),
+    trackTunnel: (socket) => drainer.trackTunnel(socket),
+  })
+  return { server, drainer }
+}
+
+/**
+ * The TLS listener (HTTPS_PORT) around a server from tls-listener.ts: HTTP/1.1 exactly as on the plain
+ * port, and HTTP/2 streams (h2.ts) into the same gate, router and forwarder.
+ */
+export function createSecureTrafficServer(
+  config: Config,
+  app: Traffic,
+  server: Http2SecureServer | https.Server,
+): TrafficServer {
+  const http1 = createDrainer(server, { tls: true })
+  // Node's own HTTP/1.1 connection handler, which node:http2 also hands an `http/1.1` socket to.
+  const listener = (httpInternals as unknown as { _connectionListener: (socket: Duplex) => void })
+    ._connectionListener
+  const reparse = (socket: Duplex) => listener.call(server, socket)
+  const h2 = server instanceof https.Server ? undefined : trackSessions(server, config.timeouts.keepAliveMs)
+  serveHttp1(server as Server, config, app, {
+    proto: 'https',
+    reparse,
+    trackTunnel: (socket) => http1.trackTunnel(socket),
+    http2: h2 && serveHttp2(config, app),
+  })
+  const drainer: Drainer = {
+    trackTunnel: (socket) => http1.trackTunnel(socket),
+    get inFlight() {
+      return http1.inFlight + (h2?.open ?? 0)
+    },
+    async drain(timeoutMs) {
+      const [one, two] = await Promise.all([http1.drain(timeoutMs), h2?.drain(timeoutMs)])
+      return { forced: one.forced + (two?.forced ?? 0) }
+    },
+  }
+  return { server, drainer }
+}
+
+/** A request colorproxy admitted: past the gate (redirect, auth), then to its color. */
+type Pass = (req: IncomingMessage, res: ServerResponse, admitted: Admitted) => void
+
+function passer(config: Config, app: Traffic, proto: 'http' | 'https'): Pass {
+  const gate = createGate(config, proto, app.auth)
+  const hsts =
+    proto === 'https' && config.hstsSeconds !== undefined ? `max-age=${config.hstsSeconds}` : undefined
+  const forward = (req: IncomingMessage, res: ServerResponse, admitted: Admitted, passage: Passage) => {
+    if ('status' in passage) {
+      return refuse(app.forwardOptions, req, res, { ...passage, client: admitted.forwarded.client })
+    }
+    const passed = passage.user === undefined ? admitted : { ...admitted, user: passage.user }
+    app.http(req, res, passed, app.router.decide(req, admitted.forwarded.client))
+  }
+  return (req, res, admitted) => {
+    if (hsts) res.setHeader('strict-transport-security', hsts)
+    const passage = gate(req, admitted)
+    if (passage instanceof Promise) passage.then((passed) => forward(req, res, admitted, passed))
+    else forward(req, res, admitted, passage)
+  }
+}
+
+interface Listener {
+  proto: 'http' | 'https'
+  /** Hands a socket back to Node's HTTP/1.1 parser (an Upgrade answered as a plain request). */
+  reparse(socket: Duplex): void
+  /** A WebSocket tunnel the drain must end. */
+  trackTunnel(socket: Duplex): void
+  /** The TLS listener's HTTP/2 requests. */
+  http2?: (req: IncomingMessage, res: ServerResponse, pass: Pass) => void
+}
+
+/** HTTP/1.x on either listener: timeouts, admission, pipelining, upgrades, CONNECT and parse errors. */
+function serveHttp1(server: Server, config: Config, app: Traffic, listener: Listener): void {
+  const { proto, http2 } = listener
+  // TIMEOUT_CLIENT bounds the whole request (headers and body): 408 and close. Node checks every
+  // connectionsCheckingInterval, so keep that well under the timeout.
+  Object.assign(server, {
     requestTimeout: config.timeouts.clientMs,
     headersTimeout: config.timeouts.clientMs,
     connectionsCheckingInterval: Math.min(1000, Math.max(50, config.timeouts.clientMs / 4)),
     keepAliveTimeout: config.timeouts.keepAliveMs,
+    // Node would drop header fields past its default 2000 array slots silently: colorproxy counts them.
+    maxHeadersCount: 0,
   })
-  // Node would drop header fields past its default 2000 array slots silently: colorproxy counts them itself.
-  server.maxHeadersCount = 0
-  const drainer = createDrainer(server)
   const forwarding = createForwarding(config.trustedProxies)
-  const admit = (req: IncomingMessage) => admission(req, forwarding)
+  const admit = (req: IncomingMessage) => admission(req, forwarding, proto)
+  const pass = passer(config, app, proto)
+  const gate = createGate(config, proto, app.auth)
 
   // RFC 9112 section 9.3: a request that says close is the last on its connection. Node parses pipelined
   // requests behind it all the same; none of them is forwarded.
   const closing = new WeakSet<Duplex>()
   server.on('request', (req, res) => {
+    if (req.httpVersionMajor === 2 && http2) return http2(req, res, pass)
     if (closing.has(req.socket)) return
     if (!res.shouldKeepAlive) closing.add(req.socket)
     const admitted = admit(req)
     if ('status' in admitted) {
       closing.add(req.socket)
-      refuse(app.forwardOptions, req, res, { ...admitted, client: forwarding(req, 'http').client })
+      refuse(app.forwardOptions, req, res, { ...admitted, client: forwarding(req, proto).client })
       return
     }
-    app.http(req, res, admitted, app.router.decide(req, admitted.forwarded.client))
+    pass(req, res, admitted)
   })
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (!isWebSocket(req)) return answerAsPlainRequest(server, req, socket, head)
+    if (!isWebSocket(req)) return answerAsPlainRequest(req, socket, head, listener.reparse)
     const admitted = admit(req)
     if ('status' in admitted) return writeRawAnswer(socket, admitted.status, admitted.text)
-    drainer.trackTunnel(socket)
-    app.ws(req, socket, head, admitted, app.router.decide(req, admitted.forwarded.client))
+    const upgrade = (passage: Passage) => {
+      if ('status' in passage)
+        return writeRawAnswer(socket, passage.status, passage.text, rawFields(passage.headers))
+      listener.trackTunnel(socket)
+      const passed = passage.user === undefined ? admitted : { ...admitted, user: passage.user }
+      app.ws(req, socket, head, passed, app.router.decide(req, admitted.forwarded.client))
+    }
+    const passage = gate(req, admitted)
+    if (passage instanceof Promise) passage.then(upgrade)
+    else upgrade(passage)
   })
   // colorproxy is a reverse proxy: CONNECT gets a 405 that says so (RFC 9110 section 15.5.6), not a reset.
   server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
@@ -73,20 +182,27 @@ export function createTrafficServer(config: Config, app: Traffic): TrafficServer
     writeRawAnswer(socket, 405, 'CONNECT is not supported: colorproxy is not a forward proxy', ALLOW)
   })
   server.on('clientError', answerClientError)
-  return { server, drainer }
+}
+
+/** `{ location: 'https://…' }` → `location: https://…\r\n`, for an answer written on a raw socket. */
+function rawFields(headers: Record<string, string>): string {
+  return Object.entries(headers)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('')
 }
 
 /** The checks every request passes before any color is chosen; a refusal is never a color's error. */
 function admission(
   req: IncomingMessage,
   forwarding: Forwarding,
+  proto: 'http' | 'https',
 ): Admitted | { status: number; text: string } {
   if (req.rawHeaders.length > MAX_HEADER_FIELDS * 2) {
     return { status: 431, text: `the request has more than ${MAX_HEADER_FIELDS} header fields` }
   }
   const target = requestTarget(req.httpVersionMajor, req.url as string, req.rawHeaders)
   if (!target.ok) return target
-  return { path: target.path, forwarded: forwarding(req, 'http') }
+  return { path: target.path, forwarded: forwarding(req, proto) }
 }
 
 const ALLOW = 'Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH\r\n'
@@ -118,7 +234,7 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
   else socket.destroy()
 }
 
-export async function listen(server: Server, port: number, host: string): Promise<void> {
+export async function listen(server: AnyServer, port: number, host: string): Promise<void> {
   server.listen(port, host)
   // once() rejects if 'error' (EADDRINUSE, EACCES) comes first.
   await once(server, 'listening')

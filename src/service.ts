@@ -1,12 +1,14 @@
 // One process's colorproxy: the app, its traffic listener and (unless it is a cluster worker) the admin
 // listener; start() resolves the bound ports, shutdown() runs the SPEC.md sequence and resolves when done.
+import { readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import type { Registry } from 'prom-client'
 import { type DrainResult, gracefulStop } from '../lib/drain.js'
 import { createAdminServer } from './admin.js'
 import { createApp, type Dependencies } from './app.js'
-import type { Config } from './config.js'
-import { createTrafficServer, listen } from './server.js'
+import { type Config, listFiles } from './config.js'
+import { createSecureTrafficServer, createTrafficServer, listen } from './server.js'
+import { createTlsListener } from './tls-listener.js'
 import type { StatsState } from './stats.js'
 import { logListening } from './summary.js'
 
@@ -21,7 +23,8 @@ export interface ServiceOptions extends Dependencies {
 }
 
 export interface Service {
-  start(): Promise<{ port: number; adminPort: number }>
+  /** The bound ports; httpsPort is 0 without a TLS listener. */
+  start(): Promise<{ port: number; adminPort: number; httpsPort: number }>
   /**
    * readyz → 503; keep serving for delayMs; stop accepting and drain for up to config.shutdown.timeoutMs.
    * A second call (a second signal) skips whatever delay is left.
@@ -37,6 +40,8 @@ export function createService(config: Config, options: ServiceOptions): Service 
   const { logger } = options
   const app = createApp(config, options)
   const { server: traffic, drainer } = createTrafficServer(config, app)
+  const tls = config.tls && createTlsListener(config.tls, logger, { readFile: readText, list: listFiles })
+  const secure = tls && config.tls && createSecureTrafficServer(config, app, tls.server)
   let ready = true
   // A worker never listens on the admin port: the primary owns it.
   const admin = options.worker
@@ -48,16 +53,13 @@ export function createService(config: Config, options: ServiceOptions): Service 
     statsState: app.statsState,
 
     async start() {
-      await listen(traffic, config.listen.port, config.listen.host)
-      const port = (traffic.address() as AddressInfo).port
-      if (!admin) return { port, adminPort: 0 }
-      await listen(admin, config.admin.port, config.admin.host).catch((error) => {
-        traffic.close()
-        throw error
-      })
-      const adminPort = (admin.address() as AddressInfo).port
-      logListening(logger, config, port, adminPort)
-      return { port, adminPort }
+      const open = opener(() => tls?.close())
+      const port = await open(traffic, config.listen.port, config.listen.host)
+      const httpsPort = secure && config.tls ? await open(secure.server, config.tls.port, config.tls.host) : 0
+      if (!admin) return { port, adminPort: 0, httpsPort }
+      const adminPort = await open(admin, config.admin.port, config.admin.host)
+      logListening(logger, config, { port, adminPort, httpsPort })
+      return { port, adminPort, httpsPort }
     },
 
     shutdown: gracefulStop(
@@ -66,8 +68,14 @@ export function createService(config: Config, options: ServiceOptions): Service 
         ready = false
       },
       async () => {
-        logger.info({ in_flight: drainer.inFlight }, 'draining: no new connections')
-        const result = await drainer.drain(config.shutdown.timeoutMs)
+        const inFlight = drainer.inFlight + (secure?.drainer.inFlight ?? 0)
+        logger.info({ in_flight: inFlight }, 'draining: no new connections')
+        tls?.close()
+        const [plain, encrypted] = await Promise.all([
+          drainer.drain(config.shutdown.timeoutMs),
+          secure?.drainer.drain(config.shutdown.timeoutMs),
+        ])
+        const result = { forced: plain.forced + (encrypted?.forced ?? 0) }
         if (result.forced > 0) logger.warn({ forced: result.forced }, 'drain timed out: connections closed')
         app.close()
         admin?.close()
@@ -76,5 +84,23 @@ export function createService(config: Config, options: ServiceOptions): Service 
         return result
       },
     ),
+  }
+}
+
+const readText = (path: string) => readFileSync(path, 'utf8')
+
+type Listening = Parameters<typeof listen>[0] & { close(): unknown; address(): unknown }
+
+/** Listens on each server in turn; when one cannot, those already open close and `undo` runs. */
+function opener(undo: () => void) {
+  const opened: Listening[] = []
+  return async (server: Listening, port: number, host: string): Promise<number> => {
+    await listen(server, port, host).catch((error) => {
+      for (const other of opened) other.close()
+      undo()
+      throw error
+    })
+    opened.push(server)
+    return (server.address() as AddressInfo).port
   }
 }

@@ -5,7 +5,11 @@ import type { Config } from './config.js'
 import { redactUrl } from './redact.js'
 import { shares } from './weights.js'
 
-export function logListening(logger: Logger, config: Config, port: number, adminPort: number): void {
+export function logListening(
+  logger: Logger,
+  config: Config,
+  ports: { port: number; adminPort: number; httpsPort: number },
+): void {
   const share = shares(config.colors)
   for (const { name, upstream, weight } of config.colors) {
     logger.info(
@@ -13,5 +17,13 @@ export function logListening(logger: Logger, config: Config, port: number, admin
       `${name}: ${share.get(name)}% of new traffic`,
     )
   }
-  logger.info({ port, admin_port: adminPort }, 'listening')
+  for (const { source, names, notAfter } of config.tls?.certificates ?? []) {
+    logger.info(
+      { source, names, not_after: notAfter.toISOString() },
+      `TLS: ${source} serves ${names.join(', ')}`,
+    )
+  }
+  const { port, adminPort, httpsPort } = ports
+  const https = config.tls && { https_port: httpsPort, http2: config.tls.http2 }
+  logger.info({ port, admin_port: adminPort, ...https }, 'listening')
 }

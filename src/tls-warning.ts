@@ -11,7 +11,7 @@ export function createTlsWarning(logger: Logger): (color: string, error: NodeJS.
     if (suppressed === undefined) return
     logger.warn(
       { color, code, cause: error.message, ...(suppressed > 0 && { suppressed }) },
-      `TLS with ${color}'s upstream failed: ${error.message} (set NODE_EXTRA_CA_CERTS to trust a private CA)`,
+      `TLS with ${color}'s upstream failed: ${error.message} (UPSTREAM_CA_FILE trusts a private CA)`,
     )
   }
 }

@@ -8,6 +8,7 @@ import { lookup as dnsLookup } from 'node:dns/promises'
 import http from 'node:http'
 import https from 'node:https'
 import { isIP } from 'node:net'
+import { rootCertificates } from 'node:tls'
 import { Pool } from 'undici'
 import { redactUrl } from './redact.js'
 
@@ -28,6 +29,8 @@ export interface UpstreamOptions {
   connectTimeoutMs: number
   resolve?: Resolver
   now?: () => number
+  /** https:// upstreams: UPSTREAM_CA added to Node's roots; rejectUnauthorized false (UPSTREAM_TLS_VERIFY). */
+  trust?: { ca: string | undefined; verify: boolean }
 }
 
 /**
@@ -57,7 +60,7 @@ export interface Endpoint {
    * pooled socket was reset, which must go out on a new connection.
    */
   renew(): Pool
-  /** How the pools connect: the TLS name to verify, and TIMEOUT_CONNECT. */
+  /** How the pools connect: the TLS name and roots to verify with, and TIMEOUT_CONNECT. */
   readonly connect: { timeout: number; servername?: string }
   /**
    * node:http's keep-alive agent for requests with a body (forward-upload.ts), replaced with the pool once
@@ -86,6 +89,7 @@ export class Upstream {
   private readonly port: number
   private readonly resolve: Resolver
   private readonly now: () => number
+  private trusted: { ca?: string[]; rejectUnauthorized?: false } | undefined
 
   constructor(
     url: URL,
@@ -160,6 +164,12 @@ export class Upstream {
     }
   }
 
+  /** The TLS trust settings every connection to this upstream uses (computed once). */
+  private trust(): { ca?: string[]; rejectUnauthorized?: false } {
+    this.trusted ??= trustOptions(this.options.trust)
+    return this.trusted
+  }
+
   private createEndpoint(address: string): Endpoint {
     const hostname = isIP(address) === 6 ? `[${address}]` : address
     const host = `${hostname}:${this.port}`
@@ -174,7 +184,7 @@ export class Upstream {
     }
     const secure = this.url.protocol === 'https:'
     // TLS must check the certificate against the name, not the address.
-    const tls = secure && !isIP(this.hostname) ? { servername: this.hostname } : {}
+    const tls = secure ? { ...(!isIP(this.hostname) && { servername: this.hostname }), ...this.trust() } : {}
     const connect = { timeout: this.options.connectTimeoutMs, ...tls }
     const origin = `${protocol}//${host}`
     const maxAgeMs = this.options.maxSocketAgeMs
@@ -219,6 +229,16 @@ export class Upstream {
       },
     }
   }
+}
+
+/**
+ * UPSTREAM_CA joins Node's own roots (tls.rootCertificates) rather than replacing them, as
+ * NODE_EXTRA_CA_CERTS does; UPSTREAM_TLS_VERIFY=false accepts any certificate.
+ */
+function trustOptions(trust: UpstreamOptions['trust']): { ca?: string[]; rejectUnauthorized?: false } {
+  if (trust === undefined) return {}
+  if (!trust.verify) return { rejectUnauthorized: false }
+  return trust.ca === undefined ? {} : { ca: [...rootCertificates, trust.ca] }
 }
 
 /** An agent's idle sockets close now, and its busy ones once their request is done (Node's 'free' rule). */

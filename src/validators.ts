@@ -2,7 +2,9 @@
 // parsed value or throws an Error whose message says what is expected. Messages never contain the value:
 // the caller decides whether the value is safe to show (see config.ts). Durations and ports are in
 // lib/values.ts, shared with myapp.
+import { createPrivateKey, X509Certificate } from 'node:crypto'
 import { BlockList, isIP } from 'node:net'
+import { parsePort } from '../lib/values.js'
 
 export const MAX_WEIGHT = 1_000_000
 
@@ -148,4 +150,50 @@ export function parseTrustedProxies(raw: string): BlockList | undefined {
     else list.addSubnet(address, bits, type)
   }
   return list
+}
+
+/** TLS_CERT, UPSTREAM_CA: PEM certificates (read whole, with their key, in config.ts). */
+export function parseCertificatePem(raw: string): string {
+  if (!raw.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new Error('must be PEM: one or more -----BEGIN CERTIFICATE----- blocks')
+  }
+  try {
+    new X509Certificate(raw)
+  } catch {
+    throw new Error('holds a PEM block that is not a readable certificate')
+  }
+  return raw
+}
+
+/** TLS_KEY: a PEM private key, not encrypted. */
+export function parseKeyPem(raw: string): string {
+  try {
+    createPrivateKey(raw)
+  } catch {
+    throw new Error('must be an unencrypted PEM private key (-----BEGIN PRIVATE KEY-----)')
+  }
+  return raw
+}
+
+/** AUTH_REALM: quoted in WWW-Authenticate, so printable, without `"` or `\`. */
+export function parseRealm(raw: string): string {
+  if (!/^[\x20-\x21\x23-\x5b\x5d-\x7e]{1,100}$/.test(raw)) {
+    throw new Error('must be 1 to 100 printable characters without " or \\')
+  }
+  return raw
+}
+
+/** HTTPS_REDIRECT_PORT: a port a client can connect to (not 0). */
+export function parsePublicPort(raw: string): number {
+  const port = parsePort(raw)
+  if (port === 0) throw new Error('must be a port number from 1 to 65535')
+  return port
+}
+
+/** HSTS: whole seconds, up to about 31 years. */
+export function parseSeconds(raw: string): number {
+  if (!/^\d{1,10}$/.test(raw.trim()) || Number(raw) > 1_000_000_000) {
+    throw new Error('must be whole seconds from 0 to 1000000000, such as 31536000 (a year)')
+  }
+  return Number(raw)
 }

@@ -14,7 +14,8 @@ interface Service {
   depends_on?: unknown
   stop_grace_period?: string
   healthcheck?: unknown
-  secrets?: string[]
+  secrets?: (string | { source: string; target: string })[]
+  ports?: { target: number; published: number }[]
   environment?: Record<string, string>
   deploy?: { update_config?: Record<string, unknown>; rollback_config?: Record<string, unknown> }
 }
@@ -36,8 +37,29 @@ t.test('stack.yml: what stack deploy rejects is absent, what makes updates safe 
   const proxy = stack.services.proxy as Service
   t.ok(proxy.healthcheck, 'the proxy has a health check')
   t.match(proxy.environment, { STATS_PASS_FILE: '/run/secrets/colorproxy_stats_pass' })
-  t.same(proxy.secrets, ['colorproxy_stats_pass'])
-  t.match(stack.secrets, { colorproxy_stats_pass: { external: true } })
+  t.same(proxy.secrets, [
+    'colorproxy_stats_pass',
+    { source: 'site.pem', target: '/run/secrets/certs/site.pem' },
+    'colorproxy_users',
+  ])
+  t.match(stack.secrets, {
+    colorproxy_stats_pass: { external: true },
+    'site.pem': { external: true },
+    colorproxy_users: { external: true },
+  })
+  t.match(proxy.environment, {
+    TLS_CERTS_DIR: '/run/secrets/certs',
+    HTTPS_REDIRECT: 'true',
+    USERS_FILE: '/run/secrets/colorproxy_users',
+  })
+  t.same(
+    proxy.ports?.map((port) => [port.published, port.target]),
+    [
+      [80, 8080],
+      [443, 8443],
+    ],
+    'the edge: 80 redirects, 443 serves TLS',
+  )
 })
 
 t.test(

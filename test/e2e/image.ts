@@ -69,7 +69,7 @@ t.test('Dockerfile: the proxy image serves and passes its health check', async (
   )
   t.ok(image.user && !/^(root|0)(:|$)/.test(image.user), `runs as a non-root user (${image.user})`)
   t.ok(image.execForm, 'exec-form entrypoint, so SIGTERM reaches node')
-  t.same(image.expose.sort(), ['8080', '8081'])
+  t.same(image.expose.sort(), ['8080', '8081', '8443'])
   t.equal(image.stopSignal, 'SIGTERM')
   t.match(image.healthcheck?.flags, { interval: /^\d+s$/, timeout: /^\d+s$/, 'start-period': /^\d+s$/ })
   t.equal(image.healthcheck?.command[0], 'node', 'the health check uses node, not curl')

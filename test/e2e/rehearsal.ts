@@ -30,5 +30,5 @@ t.test('npm run rehearse prints a timeline and a report, and exits 0 when nothin
 t.test('npm run rehearse names the scenarios when given an unknown one', async (t) => {
   const program = start(t, REHEARSE, {}, ['nope'])
   t.equal((await program.exit).code, 2)
-  t.match(program.stderr(), /no scenario nope; try canary, bad-env, backend/)
+  t.match(program.stderr(), /no scenario nope; try canary, bad-env, backend, https/)
 })

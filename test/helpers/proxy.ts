@@ -1,11 +1,14 @@
 // An in-process colorproxy on free loopback ports, built from a real environment through loadConfig.
+import { readFileSync } from 'node:fs'
 import { type Config, loadConfig } from '../../src/config.js'
 import { createService, type ServiceOptions } from '../../src/service.js'
 import { captureLogger, type Teardown } from './net.js'
 
+// A stray .env in the working folder never reaches a test; files a test names (TLS_CERTS_DIR) are read.
 const noFiles = {
   readFile(path: string): string {
-    throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' })
+    if (path === '.env') throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' })
+    return readFileSync(path, 'utf8')
   },
 }
 
@@ -19,6 +22,7 @@ export async function startColorProxy(
     {
       PORT: '0',
       ADMIN_PORT: '0',
+      HTTPS_PORT: '0',
       HOST: '127.0.0.1',
       ADMIN_HOST: '127.0.0.1',
       SHUTDOWN_TIMEOUT: '2s',
@@ -29,12 +33,14 @@ export async function startColorProxy(
   edit(config)
   const { logger, lines, line } = captureLogger(config.log.level)
   const proxy = createService(config, { logger, ...deps })
-  const { port, adminPort } = await proxy.start()
+  const { port, adminPort, httpsPort } = await proxy.start()
   t.teardown(() => proxy.shutdown({ delayMs: 0 }))
   return {
     url: `http://127.0.0.1:${port}`,
     admin: `http://127.0.0.1:${adminPort}`,
+    https: `https://127.0.0.1:${httpsPort}`,
     port,
+    httpsPort,
     proxy,
     config,
     lines,

@@ -240,5 +240,5 @@ t.test('a TLS failure with an https upstream is logged with its cause, at most o
   const warnings = proxy.lines.filter((l) => l.level === 40 && String(l.msg).startsWith('TLS'))
   t.equal(warnings.length, 1, 'one warning for three failures')
   t.match(warnings[0], { color: 'blue', code: 'DEPTH_ZERO_SELF_SIGNED_CERT', msg: /self-signed certificate/ })
-  t.match(warnings[0]?.msg, /NODE_EXTRA_CA_CERTS/)
+  t.match(warnings[0]?.msg, /UPSTREAM_CA_FILE/)
 })

@@ -7,7 +7,7 @@ import { root } from '../helpers/programs.js'
 
 const readme = readFileSync(join(root, 'README.md'), 'utf8')
 const section = readme.slice(readme.indexOf('### How the code reads'))
-const order = [...section.matchAll(/^\| `src\/([a-z-]+)\.ts` +\|/gm)].map((match) => match[1] as string)
+const order = [...section.matchAll(/^\| `src\/([a-z0-9-]+)\.ts` +\|/gm)].map((match) => match[1] as string)
 const files = readdirSync(join(root, 'src'))
   .filter((name) => name.endsWith('.ts'))
   .map((name) => name.slice(0, -3))
@@ -21,7 +21,7 @@ t.test('every import points down the list', async (t) => {
   const upward: string[] = []
   for (const file of files) {
     const text = readFileSync(join(root, 'src', `${file}.ts`), 'utf8')
-    for (const [, target] of text.matchAll(/from '\.\/([a-z-]+)\.js'/g)) {
+    for (const [, target] of text.matchAll(/from '\.\/([a-z0-9-]+)\.js'/g)) {
       if ((rank.get(target as string) ?? -1) <= (rank.get(file) ?? -1)) upward.push(`${file} → ${target}`)
     }
   }

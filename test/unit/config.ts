@@ -396,3 +396,93 @@ t.test('WORKERS: 1 by default, a number from 1 to 64, or auto; anything else is 
     )
   }
 })
+
+t.test('the edge: TLS, redirect, HSTS, users and upstream trust are read', async (t) => {
+  const { issue, testCa } = await import('../helpers/tls.js')
+  const ca = testCa()
+  const site = issue(ca, ['shop.test', '*.shop.test'])
+  const config = loadConfig(
+    {
+      ...BLUE,
+      TLS_CERT: site.cert,
+      TLS_KEY: site.key,
+      HTTPS_PORT: '443',
+      HTTP2: 'false',
+      TLS_MIN_VERSION: 'TLSv1.3',
+      HTTPS_REDIRECT: 'yes',
+      HSTS: '31536000',
+      USERS: 'alice:$apr1$AcnMuPDY$hVNrSF9sooairOJRc4ohT.',
+      UPSTREAM_CA: ca.cert,
+    },
+    files(),
+  )
+  t.match(config.tls, {
+    port: 443,
+    host: '0.0.0.0',
+    http2: false,
+    minVersion: 'TLSv1.3',
+    reloadEveryMs: 60_000,
+  })
+  t.same(
+    config.tls?.certificates.map((c) => [c.source, c.names]),
+    [['TLS_CERT', ['shop.test', '*.shop.test']]],
+  )
+  t.same(config.httpsRedirect, { port: 443 })
+  t.equal(config.hstsSeconds, 31536000)
+  t.same(
+    [...(config.users ?? [])].map(([user]) => user),
+    ['alice'],
+  )
+  t.same(config.upstreamTls, { ca: ca.cert, verify: true })
+  const plain = loadConfig(BLUE, files())
+  t.equal(plain.tls, undefined, 'no certificate: no TLS listener')
+  t.equal(plain.users, undefined)
+})
+
+t.test('bad edge settings exit 78 naming each variable and never quoting a PEM or a hash', async (t) => {
+  const { issue, testCa } = await import('../helpers/tls.js')
+  const ca = testCa()
+  const site = issue(ca, ['shop.test'])
+  const other = issue(ca, ['other.test'])
+  const expired = issue(ca, ['old.test'], -1)
+  const dir = (map: Record<string, string>): ConfigIo => ({
+    ...files(Object.fromEntries(Object.entries(map).map(([name, text]) => [`/certs/${name}`, text]))),
+    list: () => Object.keys(map),
+  })
+  const said = (env: Env, io?: ConfigIo) =>
+    problems({ ...BLUE, ...env }, io).map((p) => `${p.variable}: ${p.message}`)
+  t.match(said({ TLS_CERT: site.cert }), ['TLS_CERT, TLS_KEY: set both'])
+  t.match(said({ TLS_CERT: site.cert, TLS_KEY: other.key }), [/TLS_CERT, TLS_KEY: .*does not match/])
+  t.match(said({ TLS_CERT: 'hello', TLS_KEY: 'x' }), [
+    /^TLS_CERT: must be PEM/,
+    /^TLS_KEY: must be an unencrypted PEM/,
+  ])
+  t.match(said({ TLS_CERTS_DIR: '/certs' }, dir({ 'a.pem': site.cert, 'b.pem': other.cert + site.key })), [
+    /TLS_CERTS_DIR: a.pem holds no PEM private key/,
+    /TLS_CERTS_DIR: b.pem: the private key does not match/,
+  ])
+  t.match(said({ TLS_CERTS_DIR: '/nowhere' }), [/TLS_CERTS_DIR: cannot read \/nowhere: ENOENT/])
+  t.match(said({ TLS_CERTS_DIR: '/certs' }, dir({})), [/TLS_CERTS_DIR: \/certs has no files/])
+  t.match(said({ USERS: 'alice:secret,bob:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=,:x' }), [
+    /USERS: alice's hash is not .*; bob's hash is not .*; entry 3 is not name:hash/,
+  ])
+  t.match(said({ USERS: '# nobody' }), [/USERS: must list at least one/])
+  t.match(said({ HSTS: '-1', AUTH_REALM: 'a"b', HTTPS_REDIRECT_PORT: '0', TLS_MIN_VERSION: 'SSLv3' }), [
+    /TLS_MIN_VERSION: must be one of TLSv1.2, TLSv1.3/,
+    /HSTS: must be whole seconds/,
+    /HTTPS_REDIRECT_PORT: must be a port number from 1/,
+    /AUTH_REALM: must be 1 to 100 printable/,
+  ])
+  t.match(said({ TLS_CERT: site.cert, TLS_KEY: site.key, HTTPS_PORT: '8080' }), [
+    /HTTPS_PORT, PORT, ADMIN_PORT: must all differ/,
+  ])
+  const all = JSON.stringify([
+    said({ TLS_CERT: site.cert, TLS_KEY: other.key }),
+    said({ USERS: 'bob:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=', UPSTREAM_CA: 'garbage' }),
+  ])
+  t.notMatch(all, /MII|W6ph5|garbage/, 'no PEM, hash or secret value is quoted')
+  const old = loadConfig({ ...BLUE, TLS_CERTS_DIR: '/certs' }, dir({ 'old.pem': expired.cert + expired.key }))
+  t.match(old.warnings, [/TLS: old.pem expired on /])
+  const blind = loadConfig({ ...BLUE, UPSTREAM_TLS_VERIFY: 'false', HSTS: '60' }, files())
+  t.match(blind.warnings, [/UPSTREAM_TLS_VERIFY=false/, /HSTS is set but there is no TLS listener/])
+})

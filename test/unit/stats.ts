@@ -3,7 +3,7 @@ import { Stats } from '../../src/stats.js'
 import { escapeHtml, renderStatsPage } from '../../src/stats-page.js'
 
 const record = (color: string | null, status = 200, durationMs = 10) =>
-  ({ color, status, durationMs, via: 'weighted', failure: undefined }) as const
+  ({ color, status, durationMs, via: 'weighted', failure: undefined, proto: 'http/1.1', tls: false }) as const
 
 t.test('the rate 2 s after start divides by 2 s, not by the 10 s window', async (t) => {
   let clock = 1_000_000
