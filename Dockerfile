@@ -26,7 +26,7 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/dist/lib ./dist/lib
 USER node
-EXPOSE 8080 8081
+EXPOSE 8080 8081 8443
 # SIGTERM starts the graceful drain (readyz 503, SHUTDOWN_DELAY, then SHUTDOWN_TIMEOUT); give the task a
 # --stop-grace-period above their sum (9 s by default).
 STOPSIGNAL SIGTERM

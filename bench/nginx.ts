@@ -62,12 +62,17 @@ export function backendsConfig(ports: { blue: number; green: number }): string[]
 /** nginx as a colorproxy: split_clients 4:1, `Color: blue|green` to the backend, pooled connections. */
 export function proxyConfig(port: number, backends: { blue: number; green: number }): string[] {
   const dir = directory()
-  const body = `
+  return write('proxy', common(dir) + http(dir, proxyServer(`${port}`, backends, '')), dir)
+}
+
+/** The split, the pools and the server block both nginx proxies share; `extra` goes in the server. */
+function proxyServer(listen: string, backends: { blue: number; green: number }, extra: string): string {
+  return `
   split_clients "\${request_id}" $color { 80% blue; * green; }
   upstream blue { server 127.0.0.1:${backends.blue}; keepalive 64; }
   upstream green { server 127.0.0.1:${backends.green}; keepalive 64; }
   server {
-    listen 127.0.0.1:${port} backlog=4096;
+    listen 127.0.0.1:${listen} backlog=4096;${extra}
     location / {
       proxy_pass http://$color;
       proxy_http_version 1.1;
@@ -76,5 +81,21 @@ export function proxyConfig(port: number, backends: { blue: number; green: numbe
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
     }
   }`
-  return write('proxy', common(dir) + http(dir, body), dir)
+}
+
+/**
+ * The same nginx proxy terminating TLS as colorproxy does: HTTP/2 and HTTP/1.1 by ALPN on one port, the
+ * same certificate (a P-256 key), TLS 1.2 and up.
+ */
+export function tlsProxyConfig(
+  port: number,
+  backends: { blue: number; green: number },
+  tls: { certFile: string; keyFile: string },
+): string[] {
+  const dir = directory()
+  const extra = `
+    ssl_certificate ${tls.certFile};
+    ssl_certificate_key ${tls.keyFile};
+    ssl_protocols TLSv1.2 TLSv1.3;`
+  return write('tls-proxy', common(dir) + http(dir, proxyServer(`${port} ssl http2`, backends, extra)), dir)
 }

@@ -6,17 +6,19 @@
 //
 // Usage: npm run bench [-- --duration 10 --rounds 3 --connections 64,256]
 //        npm run bench -- --soak 1000000    (RSS of colorproxy every 10 s over that many requests at c=256)
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { existsSync } from 'node:fs'
-import { availableParallelism } from 'node:os'
+import { chmodSync, existsSync, mkdtempSync } from 'node:fs'
+import { connect } from 'node:net'
+import { availableParallelism, tmpdir } from 'node:os'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { backendsConfig, proxyConfig } from './nginx.js'
+import { backendsConfig, proxyConfig, tlsProxyConfig } from './nginx.js'
 import { freePort, hasCommand, type Pinned, rssMb, sampleRss, startPinned, waitFor200 } from './processes.js'
 import { parseAutocannon } from './autocannon.js'
-import { type LoadResult, median, parseWrk } from './wrk.js'
+import { type LoadResult, median, parseH2load, parseWrk } from './wrk.js'
 
 const { values } = parseArgs({
   options: {
@@ -48,6 +50,8 @@ interface Target {
   name: string
   url: string
   pid: number
+  /** Driven over HTTP/2 with h2load (one stream at a time per connection), not wrk. */
+  h2?: boolean
 }
 
 const started: Pinned[] = []
@@ -93,8 +97,16 @@ async function colorproxy(
   )
 }
 
-/** Drives `url` from the load core with wrk, or autocannon when wrk is not installed. */
-async function load(url: string, connectionCount: number, seconds: number): Promise<LoadResult> {
+/** Drives `url` from the load core with wrk, or autocannon when wrk is not installed (h2load for h2). */
+async function load(url: string, connectionCount: number, seconds: number, h2 = false): Promise<LoadResult> {
+  if (h2) {
+    const args = ['h2load', '-t1', `-c${connectionCount}`, '-m1', '-D', String(seconds), url]
+    const child = spawn('taskset', ['-c', LOAD_CORE, ...args], { stdio: ['ignore', 'pipe', 'ignore'] })
+    let output = ''
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk))
+    await once(child, 'exit')
+    return parseH2load(output)
+  }
   const command = withWrk
     ? ['wrk', '-t1', `-c${connectionCount}`, `-d${seconds}s`, '--latency', url]
     : [process.execPath, AUTOCANNON, '--json', '-c', String(connectionCount), '-d', String(seconds), url]
@@ -168,6 +180,7 @@ async function main(): Promise<void> {
   targets.push(await colorproxy('colorproxy log', PROXY_CORE, backends, { LOG_LEVEL: 'info' }))
   const allCores = `0-${availableParallelism() - 1}`
   targets.push(await colorproxy('colorproxy WORKERS=2', allCores, backends, { WORKERS: '2' }))
+  targets.push(...(await tlsTargets(backends)))
   say(
     'targets: direct (straight to the blue backend), nginx (split_clients 4:1, Color, keepalive; one worker),\n' +
       '         colorproxy (LOG_LEVEL=warn), colorproxy log (the access log on, read through a pipe),\n' +
@@ -175,7 +188,7 @@ async function main(): Promise<void> {
   )
 
   // Warm up: the JIT, the pools.
-  for (const target of targets) await load(target.url, 64, 2)
+  for (const target of targets) await load(target.url, 64, 2, target.h2)
 
   const results = new Map<string, { result: LoadResult; rssMb: number }[]>()
   const key = (target: string, c: number) => `${target} c=${c}`
@@ -183,7 +196,7 @@ async function main(): Promise<void> {
     for (const c of connections) {
       for (const target of targets) {
         const stopSampling = target.pid ? sampleRss(target.pid) : () => 0
-        const result = await load(target.url, c, durationS)
+        const result = await load(target.url, c, durationS, target.h2)
         const rssMb = stopSampling()
         const runs = results.get(key(target.name, c)) ?? []
         runs.push({ result, rssMb })
@@ -205,7 +218,7 @@ async function main(): Promise<void> {
       const rss = Math.max(...runs.map((run) => run.rssMb))
       const errors = runs.reduce((sum, run) => sum + run.result.errors, 0)
       say(
-        `| ${target.name} | ${c} | ${Math.round(rps)} | ${p50.toFixed(2)} | ${p99.toFixed(2)} | ${target.pid ? rss.toFixed(0) : '-'} | ${errors} |`,
+        `| ${target.name} | ${c} | ${Math.round(rps)} | ${p50.toFixed(2)} | ${Number.isNaN(p99) ? '-' : p99.toFixed(2)} | ${target.pid ? rss.toFixed(0) : '-'} | ${errors} |`,
       )
     }
   }
@@ -227,10 +240,79 @@ async function main(): Promise<void> {
     ['p99 colorproxy / nginx', 'colorproxy', 'nginx', (r) => r.p99Ms],
     ['req/s access log on / off', 'colorproxy log', 'colorproxy', (r) => r.requestsPerSecond],
     ['req/s WORKERS=2 / WORKERS=1', 'colorproxy WORKERS=2', 'colorproxy', (r) => r.requestsPerSecond],
+    ['req/s https h1 colorproxy / nginx', 'colorproxy https', 'nginx https', (r) => r.requestsPerSecond],
+    ['req/s https h2 colorproxy / nginx', 'colorproxy h2', 'nginx h2', (r) => r.requestsPerSecond],
+    ['req/s colorproxy https / http', 'colorproxy https', 'colorproxy', (r) => r.requestsPerSecond],
   ]
   for (const [label, a, b, of] of rows) {
     say(`| ${label} | ${connections.map((c) => ratio(a, b, c, of)).join(' | ')} |`)
   }
+}
+
+/**
+ * TLS terminated by nginx and by colorproxy with one throwaway certificate: HTTP/1.1 over TLS with wrk,
+ * and HTTP/2 with h2load (Debian's nghttp2-client) when it is installed. Connections are kept, so this
+ * measures TLS's per-request cost, not handshakes.
+ */
+async function tlsTargets(backends: { blue: number; green: number }): Promise<Target[]> {
+  if (!withWrk || !hasCommand('openssl')) return []
+  const dir = mkdtempSync(join(tmpdir(), 'colorproxy-bench-tls-'))
+  const [keyFile, certFile] = [join(dir, 'key.pem'), join(dir, 'cert.pem')]
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'].concat([
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+    ]),
+    { stdio: 'ignore' },
+  )
+  chmodSync(dir, 0o755)
+  chmodSync(keyFile, 0o644)
+  const targets: Target[] = []
+  const h2 = hasCommand('h2load')
+  if (withNginx) {
+    const port = await freePort()
+    const url = `https://127.0.0.1:${port}/`
+    const pinned = startPinned(PROXY_CORE, 'nginx', tlsProxyConfig(port, backends, { certFile, keyFile }))
+    started.push(pinned)
+    await listening(port)
+    targets.push({ name: 'nginx https', url, pid: pinned.child.pid as number })
+    if (h2) targets.push({ name: 'nginx h2', url, pid: pinned.child.pid as number, h2: true })
+  }
+  const httpsPort = await freePort()
+  const proxy = await colorproxy('colorproxy https', PROXY_CORE, backends, {
+    HTTPS_PORT: String(httpsPort),
+    TLS_CERT_FILE: certFile,
+    TLS_KEY_FILE: keyFile,
+  })
+  const url = `https://127.0.0.1:${httpsPort}/`
+  targets.push({ ...proxy, url })
+  if (h2) targets.push({ ...proxy, name: 'colorproxy h2', url, h2: true })
+  say(
+    `TLS targets: nginx and colorproxy on one P-256 certificate; https: HTTP/1.1 over TLS (wrk)${h2 ? ', h2: HTTP/2 (h2load -m1)' : ' (h2load not installed: apt-get install -y nghttp2-client)'}`,
+  )
+  return targets
+}
+
+/** Resolves once something accepts TCP connections on the port (nginx takes a moment to bind). */
+async function listening(port: number): Promise<void> {
+  for (let tries = 0; tries < 200; tries++) {
+    const socket = connect(port, '127.0.0.1')
+    const ok = await once(socket, 'connect').then(
+      () => true,
+      () => false,
+    )
+    socket.destroy()
+    if (ok) return
+    await sleep(50)
+  }
+  throw new Error(`nothing listens on ${port}`)
 }
 
 try {

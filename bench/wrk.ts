@@ -47,3 +47,24 @@ export function median(values: readonly number[]): number {
     ? (sorted[middle] as number)
     : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2
 }
+
+/**
+ * What h2load prints: `finished in 5.00s, 9876.20 req/s, …`, `requests: … N succeeded, F failed, E errored,
+ * T timeout`, and `time for request: min max mean sd` (no percentiles: p50 is the mean, p99 unknown).
+ */
+export function parseH2load(output: string): LoadResult {
+  const rate = /finished in [\d.]+s, ([\d.]+) req\/s/.exec(output)
+  const counts =
+    /requests: \d+ total, \d+ started, (\d+) done, \d+ succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(
+      output,
+    )
+  const mean = /time for request:\s+\S+\s+\S+\s+(\d+(?:\.\d+)?)(us|ms|s)/.exec(output)
+  const number = (match: RegExpExecArray | null, i: number) => Number(match?.[i] ?? Number.NaN)
+  return {
+    requestsPerSecond: number(rate, 1),
+    p50Ms: mean ? Number(mean[1]) * (UNITS_MS[mean[2] as string] ?? Number.NaN) : Number.NaN,
+    p99Ms: Number.NaN,
+    errors: number(counts, 2) + number(counts, 3) + number(counts, 4),
+    requests: number(counts, 1),
+  }
+}

@@ -11,7 +11,8 @@ export class Front {
   private readonly open = new Set<Socket>()
   port = 0
 
-  constructor() {
+  /** `tls`: the replicas' TLS listener is in rotation (HTTPS_PORT), and clients speak TLS through. */
+  constructor(readonly tls = false) {
     this.server = createServer((client) => this.route(client))
   }
 
@@ -23,7 +24,7 @@ export class Front {
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`
+    return `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`
   }
 
   /** Replicas that receive new connections, in order. */

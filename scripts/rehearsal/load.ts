@@ -5,12 +5,15 @@
 // a known page is a failure.
 import { EventEmitter, once } from 'node:events'
 import { Agent, type IncomingMessage, request } from 'node:http'
+import https from 'node:https'
 
 export interface LoadOptions {
   url: string
   clients: number
   /** Of every `slowEvery` requests one asks for ?delay=300. */
   slowEvery: number
+  /** An https:// url: the CA that signed the proxy's certificate for `localhost`. */
+  ca?: string
 }
 
 export interface LoadReport {
@@ -69,7 +72,12 @@ export class Load extends EventEmitter {
   }
 
   private async client(index: number): Promise<void> {
-    const agent = index % 2 === 0 ? new Agent({ keepAlive: true }) : undefined
+    const { ca } = this.options
+    const tls = ca === undefined ? undefined : { ca, servername: 'localhost' }
+    const kept = () => (tls ? new https.Agent({ keepAlive: true, ...tls }) : new Agent({ keepAlive: true }))
+    // A connection per request: with TLS, an agent that keeps none (its options carry the CA).
+    const agent =
+      index % 2 === 0 ? kept() : tls && new https.Agent({ keepAlive: false, maxCachedSessions: 0, ...tls })
     for (let n = 0; !this.stopped; n++) {
       const path = (n + index) % this.options.slowEvery === 0 ? '/?delay=300' : '/'
       await this.one(path, agent)
@@ -107,7 +115,8 @@ interface Outcome {
 }
 
 async function send(url: string, agent: Agent | undefined): Promise<Outcome> {
-  const req = request(url, { agent: agent ?? false })
+  const req =
+    agent instanceof https.Agent ? https.request(url, { agent }) : request(url, { agent: agent ?? false })
   req.end()
   let res: IncomingMessage
   try {

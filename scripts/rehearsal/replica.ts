@@ -31,6 +31,8 @@ export class ReplicaFailed extends Error {
 
 export class Replica {
   port = 0
+  /** The TLS listener's port (0: none). */
+  httpsPort = 0
   readonly exited: Promise<number | null>
   private readonly child: ChildProcess
   private stderr = ''
@@ -41,7 +43,7 @@ export class Replica {
     env: Record<string, string>,
   ) {
     this.child = spawn(process.execPath, [PROGRAMS[program]], {
-      env: { PATH: process.env.PATH ?? '', PORT: '0', ADMIN_PORT: '0', ...env },
+      env: { PATH: process.env.PATH ?? '', PORT: '0', ADMIN_PORT: '0', HTTPS_PORT: '0', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     this.child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
@@ -58,7 +60,7 @@ export class Replica {
     readyWithinMs: number,
   ): Promise<Replica> {
     const replica = new Replica(id, program, env)
-    const listening = new Promise<{ port: number; admin_port?: number }>((resolve) => {
+    const listening = new Promise<{ port: number; admin_port?: number; https_port?: number }>((resolve) => {
       createInterface({ input: replica.child.stdout as NodeJS.ReadableStream }).on('line', (text) => {
         // Access log lines are many; only the one that says where it listens matters here.
         if (text.includes('"listening"')) resolve(JSON.parse(text))
@@ -82,6 +84,7 @@ export class Replica {
     try {
       const line = await Promise.race([listening, failed])
       replica.port = line.port
+      replica.httpsPort = line.https_port ?? 0
       if (line.admin_port !== undefined) await Promise.race([readyz(line.admin_port), failed])
       return replica
     } catch (error) {

@@ -1,5 +1,9 @@
 // The rollout scenarios: each starts real backends and proxies, drives load through a Front while a
 // Service updates, and reports requests, failures, retries and the split seen after each step.
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Front } from './front.js'
 import { Load, type LoadReport } from './load.js'
 import { Replica } from './replica.js'
@@ -37,14 +41,16 @@ async function rehearse(
   options: ScenarioOptions,
   setup: (front: Front, cleanup: (fn: () => Promise<unknown>) => void) => Promise<void>,
   steps: { name: string; expected: Record<string, number>; run: () => Promise<boolean> }[],
+  /** The replicas' TLS listener is what the front routes to, and the clients trust this CA. */
+  tls?: { ca: string },
 ): Promise<ScenarioReport> {
   const cleanups: (() => Promise<unknown>)[] = []
-  const front = new Front()
+  const front = new Front(tls !== undefined)
   await front.listen()
   cleanups.push(() => front.close())
   try {
     await setup(front, (fn) => cleanups.push(fn))
-    const load = new Load({ url: front.url, clients: options.clients, slowEvery: 10 })
+    const load = new Load({ url: front.url, clients: options.clients, slowEvery: 10, ca: tls?.ca })
     load.start()
     const report: ScenarioReport = { scenario, steps: [], requests: 0, failures: 0, retries: 0, failed: [] }
     for (const step of steps) {
@@ -191,4 +197,79 @@ export function backendScenario(options: ScenarioOptions): Promise<ScenarioRepor
   )
 }
 
-export const SCENARIOS = { canary: canaryScenario, 'bad-env': badEnvScenario, backend: backendScenario }
+/** The canary over HTTPS: clients speak TLS to the proxies' HTTPS_PORT; a drain loses nothing there either. */
+export function httpsScenario(options: ScenarioOptions): Promise<ScenarioReport> {
+  let proxy: Service
+  let blue = ''
+  let green = ''
+  const site = localCertificate()
+  const env = { ...PROXY_ENV, TLS_CERT: site.cert, TLS_KEY: site.key }
+  const update = (more: Record<string, string>, order: Order) => () =>
+    proxy.update({ ...env, ...more }, order)
+  return rehearse(
+    'blue → 4:1 canary → all green over HTTPS (3 proxy replicas)',
+    options,
+    async (front, cleanup) => {
+      blue = await backend('myapp-v1', {}, cleanup)
+      green = await backend('myapp-v2', { V2: '1' }, cleanup)
+      proxy = new Service('proxy', 'colorproxy', front, {
+        readyWithinMs: READY_WITHIN_MS,
+        timeline: options.timeline,
+      })
+      cleanup(() => proxy.remove())
+      await proxy.create({ ...env, BLUE: blue }, 3)
+    },
+    [
+      { name: 'blue', expected: { blue: 100 }, run: async () => true },
+      {
+        name: 'canary 4:1 (start-first)',
+        expected: { blue: 80, green: 20 },
+        run: () => update({ BLUE: blue, GREEN: green, BLUE_WEIGHT: '4', GREEN_WEIGHT: '1' }, 'start-first')(),
+      },
+      {
+        name: 'all green (stop-first)',
+        expected: { green: 100 },
+        run: () => update({ GREEN: green }, 'stop-first')(),
+      },
+    ],
+    { ca: site.cert },
+  )
+}
+
+/** A self-signed certificate for localhost, made by openssl for this rehearsal only. */
+function localCertificate(): { cert: string; key: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'rehearsal-tls-'))
+  try {
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+      ].concat(
+        ['-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost'],
+        ['-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')],
+      ),
+      { stdio: 'ignore' },
+    )
+    return {
+      cert: readFileSync(join(dir, 'cert.pem'), 'utf8'),
+      key: readFileSync(join(dir, 'key.pem'), 'utf8'),
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+export const SCENARIOS = {
+  canary: canaryScenario,
+  'bad-env': badEnvScenario,
+  backend: backendScenario,
+  https: httpsScenario,
+}

@@ -90,7 +90,7 @@ export class Service {
   /** Ready: into rotation. */
   private async add(replica: Replica): Promise<void> {
     this.replicas.push(replica)
-    this.front.add(replica.id, replica.port)
+    this.front.add(replica.id, this.front.tls ? replica.httpsPort : replica.port)
     this.options.timeline(`${replica.id}: ready, in rotation (${this.front.members.join(', ')})`)
   }
 
