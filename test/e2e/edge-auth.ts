@@ -176,3 +176,28 @@ t.test('1,000 wrong passwords do not delay a signed-in user', async (t) => {
     `p99 ${during.toFixed(1)} ms against ${baseline.toFixed(1)} ms unauthenticated`,
   )
 })
+
+t.test('a check that cannot finish (the worker stopped) is a 503, never a pass', async (t) => {
+  const { createBasicAuth } = await import('../../src/basic-auth.js')
+  const auth = createBasicAuth(new Map([['bea', bcrypt.hashSync('bcrypt-pass', 8)]]))
+  const pending = auth.check(basic('bea', 'bcrypt-pass'))
+  auth.close()
+  t.same(await pending, { status: 503 })
+})
+
+t.test('checkPassword: each hash kind, wrong passwords, and constant-time equality', async (t) => {
+  const { checkPassword, sameText } = await import('../../src/passwords.js')
+  const hashes = Object.fromEntries(
+    USERS.split('\n').map((entry) => entry.split(/:(.*)/s) as [string, string]),
+  )
+  t.ok(checkPassword(hashes.bea as string, 'bcrypt-pass'))
+  t.ok(checkPassword(hashes.sam as string, 'sha512-pass'))
+  t.ok(checkPassword(hashes.sue as string, 'sha256-pass'))
+  t.ok(checkPassword(hashes.ann as string, 'apr1-pass'))
+  t.notOk(checkPassword(hashes.ann as string, 'apr1-pasS'))
+  t.notOk(checkPassword(hashes.sam as string, 'wrong'))
+  t.notOk(checkPassword('plain-text', 'plain-text'), 'an unknown kind never matches')
+  t.ok(sameText('abc', 'abc'))
+  t.notOk(sameText('abc', 'abd'))
+  t.notOk(sameText('abc', 'abcd'))
+})

@@ -285,3 +285,72 @@ t.test('https:// upstreams: UPSTREAM_CA trusts a private CA; UPSTREAM_TLS_VERIFY
   t.equal((await get(blind.url)).body, 'secure')
   t.match(blind.config.warnings.join('\n'), /UPSTREAM_TLS_VERIFY=false/)
 })
+
+t.test('HTTP/2 timeouts: an idle session is closed, a body that never ends resets its stream', async (t) => {
+  const upstream = await recordingUpstream(t, (req, res) =>
+    req.method === 'POST' ? req.resume() : res.end('ok'),
+  )
+  const proxy = await startColorProxy(t, {
+    BLUE: upstream.url,
+    TIMEOUT_HTTP_KEEP_ALIVE: '200ms',
+    TIMEOUT_CLIENT: '300ms',
+    ...TLS,
+  })
+  const session = h2session(t, proxy.https)
+  const stream = session.request({ ':path': '/upload', ':method': 'POST' }, { endStream: false })
+  stream.on('error', () => {})
+  let answered = false
+  stream.on('response', () => (answered = true))
+  stream.write('never finished')
+  await once(stream, 'close')
+  t.notOk(answered, 'the stream was reset before any answer')
+  t.equal(upstream.requests.length, 1, 'the upload had begun')
+  const idle = h2session(t, proxy.https)
+  t.equal((await h2request(idle, { ':path': '/' })).status, 200)
+  await once(idle, 'goaway')
+  t.pass('the idle session was told to go after TIMEOUT_HTTP_KEEP_ALIVE')
+})
+
+t.test('drain: a stream still open at SHUTDOWN_TIMEOUT is cut, and says so', async (t) => {
+  let arrived: () => void = () => {}
+  const inFlight = new Promise<void>((resolve) => (arrived = resolve))
+  const upstream = await recordingUpstream(t, () => arrived())
+  const proxy = await startColorProxy(t, { BLUE: upstream.url, SHUTDOWN_TIMEOUT: '200ms', ...TLS })
+  const session = h2session(t, proxy.https)
+  const stream = session.request({ ':path': '/forever' })
+  stream.on('error', () => {})
+  await inFlight
+  const result = await proxy.proxy.shutdown({ delayMs: 0 })
+  t.equal(result.forced, 1)
+})
+
+t.test(
+  'HTTP2=false serves HTTP/1.1 only; an unreadable TLS_CERTS_DIR at reload keeps what is served',
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'colorproxy-certs-'))
+    const site = issue(ca, ['shop.test'])
+    writeFileSync(join(dir, 'shop.pem'), site.cert + site.key)
+    const upstream = await recordingUpstream(t)
+    const proxy = await startColorProxy(t, {
+      BLUE: upstream.url,
+      HTTP2: 'false',
+      TLS_CERTS_DIR: dir,
+      TLS_RELOAD_EVERY: '50ms',
+    })
+    const socket = tls.connect({
+      port: proxy.httpsPort,
+      host: '127.0.0.1',
+      servername: 'shop.test',
+      ca: ca.cert,
+      ALPNProtocols: ['h2', 'http/1.1'],
+    })
+    await once(socket, 'secureConnect')
+    t.equal(socket.alpnProtocol, 'http/1.1')
+    socket.destroy()
+    const { rmSync } = await import('node:fs')
+    rmSync(dir, { recursive: true })
+    const warning = await proxy.line((line) => String(line.msg).includes('cannot read'))
+    t.equal(warning.code, 'ENOENT')
+    t.equal((await peerCertificate(proxy.httpsPort, 'shop.test')).subject.CN, 'shop.test')
+  },
+)
