@@ -169,10 +169,10 @@ t.test('1,000 wrong passwords do not delay a signed-in user', async (t) => {
   t.comment(
     `p99 unauthenticated ${baseline.toFixed(1)} ms, signed in during the flood ${during.toFixed(1)} ms`,
   )
-  // The flood's own client shares this process, hence the slack; a check on the event loop would cost
-  // ~16 ms per guess, 64 waiting at a time: the signed-in p99 would be a second.
+  // The flood's own client shares this process and tap runs other files beside it, hence the slack. A
+  // check on the event loop would cost ~16 ms per guess with hundreds queued: the p99 would be seconds.
   t.ok(
-    during < baseline * 4 + 25,
+    during < baseline * 4 + 100,
     `p99 ${during.toFixed(1)} ms against ${baseline.toFixed(1)} ms unauthenticated`,
   )
 })
