@@ -2,7 +2,7 @@
 // itself runs with npm run bench, never in the test suite.)
 import t from 'tap'
 import { parseAutocannon } from '../../bench/autocannon.js'
-import { durationMs, median, parseWrk } from '../../bench/wrk.js'
+import { durationMs, median, parseH2load, parseWrk } from '../../bench/wrk.js'
 
 const WRK = `Running 10s test @ http://127.0.0.1:8080/
   1 threads and 64 connections
@@ -62,4 +62,17 @@ t.test('reads req/s, p50, p99, the request count and errors from autocannon --js
     requests: { total: 50100, average: 5010 },
   })
   t.same(parseAutocannon(json), { requestsPerSecond: 5000, p50Ms: 9, p99Ms: 18, requests: 50100, errors: 7 })
+})
+
+t.test('parseH2load reads rate, mean latency and failures; p99 is unknown', async (t) => {
+  const output = `finished in 3.00s, 5912.33 req/s, 450.12KB/s
+requests: 17737 total, 17737 started, 17737 done, 17730 succeeded, 4 failed, 2 errored, 1 timeout
+status codes: 17733 2xx, 0 3xx, 0 4xx, 4 5xx
+                     min         max         mean         sd        +/- sd
+time for request:      1.23ms     45.67ms     10.16ms      3.21ms    80.00%
+`
+  const result = parseH2load(output)
+  t.match(result, { requestsPerSecond: 5912.33, p50Ms: 10.16, errors: 7, requests: 17737 })
+  t.ok(Number.isNaN(result.p99Ms))
+  t.ok(Number.isNaN(parseH2load('nothing').requestsPerSecond))
 })
