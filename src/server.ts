@@ -177,7 +177,9 @@ function serveHttp1(server: Server, config: Config, app: Traffic, listener: List
     else upgrade(passage)
   })
   // colorproxy is a reverse proxy: CONNECT gets a 405 that says so (RFC 9110 section 15.5.6), not a reset.
-  server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+  // node:http2 hands an HTTP/2 CONNECT here too, with a response in place of a socket: h2.ts answers it.
+  server.on('connect', (req: IncomingMessage, socket: Duplex) => {
+    if (req.httpVersionMajor === 2 && http2) return http2(req, socket as unknown as ServerResponse, pass)
     socket.on('error', () => {})
     writeRawAnswer(socket, 405, 'CONNECT is not supported: colorproxy is not a forward proxy', ALLOW)
   })

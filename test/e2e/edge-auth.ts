@@ -201,3 +201,11 @@ t.test('checkPassword: each hash kind, wrong passwords, and constant-time equali
   t.notOk(sameText('abc', 'abd'))
   t.notOk(sameText('abc', 'abcd'))
 })
+
+t.test('HTTPS_REDIRECT without a usable Host is a 400, not a redirect to nowhere', async (t) => {
+  const upstream = await recordingUpstream(t)
+  const proxy = await startColorProxy(t, { BLUE: upstream.url, HTTPS_REDIRECT: 'true' })
+  const answer = await get(`${proxy.url}/a`, { headers: { host: 'bad host!' } })
+  t.equal(answer.status, 400)
+  t.match(answer.body, /valid Host header/)
+})

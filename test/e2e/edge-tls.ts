@@ -354,3 +354,33 @@ t.test(
     t.equal((await peerCertificate(proxy.httpsPort, 'shop.test')).subject.CN, 'shop.test')
   },
 )
+
+t.test('over TLS, an Upgrade that is not a WebSocket is answered as a plain request', async (t) => {
+  const upstream = await recordingUpstream(t, (_req, res) => res.end('plain'))
+  const proxy = await startColorProxy(t, { BLUE: upstream.url, ...TLS })
+  const req = https.request(`https://localhost:${proxy.httpsPort}/`, {
+    ca: ca.cert,
+    headers: { connection: 'upgrade', upgrade: 'h2c' },
+  })
+  req.end()
+  const [res] = (await once(req, 'response')) as [http.IncomingMessage]
+  let body = ''
+  for await (const chunk of res) body += chunk
+  t.equal(res.statusCode, 200)
+  t.equal(body, 'plain')
+  t.notOk(upstream.requests[0]?.headers.upgrade, 'the Upgrade is dropped')
+})
+
+t.test('HTTP/2 CONNECT is a 405 and OPTIONS * a 400', async (t) => {
+  const upstream = await recordingUpstream(t)
+  const proxy = await startColorProxy(t, { BLUE: upstream.url, ...TLS })
+  const session = h2session(t, proxy.https)
+  const connect = session.request({ ':method': 'CONNECT', ':authority': 'elsewhere.test:443' })
+  connect.on('error', () => {})
+  const [head] = (await once(connect, 'response')) as [http2.IncomingHttpHeaders]
+  t.equal(head[':status'], 405, JSON.stringify(head))
+  t.equal(head.allow, 'GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH')
+  connect.destroy()
+  t.equal((await h2request(session, { ':method': 'OPTIONS', ':path': '*' })).status, 400)
+  t.equal(upstream.requests.length, 0)
+})
