@@ -80,11 +80,12 @@ export function createSecureTrafficServer(
   serveHttp1(server as Server, config, app, {
     proto: 'https',
     reparse,
-    trackTunnel: (socket) => http1.trackTunnel(socket),
+    trackTunnel: http1.trackTunnel,
     http2: h2 && serveHttp2(config, app),
   })
+  // WebSockets are HTTP/1.1 only: their tunnels are the HTTP/1.1 drainer's.
   const drainer: Drainer = {
-    trackTunnel: (socket) => http1.trackTunnel(socket),
+    trackTunnel: http1.trackTunnel,
     get inFlight() {
       return http1.inFlight + (h2?.open ?? 0)
     },
