@@ -2,8 +2,8 @@
 // STATS_USER/STATS_PASS every path but /healthz and /readyz asks for basic auth (orchestrators probe those).
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { Config } from './config.js'
-import type { StatsSnapshot } from './stats.js'
+import type { Config, SiteConfig } from './config.js'
+import type { SitesSnapshot } from './stats.js'
 import { renderLive, renderStatsPage } from './stats-page.js'
 import { redactUrl } from './redact.js'
 import { shares } from './weights.js'
@@ -13,7 +13,7 @@ export interface AdminState {
   ready(): boolean
   metrics(): Promise<{ type: string; body: string }>
   /** A promise: with WORKERS > 1 the primary asks every worker. */
-  stats(): Promise<StatsSnapshot>
+  stats(): Promise<SitesSnapshot>
 }
 
 const OPEN_PATHS = new Set(['/healthz', '/readyz'])
@@ -84,14 +84,8 @@ export function basicAuth(expected: { user: string; pass: string }): (header: st
 
 /** The effective configuration, with upstream credentials redacted. */
 export function configView(config: Config): object {
-  const share = shares(config.colors)
   return {
-    colors: config.colors.map((color) => ({
-      name: color.name,
-      upstream: redactUrl(color.upstream),
-      weight: color.weight,
-      share_percent: share.get(color.name),
-    })),
+    sites: config.sites.map(siteView),
     listen: config.listen,
     admin: config.admin,
     color_header: config.colorHeader,
@@ -112,18 +106,37 @@ export function configView(config: Config): object {
     },
     shutdown_ms: { delay: config.shutdown.delayMs, timeout: config.shutdown.timeoutMs },
     log: config.log,
-    sticky: {
-      mode: config.sticky.mode,
-      ...(config.sticky.mode === 'header' && { header: config.sticky.header }),
-      cookie: config.sticky.cookie,
-      ttl_ms: config.sticky.ttlMs,
-    },
-    override_header: config.overrideHeader ?? null,
-    failover: config.failover,
     eject: { after: config.eject.after, for_ms: config.eject.forMs },
     // The user name is not a secret; the password never leaves the process.
     workers: config.workers,
     stats_auth: config.statsAuth ? { user: config.statsAuth.user } : null,
+  }
+}
+
+/** One site: what it answers, its colors and its own settings; user names only, never their hashes. */
+function siteView(site: SiteConfig): object {
+  const share = shares(site.colors)
+  return {
+    name: site.name,
+    hosts: site.hosts ?? null,
+    paths: site.paths,
+    strip_path: site.stripPath,
+    colors: site.colors.map((color) => ({
+      name: color.name,
+      variable: color.variable,
+      upstream: redactUrl(color.upstream),
+      weight: color.weight,
+      share_percent: share.get(color.name),
+    })),
+    sticky: {
+      mode: site.sticky.mode,
+      ...(site.sticky.mode === 'header' && { header: site.sticky.header }),
+      cookie: site.sticky.cookie,
+      ttl_ms: site.sticky.ttlMs,
+    },
+    override_header: site.overrideHeader ?? null,
+    failover: site.failover,
+    users: site.users ? [...site.users.keys()] : null,
   }
 }
 

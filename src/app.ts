@@ -1,21 +1,17 @@
-// createApp(config, deps): the wiring, and nothing else. It builds each color's upstream, ejection, the
-// stats, the metrics, the router and the two forwarders, and connects what forwarding reports to those who
-// count it. It opens no socket: server.ts listens, service.ts runs the lifecycle.
+// createApp(config, deps): the wiring, and nothing else. It builds every site (site.ts: its colors'
+// upstreams, ejection, router, stats and forwarders), the metrics they share, the one password worker, and
+// the matcher that picks a request's site (site-match.ts). It opens no socket: server.ts listens,
+// service.ts runs the lifecycle.
 import type { Registry } from 'prom-client'
 import type { Logger } from '../lib/logger.js'
-import { type BasicAuth, createBasicAuth } from './basic-auth.js'
+import { createPasswordChecker, type PasswordChecker } from './basic-auth.js'
 import type { Config } from './config.js'
-import { stickyCookie } from './cookies.js'
-import { Ejection } from './ejection.js'
-import type { ProxyEvents } from './events.js'
-import type { ForwardOptions, Route } from './exchange.js'
-import { CONNECT_FAILURES } from './failures.js'
-import { createHttpForwarder, type HttpForwarder } from './forward-http.js'
-import { createWsForwarder, type WsForwarder } from './forward-ws.js'
+import type { Admitted, ForwardOptions } from './exchange.js'
 import { Metrics } from './metrics.js'
-import { createRouter, type Router } from './router.js'
-import { Stats, type StatsSnapshot, type StatsState } from './stats.js'
-import { type Resolver, Upstream } from './upstream.js'
+import { createSite, forwardingOptions, type Site } from './site.js'
+import { createSiteMatcher, serves, stripSegments } from './site-match.js'
+import { type SitesSnapshot, type StatsState, sitesSnapshot } from './stats.js'
+import type { Resolver } from './upstream.js'
 
 export interface Dependencies {
   logger: Logger
@@ -26,113 +22,82 @@ export interface Dependencies {
   resolve?: Resolver
 }
 
+/** A request's site, and what it asks of it (the path with STRIP_PATH's prefix taken off). */
+export interface Routed {
+  site: Site
+  admitted: Admitted
+}
+
 export interface App {
-  /** USERS: basic auth for both listeners; undefined without USERS. */
-  auth: BasicAuth | undefined
-  router: Router<Route & { weight: number }>
-  http: HttpForwarder
-  ws: WsForwarder
-  /** Where forwarding reports: refusals are told here too. */
+  sites: Site[]
+  /** The site that serves this host and path; undefined: none (404). */
+  route(host: string | undefined, admitted: Admitted): Routed | undefined
+  /** Where refusals before any site is chosen are reported (`site="none"`). */
   forwardOptions: ForwardOptions
   registry: Registry
   metricsText(): Promise<{ type: string; body: string }>
-  stats(): Promise<StatsSnapshot>
-  /** This process's stats and ejected colors, for a cluster primary to merge. */
-  statsState(): { state: StatsState; ejected: string[] }
-  /** Closes every upstream's pooled connections. */
+  stats(): Promise<SitesSnapshot>
+  /** This process's stats and ejected colors per site, for a cluster primary to merge. */
+  statsState(): { state: StatsState; ejected: string[] }[]
+  /** Closes every upstream's pooled connections and the password worker. */
   close(): void
 }
 
 export function createApp(config: Config, deps: Dependencies): App {
   const now = deps.now ?? Date.now
-  const routes = config.colors.map((color) => ({
-    name: color.name,
-    weight: color.weight,
-    upstream: new Upstream(color.upstream, {
-      maxSocketAgeMs: config.upstream.maxSocketAgeMs,
-      resolveEveryMs: config.upstream.resolveEveryMs,
-      connectTimeoutMs: config.timeouts.connectMs,
-      trust: config.upstreamTls,
-      resolve: deps.resolve,
-      now: deps.now,
-    }),
-  }))
-  const weighted = routes.filter((route) => route.weight > 0).map((route) => route.name)
-  const ejection = new Ejection(weighted, { after: config.eject.after, forMs: config.eject.forMs, now })
-  const stats = new Stats(routes, now)
-  const metrics = new Metrics(routes, () => ejection.ejected())
-  ejection.onEject((color, failures) => {
-    deps.logger.warn(
-      { color, failures, for_ms: config.eject.forMs },
-      `${color} ejected for ${config.eject.forMs} ms after ${failures} connect failures in a row`,
-    )
-    metrics.ejected(color)
-    stats.ejected(color)
+  // Read at each scrape: which of each site's colors are ejected now.
+  const ejectedNow = new Map<string, () => string[]>()
+  const metrics = new Metrics(
+    config.sites.map((site) => ({
+      name: site.name,
+      colors: site.colors,
+      ejected: () => ejectedNow.get(site.name)?.() ?? [],
+    })),
+  )
+  let checker: PasswordChecker | undefined
+  const passwords = () => (checker ??= createPasswordChecker())
+  const sites: Site[] = config.sites.map((site) =>
+    createSite(config, site, { ...deps, metrics, passwords, now, upstreamNow: deps.now }),
+  )
+  for (const site of sites) ejectedNow.set(site.name, () => site.ejection.ejected())
+  const fallback = sites.find((site) => site.config.prefix === '')
+  const match = createSiteMatcher(
+    sites
+      .filter((site) => site !== fallback)
+      .map((site) => ({ hosts: site.config.hosts, paths: site.config.paths, site })),
+    fallback,
+  )
+  const none = forwardingOptions(config, deps.logger, 'none', {
+    started: () => metrics.started(),
+    done: (record) => metrics.done(record),
   })
-  const router = createRouter(routes, {
-    rand: deps.rand,
-    ejection,
-    sticky: config.sticky,
-    overrideHeader: config.overrideHeader,
-  })
-  const events = observers(metrics, stats, ejection)
-  const forwardOptions = forwardingOptions(config, deps.logger, events, router)
-  const auth = config.users && createBasicAuth(config.users)
   return {
-    auth,
-    router,
-    http: createHttpForwarder(forwardOptions),
-    ws: createWsForwarder(forwardOptions),
-    forwardOptions,
+    sites,
+    route(host, admitted) {
+      const found = match(host, admitted.path)
+      if (found === undefined) return undefined
+      const { site, prefix, depth } = found
+      if (!site.config.stripPath) return { site, admitted }
+      const path = stripSegments(admitted.path, depth)
+      const given = admitted.forwarded.prefix?.replace(/\/+$/, '') ?? ''
+      const forwarded = { ...admitted.forwarded, prefix: `${given}${prefix === '/' ? '' : prefix}` || '/' }
+      return { site, admitted: { ...admitted, path, clientPath: admitted.path, forwarded } }
+    },
+    forwardOptions: none,
     registry: metrics.registry,
     metricsText: () => metrics.text(),
-    stats: async () => stats.snapshot(ejection.ejected()),
-    statsState: () => ({ state: stats.state(), ejected: ejection.ejected() }),
+    stats: async () =>
+      sitesSnapshot(
+        sites.map((site) => ({
+          name: site.name,
+          serves: serves(site.config),
+          snapshot: site.stats.snapshot(site.ejection.ejected()),
+        })),
+      ),
+    statsState: () => sites.map((site) => ({ state: site.stats.state(), ejected: site.ejection.ejected() })),
     close() {
-      routes.forEach((route) => route.upstream.close())
-      auth?.close()
+      sites.forEach((site) => site.close())
+      checker?.close()
     },
-  }
-}
-
-/** Who hears what forwarding reports: the metrics, the stats page and ejection. */
-function observers(metrics: Metrics, stats: Stats, ejection: Ejection): ProxyEvents {
-  return {
-    started: () => metrics.started(),
-    done(record) {
-      metrics.done(record)
-      stats.done(record)
-    },
-    upstreamFailed(color, reason) {
-      metrics.upstreamFailed(color, reason)
-      if (CONNECT_FAILURES.has(reason)) ejection.connectFailed(color)
-    },
-    upstreamAnswered: (color) => ejection.answered(color),
-    failedOver: (from, to) => metrics.failedOver(from, to),
-  }
-}
-
-function forwardingOptions(
-  config: Config,
-  logger: Logger,
-  events: ProxyEvents,
-  router: Router<Route & { weight: number }>,
-): ForwardOptions {
-  const { timeouts, sticky } = config
-  return {
-    colorHeader: config.colorHeader,
-    basicAuth: config.users !== undefined,
-    preserveHost: config.preserveHost,
-    timeouts: {
-      connectMs: timeouts.connectMs,
-      serverMs: timeouts.serverMs,
-      serverIdleMs: timeouts.serverIdleMs,
-      tunnelMs: timeouts.tunnelMs,
-    },
-    logger,
-    now: performance.now.bind(performance),
-    events,
-    failover: config.failover ? (from) => router.weighted(from) : undefined,
-    stickyCookie: (color) => stickyCookie(sticky.cookie, color, sticky.ttlMs),
   }
 }

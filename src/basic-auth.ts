@@ -32,9 +32,12 @@ import(workerData.module).then(({ checkPassword }) => {
 })
 `
 
-export function createBasicAuth(users: ReadonlyMap<string, string>): BasicAuth {
+/** One site's users (USERS, `<SITE>_USERS`); every site's checks share one worker. */
+export function createBasicAuth(
+  users: ReadonlyMap<string, string>,
+  checker: PasswordChecker = createPasswordChecker(),
+): BasicAuth {
   const remembered = new LRUCache<string, string | false>({ max: REMEMBERED, ttl: REMEMBER_MS })
-  const checker = createChecker()
   return {
     check(authorization) {
       const credentials = authorization === undefined ? undefined : decode(authorization)
@@ -70,8 +73,14 @@ export function decode(authorization: string): { user: string; password: string 
   return { user: text.slice(0, colon), password: text.slice(colon + 1) }
 }
 
+export interface PasswordChecker {
+  /** Undefined when MAX_PENDING checks already wait. */
+  check(hash: string, password: string): Promise<boolean> | undefined
+  close(): void
+}
+
 /** One worker thread, started at the first check; undefined from check() when MAX_PENDING already wait. */
-function createChecker() {
+export function createPasswordChecker(): PasswordChecker {
   let worker: Worker | undefined
   let next = 0
   const pending = new Map<number, { resolve(ok: boolean): void; reject(error: Error): void }>()

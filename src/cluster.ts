@@ -9,7 +9,8 @@ import type { Config } from './config.js'
 import { gracefulStop } from '../lib/drain.js'
 import type { Logger } from '../lib/logger.js'
 import { listen } from './server.js'
-import { Stats, type StatsState } from './stats.js'
+import { serves } from './site-match.js'
+import { Stats, type StatsState, sitesSnapshot } from './stats.js'
 import { logListening } from './summary.js'
 
 /** Messages between the primary and its workers. */
@@ -44,9 +45,19 @@ export function createPrimary(
   const stats = async () => {
     const id = ++statsRequests
     const answers = await Promise.all([...pool.listening].map((worker) => askStats(worker, id)))
-    const states = answers.map((answer) => answer.state)
-    const merged = Stats.merge(config.colors, now, states)
-    return merged.snapshot([...new Set(answers.flatMap((answer) => answer.ejected))])
+    // Each worker answers its sites in config order: merged site by site.
+    return sitesSnapshot(
+      config.sites.map((site, index) => {
+        const mine = answers.map((answer) => answer[index] as SiteState)
+        const merged = Stats.merge(
+          site.colors,
+          now,
+          mine.map((one) => one.state),
+        )
+        const ejected = [...new Set(mine.flatMap((one) => one.ejected))]
+        return { name: site.name, serves: serves(site), snapshot: merged.snapshot(ejected) }
+      }),
+    )
   }
   const admin = createAdminServer(config, {
     ready: () => !pool.stopping && pool.listening.size === deps.workers,
@@ -134,17 +145,20 @@ class WorkerPool {
   }
 }
 
-function askStats(worker: Worker, id: number): Promise<{ state: StatsState; ejected: string[] }> {
+/** One site's counts in one worker, and the colors that worker has ejected. */
+type SiteState = { state: StatsState; ejected: string[] }
+
+function askStats(worker: Worker, id: number): Promise<SiteState[]> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       worker.off('message', onMessage)
       reject(new Error(`worker ${worker.id} did not answer`))
     }, STATS_TIMEOUT_MS)
-    const onMessage = (message: { type?: string; id?: number; state?: StatsState; ejected?: string[] }) => {
+    const onMessage = (message: { type?: string; id?: number; sites?: SiteState[] }) => {
       if (message.type !== MESSAGE.stats || message.id !== id) return
       clearTimeout(timer)
       worker.off('message', onMessage)
-      resolve({ state: message.state as StatsState, ejected: message.ejected as string[] })
+      resolve(message.sites as SiteState[])
     }
     worker.on('message', onMessage)
     worker.send({ type: MESSAGE.stats, id })
@@ -157,13 +171,14 @@ function askStats(worker: Worker, id: number): Promise<{ state: StatsState; ejec
  */
 export function workerSide(proxy: {
   registry: Registry
-  statsState(): { state: StatsState; ejected: string[] }
+  statsState(): SiteState[]
 }): (message: { type?: string; id?: number }) => object | undefined {
   AggregatorRegistry.setRegistries([proxy.registry])
   // Constructing one is what makes prom-client answer the primary's metrics requests in a worker.
   new AggregatorRegistry()
   return (message) => {
-    if (message.type === MESSAGE.stats) return { type: MESSAGE.stats, id: message.id, ...proxy.statsState() }
+    if (message.type === MESSAGE.stats)
+      return { type: MESSAGE.stats, id: message.id, sites: proxy.statsState() }
     return undefined
   }
 }

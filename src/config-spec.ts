@@ -18,6 +18,9 @@ import {
   parsePublicPort,
   parseRealm,
   parseSeconds,
+  parseSiteHosts,
+  parseSiteList,
+  parseSitePaths,
   parseSticky,
   parseTrustedProxies,
   parseUpstreamUrl,
@@ -36,6 +39,7 @@ export const GROUPS = [
   'Canary controls',
   'TLS and HTTP/2',
   'Redirects and basic auth',
+  'Sites',
   'Admin and processes',
 ] as const
 
@@ -448,6 +452,110 @@ export const VARIABLES = [
     meaning: 'The realm in the `401` challenge.',
   }),
   spec({
+    name: 'SITES',
+    parse: parseSiteList,
+    group: 'Sites',
+    type: 'comma list of `[a-z][a-z0-9-]*`',
+    unset: 'one site',
+    meaning:
+      "Several services behind one edge, each with its own colors. A site's variables start with its name upper-cased, `-` → `_`, and `_` (`shop` → `SHOP_HOSTS`, `SHOP_BLUE`). The most specific host wins (exact, then the longest wildcard, then sites with no `_HOSTS`), then the longest path prefix. The unprefixed colors, when set, are the `default` site for whatever no site matches; with none, `404 no site serves this host and path`.",
+  }),
+  spec({
+    name: '<SITE>_HOSTS',
+    parse: parseSiteHosts,
+    example: '`SHOP_HOSTS`',
+    group: 'Sites',
+    type: 'comma list of host names',
+    unset: 'any host',
+    meaning:
+      'Exact (`shop.example.com`) or a leading wildcard (`*.example.com`: one or more labels, not `example.com` itself), matched against `Host` or `:authority` case-insensitively, port and trailing dot ignored, IDN as punycode.',
+  }),
+  spec({
+    name: '<SITE>_PATHS',
+    parse: parseSitePaths,
+    example: '`API_PATHS`',
+    group: 'Sites',
+    type: 'comma list of paths',
+    default: '/',
+    meaning:
+      'Path prefixes, matched by whole segments (`/api` matches `/api` and `/api/x`, never `/apix`) on the percent-decoded path with `//` merged; `%2F` is not a separator. Two sites claiming the same host and path stop startup.',
+  }),
+  spec({
+    name: '<SITE>_STRIP_PATH',
+    parse: parseBoolean,
+    example: '`API_STRIP_PATH`',
+    group: 'Sites',
+    type: 'boolean',
+    default: 'false',
+    meaning:
+      'Remove the matched prefix before forwarding (`/api/x?y` → `/x?y`, `/api` → `/`) and send it as `X-Forwarded-Prefix` (after the one a trusted proxy sent), so the backend can build its links.',
+  }),
+  spec({
+    name: '<SITE>_COLORS',
+    parse: parseColorList,
+    example: '`SHOP_COLORS`',
+    group: 'Sites',
+    type: 'comma list of `[a-z][a-z0-9-]*`',
+    unset: '`COLORS`',
+    meaning: "The site's colors.",
+  }),
+  spec({
+    name: '<SITE>_<COLOR>',
+    parse: parseUpstreamUrl,
+    secret: true,
+    example: '`SHOP_BLUE`, `API_GREEN`',
+    group: 'Sites',
+    type: '`http(s)://host[:port][/base]`',
+    meaning: "The site's upstream for that color, as `<COLOR>`. At least one with a weight above 0.",
+  }),
+  spec({
+    name: '<SITE>_<COLOR>_WEIGHT',
+    parse: parseWeight,
+    example: '`API_GREEN_WEIGHT`',
+    group: 'Sites',
+    type: 'whole number 0 – 1000000',
+    default: '1',
+    meaning: "The site's share of new traffic for that color, as `<COLOR>_WEIGHT`.",
+  }),
+  spec({
+    name: '<SITE>_STICKY',
+    parse: parseSticky,
+    example: '`SHOP_STICKY`',
+    group: 'Sites',
+    type: 'as `STICKY`',
+    unset: '`STICKY`',
+    meaning:
+      "The site's sticky mode. Its cookie is `STICKY_COOKIE` and `-` and the site's name (`colorproxy-shop`), so two sites on one host never read each other's (a `Path` scope would not hold: sites also differ by host, and `STRIP_PATH` hides the prefix from the backend's own cookies).",
+  }),
+  spec({
+    name: '<SITE>_OVERRIDE_HEADER',
+    parse: parseHeaderName,
+    example: '`SHOP_OVERRIDE_HEADER`',
+    group: 'Sites',
+    type: 'header name',
+    unset: '`OVERRIDE_HEADER`',
+    meaning: "The site's QA override header (and cookie).",
+  }),
+  spec({
+    name: '<SITE>_FAILOVER',
+    parse: parseBoolean,
+    example: '`SHOP_FAILOVER`',
+    group: 'Sites',
+    type: 'boolean',
+    unset: '`FAILOVER`',
+    meaning: "Failover between the site's colors.",
+  }),
+  spec({
+    name: '<SITE>_USERS',
+    parse: parseUsers,
+    secret: true,
+    example: '`API_USERS`',
+    group: 'Sites',
+    type: 'as `USERS` (secret)',
+    unset: '`USERS`',
+    meaning: "The site's basic-auth users, in place of `USERS` (checked by the same worker thread).",
+  }),
+  spec({
     name: 'ADMIN_PORT',
     parse: parsePort,
     group: 'Admin and processes',
@@ -526,6 +634,11 @@ export const COLOR_WEIGHT = VARIABLES.find((entry) => entry.name === '<COLOR>_WE
   Entry,
   { name: '<COLOR>_WEIGHT' }
 >
+
+/** A pattern entry by its name: `<SITE>_HOSTS`. */
+export function pattern(name: string): VariableSpec {
+  return VARIABLES.find((entry) => entry.name === name) as VariableSpec
+}
 
 /** The table seen as plain entries, for the docs. */
 const TABLE: readonly VariableSpec[] = VARIABLES

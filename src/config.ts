@@ -7,33 +7,24 @@ import { readdirSync, readFileSync } from 'node:fs'
 import type { BlockList } from 'node:net'
 import dotenv from 'dotenv'
 import type { LogFormat, LogLevel } from '../lib/values.js'
-import {
-  COLOR_URL,
-  COLOR_WEIGHT,
-  DEFAULTS,
-  FIXED,
-  FIXED_NAMES,
-  type Values,
-  type VariableSpec,
-} from './config-spec.js'
+import { DEFAULTS, FIXED, FIXED_NAMES, type Values, type VariableSpec } from './config-spec.js'
 import { type Certificate, readCertificate, readCertificateDir } from './certificates.js'
-import { colorVariable, type Sticky } from './validators.js'
+import {
+  type ColorConfig,
+  type ConfigProblem,
+  type Reader,
+  readSites,
+  type SiteConfig,
+} from './config-sites.js'
+import { colorVariable } from './validators.js'
+
+export type { ColorConfig, ConfigProblem, SiteConfig }
 
 export type Env = Readonly<Record<string, string | undefined>>
 
-export interface ColorConfig {
-  /** `blue` */
-  name: string
-  /** `BLUE`: the variable that holds the upstream; `BLUE_WEIGHT` holds the weight. */
-  variable: string
-  upstream: URL
-  /** 0 – 1000000; 0 drains the color (no new traffic). */
-  weight: number
-}
-
 export interface Config {
-  /** Colors that have an upstream, in COLORS order. At least one has a weight above 0. */
-  colors: ColorConfig[]
+  /** The sites (SITES), the default one (the unprefixed colors) first when there is one. */
+  sites: SiteConfig[]
   /** Traffic listener (PORT, HOST). */
   listen: { port: number; host: string }
   /** Admin listener (ADMIN_PORT, ADMIN_HOST): health, readiness, config. */
@@ -71,12 +62,6 @@ export interface Config {
     timeoutMs: number
   }
   log: { level: LogLevel; format: LogFormat }
-  /** How a returning client keeps its color (STICKY, STICKY_COOKIE, STICKY_TTL). */
-  sticky: Sticky & { cookie: string; ttlMs: number }
-  /** Header (or cookie) naming a color that wins over every other rule (OVERRIDE_HEADER); off when unset. */
-  overrideHeader: string | undefined
-  /** Retry once on another color when the upstream cannot be reached (FAILOVER, true). */
-  failover: boolean
   /** Consecutive connect failures that take a color out of the split (EJECT_AFTER, 5; 0: never), and for how long (EJECT_FOR, 10s). */
   eject: { after: number; forMs: number }
   /** Processes serving traffic (WORKERS, 1): more than one runs a node:cluster primary; auto = available cores. */
@@ -87,8 +72,7 @@ export interface Config {
   httpsRedirect: { port: number } | undefined
   /** HSTS max-age in seconds, on HTTPS answers; undefined: off. */
   hstsSeconds: number | undefined
-  /** USERS: hash by user name, for basic auth on proxied traffic; undefined: off. AUTH_REALM. */
-  users: ReadonlyMap<string, string> | undefined
+  /** AUTH_REALM, for every site's basic auth (USERS, <SITE>_USERS). */
   authRealm: string
   /** How https:// upstreams are checked (UPSTREAM_CA, UPSTREAM_TLS_VERIFY). */
   upstreamTls: { ca: string | undefined; verify: boolean }
@@ -109,13 +93,6 @@ export interface TlsConfig {
   /** TLS_CERTS_DIR, read again every reloadEveryMs. */
   dir: string | undefined
   reloadEveryMs: number
-}
-
-export interface ConfigProblem {
-  /** The variable(s) at fault, e.g. `GREEN_WEIGHT` or `BLUE, GREEN`. */
-  variable: string
-  /** What is wrong and what is expected, never a value that may be a secret. */
-  message: string
 }
 
 export class ConfigError extends Error {
@@ -155,23 +132,12 @@ export function loadConfig(processEnv: Env, io: ConfigIo = nodeIo): Config {
   const values: Partial<Values> = Object.fromEntries(
     FIXED.map((entry) => [entry.name, reader.value(entry.name, entry as VariableSpec)]),
   )
-  const colors = values.COLORS ?? []
-  checkColorNames(colors, problems)
-  const read = readColors(colors, reader)
-  // When COLORS itself is wrong its problem says so; per-color advice would only add noise.
-  if (values.COLORS !== undefined) checkColors(colors, read, problems)
+  const warnings: string[] = []
+  const sites = readSites(values, reader, problems, warnings)
   checkPairs(values, problems)
-  const certificates = readCertificates(values, io, problems, read.warnings)
+  const certificates = readCertificates(values, io, problems, warnings)
   if (problems.length > 0) throw new ConfigError(problems)
-  return build(values as Values, read.colors, read.warnings, certificates)
-}
-
-/** Reads a variable (or its `_FILE`) and parses it with its table entry; problems are collected. */
-interface Reader {
-  /** The text of NAME, or of the file NAME_FILE names; undefined when unset. */
-  text(name: string): string | undefined
-  /** NAME parsed by `entry`, its default when unset; undefined (and a problem said) when bad. */
-  value<T>(name: string, entry: VariableSpec<T>, raw?: string): T | undefined
+  return build(values as Values, sites, warnings, certificates)
 }
 
 function createReader(env: Env, io: ConfigIo, problems: ConfigProblem[]): Reader {
@@ -191,52 +157,6 @@ function createReader(env: Env, io: ConfigIo, problems: ConfigProblem[]): Reader
         return undefined
       }
     },
-  }
-}
-
-/** What the colors' variables say: the colors with an upstream, and what is worth a warning. */
-interface ColorsRead {
-  colors: ColorConfig[]
-  warnings: string[]
-  /** Some color's upstream variable is set (even to a bad value). */
-  anyUpstream: boolean
-}
-
-function readColors(colors: readonly string[], reader: Reader): ColorsRead {
-  const result: ColorsRead = { colors: [], warnings: [], anyUpstream: false }
-  for (const name of colors) {
-    const variable = colorVariable(name)
-    const weightVariable = `${variable}_WEIGHT`
-    const rawUrl = reader.text(variable)
-    const rawWeight = reader.text(weightVariable)
-    const weight = reader.value(weightVariable, COLOR_WEIGHT, rawWeight)
-    if (rawUrl === undefined) {
-      if (rawWeight !== undefined) {
-        result.warnings.push(`${weightVariable} is set but ${variable} is not: ${name} gets no traffic`)
-      }
-      continue
-    }
-    result.anyUpstream = true
-    // An upstream URL may carry credentials: the table marks it secret, so it is never shown.
-    const upstream = reader.value(variable, COLOR_URL, rawUrl)
-    if (upstream && weight !== undefined) result.colors.push({ name, variable, upstream, weight })
-  }
-  return result
-}
-
-/** At least one color has an upstream, and at least one of those takes traffic. */
-function checkColors(colors: readonly string[], read: ColorsRead, problems: ConfigProblem[]): void {
-  const variables = colors.map(colorVariable)
-  if (!read.anyUpstream) {
-    problems.push({
-      variable: variables.join(', '),
-      message: `no color has an upstream: set at least one, e.g. ${variables[0]}=http://myapp-v1:8080`,
-    })
-  } else if (read.colors.length > 0 && read.colors.every((color) => color.weight === 0)) {
-    problems.push({
-      variable: read.colors.map((color) => `${color.variable}_WEIGHT`).join(', '),
-      message: 'every color with an upstream has weight 0: give at least one a weight above 0',
-    })
   }
 }
 
@@ -314,7 +234,7 @@ const blankless = (value: string | undefined) => (value === '' ? undefined : val
 /** The Config every other module reads, from values that all passed. */
 function build(
   values: Values,
-  colors: ColorConfig[],
+  sites: SiteConfig[],
   warnings: string[],
   certificates: Certificate[] | undefined,
 ): Config {
@@ -329,7 +249,7 @@ function build(
     warnings.push('HSTS is set but there is no TLS listener (TLS_CERT or TLS_CERTS_DIR): it is never sent')
   }
   return {
-    colors,
+    sites,
     listen: { port: values.PORT, host: values.HOST },
     admin: { port: values.ADMIN_PORT, host: values.ADMIN_HOST },
     colorHeader: values.COLOR_HEADER,
@@ -349,9 +269,6 @@ function build(
     },
     shutdown: { delayMs: values.SHUTDOWN_DELAY, timeoutMs: values.SHUTDOWN_TIMEOUT },
     log: { level: values.LOG_LEVEL, format: values.LOG_FORMAT },
-    sticky: { ...values.STICKY, cookie: values.STICKY_COOKIE, ttlMs: values.STICKY_TTL },
-    overrideHeader: values.OVERRIDE_HEADER,
-    failover: values.FAILOVER,
     eject: { after: values.EJECT_AFTER, forMs: values.EJECT_FOR },
     workers: values.WORKERS,
     statsAuth: user !== undefined && pass !== undefined ? { user, pass } : undefined,
@@ -366,7 +283,6 @@ function build(
     },
     httpsRedirect: values.HTTPS_REDIRECT ? { port: values.HTTPS_REDIRECT_PORT } : undefined,
     hstsSeconds: values.HSTS,
-    users: values.USERS,
     authRealm: values.AUTH_REALM,
     upstreamTls: { ca: values.UPSTREAM_CA, verify: values.UPSTREAM_TLS_VERIFY },
     warnings,
@@ -412,20 +328,6 @@ function resolveFileVariable(
   } catch (error) {
     problems.push({ variable: `${name}_FILE`, message: cannotRead(path, error) })
     return undefined
-  }
-}
-
-/** Color names whose variables would collide with colorproxy's own (`port` → PORT). */
-function checkColorNames(colors: readonly string[], problems: ConfigProblem[]): void {
-  const fixed = new Set(variableNames([]))
-  for (const color of colors) {
-    const variable = colorVariable(color)
-    if (fixed.has(variable) || fixed.has(`${variable}_WEIGHT`) || variable.endsWith('_FILE')) {
-      problems.push({
-        variable: 'COLORS',
-        message: `${color} clashes with colorproxy's own variable ${variable}`,
-      })
-    }
   }
 }
 

@@ -20,6 +20,8 @@ export interface Decision<T> {
 }
 
 export interface RequestRecord {
+  /** The site it was for: `default` for the unprefixed site, `none` when no site took it. */
+  site: string
   /** The color that served it last; null for a 503 or a refused request. */
   color: string | null
   status: number

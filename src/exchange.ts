@@ -17,8 +17,10 @@ export interface Route {
 
 /** A request that passed the checks of request-target.ts: where it goes, and who sent it. */
 export interface Admitted {
-  /** Origin-form path and query, dot-segments removed. */
+  /** Origin-form path and query, dot-segments removed: what the upstream is asked for. */
   path: string
+  /** What the client asked for, when `<SITE>_STRIP_PATH` made `path` differ: for the access log. */
+  clientPath?: string
   forwarded: Forwarded
   /** The user basic auth (USERS) proved, for the access log. */
   user?: string
@@ -26,6 +28,8 @@ export interface Admitted {
 
 /** What both forwarders need: the settings that shape a request, and who to tell about it. */
 export interface ForwardOptions {
+  /** The site these options forward for (`none`: refusals before any site was chosen). */
+  site: string
   colorHeader: string
   /** USERS is set: the client's Authorization was for colorproxy and is not forwarded. */
   basicAuth?: boolean
@@ -68,10 +72,12 @@ export class Exchange {
   constructor(
     readonly req: IncomingMessage,
     decision: Decision<Route>,
-    /** Origin-form path and query (or, for a refused request, what the client sent). */
+    /** Origin-form path and query the upstream is asked for (or, for a refused request, what the client sent). */
     readonly path: string,
     readonly client: string,
     private readonly options: ForwardOptions,
+    /** What the client asked for, for the access log, when STRIP_PATH made `path` differ. */
+    private readonly clientPath: string = path,
   ) {
     this.route = decision.route
     this.via = decision.reason
@@ -80,6 +86,19 @@ export class Exchange {
     this.start = options.now()
     this.tls = (req.socket as { encrypted?: boolean }).encrypted === true
     options.events.started?.()
+  }
+
+  /** The exchange of an admitted request: its path, client, the user basic auth proved. */
+  static admitted(
+    req: IncomingMessage,
+    decision: Decision<Route>,
+    admitted: Admitted,
+    options: ForwardOptions,
+  ): Exchange {
+    const { path, forwarded, clientPath } = admitted
+    const exchange = new Exchange(req, decision, path, forwarded.client, options, clientPath)
+    exchange.user = admitted.user
+    return exchange
   }
 
   /** The Host an attempt sends: the client's (PRESERVE_HOST) or the upstream's. */
@@ -105,6 +124,7 @@ export class Exchange {
   finish(status: number, bytes: number): void {
     this.accessLog(status, bytes)
     this.options.events.done?.({
+      site: this.options.site,
       color: this.route?.name ?? null,
       status,
       durationMs: this.options.now() - this.start,
@@ -122,8 +142,9 @@ export class Exchange {
     logger.info(
       {
         method: this.req.method,
-        path: this.path.split('?', 1)[0],
+        path: this.clientPath.split('?', 1)[0],
         status,
+        site: this.options.site,
         color: this.route?.name ?? null,
         upstream: this.route?.upstream.redacted ?? null,
         duration_ms: Math.round((now() - this.start) * 10) / 10,

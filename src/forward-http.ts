@@ -32,8 +32,7 @@ export function createHttpForwarder(options: ForwardOptions): HttpForwarder {
     warnTls: createTlsWarning(options.logger),
   }
   return (req, res, admitted, decision) => {
-    const exchange = new Exchange(req, decision, admitted.path, admitted.forwarded.client, options)
-    exchange.user = admitted.user
+    const exchange = Exchange.admitted(req, decision, admitted, options)
     res.setHeader('x-request-id', exchange.id)
     const request = new HttpRequest(exchange, res, admitted, shared)
     if (!exchange.route) {

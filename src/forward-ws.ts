@@ -41,7 +41,7 @@ export function createWsForwarder(options: ForwardOptions): WsForwarder {
   return (req, socket, head, admitted, decision) => {
     // A client that vanishes before we answer must not become an uncaught 'error'.
     socket.on('error', (error) => options.logger.debug({ err: error }, 'client socket error'))
-    const exchange = new Exchange(req, decision, admitted.path, admitted.forwarded.client, options)
+    const exchange = Exchange.admitted(req, decision, admitted, options)
     const upgrade: Upgrade = { exchange, upgraded: false }
     upgrades.set(req, upgrade)
     const bytesBefore = (socket as Socket).bytesWritten ?? 0

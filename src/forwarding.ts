@@ -13,6 +13,8 @@ export interface Forwarded {
   host: string
   proto: string
   port: string
+  /** X-Forwarded-Prefix: the path prefix something in front took off (a trusted proxy's, then STRIP_PATH's). */
+  prefix?: string
 }
 
 export type Forwarding = (req: IncomingMessage, proto: 'http' | 'https') => Forwarded
@@ -52,6 +54,7 @@ export function createForwarding(trusted: BlockList | undefined): Forwarding {
       host: joined(headers['x-forwarded-host']) ?? host,
       proto: joined(headers['x-forwarded-proto']) ?? proto,
       port: joined(headers['x-forwarded-port']) ?? ownPort,
+      prefix: joined(headers['x-forwarded-prefix']),
     }
   }
 }

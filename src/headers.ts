@@ -85,6 +85,7 @@ export function ownFields(colorHeader: string, basicAuth = false): ReadonlySet<s
     'x-forwarded-host',
     'x-forwarded-proto',
     'x-forwarded-port',
+    'x-forwarded-prefix',
   ])
   if (basicAuth) fields.add('authorization')
   return fields
@@ -126,6 +127,7 @@ export function requestFields(
     'x-forwarded-port',
     forwarded.port,
   )
+  if (forwarded.prefix !== undefined) fields.push('x-forwarded-prefix', forwarded.prefix)
   return fields
 }
 

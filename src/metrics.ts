@@ -1,12 +1,14 @@
-// GET /metrics: Prometheus counters per color with prom-client, in a registry of its own (so two proxies in
-// one process, as in tests, never share counters), plus Node's process metrics.
+// GET /metrics: Prometheus counters per site and color with prom-client, in a registry of its own (so two
+// proxies in one process, as in tests, never share counters), plus Node's process metrics. Every per-color
+// series has a `site` label: `default` for the unprefixed site, `none` for a request no site took.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
-import type { FailureReason, ProxyEvents, RequestRecord } from './events.js'
+import type { FailureReason, RequestRecord } from './events.js'
 import type { Weighted } from './weights.js'
 
 /** What each counter counts (its name is `colorproxy_` and the key). */
 const HELP = {
-  requests_total: 'Requests answered, by the color that served them (none: 503) and status code',
+  requests_total:
+    'Requests answered, by site (none: no site matched), the color that served them (none: no color) and status code',
   routed_total: 'Requests by color and why they went there: weighted, sticky, override or failover',
   upstream_errors_total:
     'Upstream attempts that failed before an answer, by color and reason (refused, reset, dns, ...)',
@@ -19,32 +21,38 @@ const HELP = {
 /** The color label of a request no color could take (503). */
 const NO_COLOR = 'none'
 
-export class Metrics implements ProxyEvents {
+/** One site's colors, and which of them are ejected now (read at each scrape). */
+export interface MetricsSite {
+  name: string
+  colors: readonly Weighted[]
+  ejected: () => string[]
+}
+
+export class Metrics {
   readonly registry = new Registry()
-  private readonly requests: Counter<'color' | 'code'>
-  private readonly routed: Counter<'color' | 'route'>
-  private readonly duration: Histogram<'color'>
-  private readonly upstreamErrors: Counter<'color' | 'reason'>
-  private readonly failovers: Counter<'from' | 'to'>
-  private readonly ejections: Counter<'color'>
+  private readonly requests: Counter<'site' | 'color' | 'code'>
+  private readonly routed: Counter<'site' | 'color' | 'route'>
+  private readonly duration: Histogram<'site' | 'color'>
+  private readonly upstreamErrors: Counter<'site' | 'color' | 'reason'>
+  private readonly failovers: Counter<'site' | 'from' | 'to'>
+  private readonly ejections: Counter<'site' | 'color'>
   private readonly protocols: Counter<'proto' | 'tls'>
   private readonly inFlight: Gauge
 
-  /** `ejected()` is read at each scrape for the colorproxy_color_ejected gauge. */
-  constructor(colors: readonly Weighted[], ejected: () => string[]) {
+  constructor(sites: readonly MetricsSite[]) {
     const registers = [this.registry]
     const counter = <L extends string>(name: keyof typeof HELP, labelNames: L[]) =>
       new Counter<L>({ name: `colorproxy_${name}`, help: HELP[name], labelNames, registers })
-    this.requests = counter('requests_total', ['color', 'code'])
-    this.routed = counter('routed_total', ['color', 'route'])
-    this.upstreamErrors = counter('upstream_errors_total', ['color', 'reason'])
-    this.failovers = counter('failovers_total', ['from', 'to'])
-    this.ejections = counter('ejections_total', ['color'])
+    this.requests = counter('requests_total', ['site', 'color', 'code'])
+    this.routed = counter('routed_total', ['site', 'color', 'route'])
+    this.upstreamErrors = counter('upstream_errors_total', ['site', 'color', 'reason'])
+    this.failovers = counter('failovers_total', ['site', 'from', 'to'])
+    this.ejections = counter('ejections_total', ['site', 'color'])
     this.protocols = counter('client_requests_total', ['proto', 'tls'])
     this.duration = new Histogram({
       name: 'colorproxy_request_duration_seconds',
       help: 'Time from the request to the end of the answer, by color',
-      labelNames: ['color'],
+      labelNames: ['site', 'color'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     })
@@ -53,9 +61,10 @@ export class Metrics implements ProxyEvents {
       help: 'Requests being forwarded right now',
       registers,
     })
-    colorGauges(colors, ejected, registers)
+    colorGauges(sites, registers)
     // Every color shows up from the first scrape, at 0.
-    for (const color of colors) this.ejections.inc({ color: color.name }, 0)
+    for (const site of sites)
+      for (const color of site.colors) this.ejections.inc({ site: site.name, color: color.name }, 0)
     collectDefaultMetrics({ register: this.registry })
   }
 
@@ -65,23 +74,24 @@ export class Metrics implements ProxyEvents {
 
   done(record: RequestRecord): void {
     this.inFlight.dec()
+    const { site } = record
     const color = record.color ?? NO_COLOR
-    this.requests.inc({ color, code: String(record.status) })
-    this.routed.inc({ color, route: record.via })
-    this.duration.observe({ color }, record.durationMs / 1000)
+    this.requests.inc({ site, color, code: String(record.status) })
+    this.routed.inc({ site, color, route: record.via })
+    this.duration.observe({ site, color }, record.durationMs / 1000)
     this.protocols.inc({ proto: record.proto, tls: String(record.tls) })
   }
 
-  upstreamFailed(color: string, reason: FailureReason): void {
-    this.upstreamErrors.inc({ color, reason })
+  upstreamFailed(site: string, color: string, reason: FailureReason): void {
+    this.upstreamErrors.inc({ site, color, reason })
   }
 
-  failedOver(from: string, to: string): void {
-    this.failovers.inc({ from, to })
+  failedOver(site: string, from: string, to: string): void {
+    this.failovers.inc({ site, from, to })
   }
 
-  ejected(color: string): void {
-    this.ejections.inc({ color })
+  ejected(site: string, color: string): void {
+    this.ejections.inc({ site, color })
   }
 
   async text(): Promise<{ type: string; body: string }> {
@@ -89,27 +99,31 @@ export class Metrics implements ProxyEvents {
   }
 }
 
-/** Per color: its configured weight, and whether it is ejected now (read at each scrape). */
-function colorGauges(colors: readonly Weighted[], ejected: () => string[], registers: Registry[]): void {
+/** Per site and color: its configured weight, and whether it is ejected now (read at each scrape). */
+function colorGauges(sites: readonly MetricsSite[], registers: Registry[]): void {
   const weight = new Gauge({
     name: 'colorproxy_color_weight',
     help: 'Configured weight per color',
-    labelNames: ['color'],
+    labelNames: ['site', 'color'],
     registers,
     // WORKERS > 1: every worker has the same weights; summing them would multiply the weight.
     aggregator: 'first',
   })
-  for (const color of colors) weight.set({ color: color.name }, color.weight)
+  for (const site of sites)
+    for (const color of site.colors) weight.set({ site: site.name, color: color.name }, color.weight)
   new Gauge({
     name: 'colorproxy_color_ejected',
     help: '1 while the color is ejected from the split',
-    labelNames: ['color'],
+    labelNames: ['site', 'color'],
     registers,
     // WORKERS > 1: each worker ejects on its own; 1 while any of them has the color out.
     aggregator: 'max',
     collect() {
-      const out = new Set(ejected())
-      for (const color of colors) this.set({ color: color.name }, out.has(color.name) ? 1 : 0)
+      for (const site of sites) {
+        const out = new Set(site.ejected())
+        for (const color of site.colors)
+          this.set({ site: site.name, color: color.name }, out.has(color.name) ? 1 : 0)
+      }
     },
   })
 }

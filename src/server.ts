@@ -13,31 +13,18 @@ import https from 'node:https'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { createDrainer, type Drainer } from '../lib/drain.js'
-import type { BasicAuth } from './basic-auth.js'
 import type { Config as FullConfig } from './config.js'
-import { createGate, type Passage } from './gate.js'
+import { createGate, type Passage, type Traffic } from './gate.js'
 import { serveHttp2 } from './h2.js'
 import { trackSessions } from './h2-sessions.js'
-import { refuse, type Admitted, type ForwardOptions, type Route } from './exchange.js'
+import { refuse, type Admitted } from './exchange.js'
 import { writeRawAnswer } from './failures.js'
-import type { HttpForwarder } from './forward-http.js'
-import type { WsForwarder } from './forward-ws.js'
 import { createForwarding, type Forwarding } from './forwarding.js'
 import { MAX_HEADER_FIELDS } from './headers.js'
 import { answerAsPlainRequest, isWebSocket } from './plain-upgrade.js'
 import { requestTarget } from './request-target.js'
-import type { Router } from './router.js'
 
-/** Where admitted traffic goes (the app, built by app.ts). */
-export interface Traffic {
-  router: Pick<Router<Route & { weight: number }>, 'decide'>
-  http: HttpForwarder
-  ws: WsForwarder
-  /** Refusals are logged and counted like every other request. */
-  forwardOptions: ForwardOptions
-  /** USERS: basic auth, shared by both listeners. */
-  auth?: BasicAuth
-}
+export type { Traffic }
 
 /** node:http, node:https, or node:http2's secure server (HTTP/1.1 requests on it are node:http's). */
 type AnyServer = Server | https.Server | Http2SecureServer
@@ -97,25 +84,24 @@ export function createSecureTrafficServer(
   return { server, drainer }
 }
 
-/** A request colorproxy admitted: past the gate (redirect, auth), then to its color. */
+/** A request colorproxy admitted: past the gate (redirect, site, auth), then to its color. */
 type Pass = (req: IncomingMessage, res: ServerResponse, admitted: Admitted) => void
 
 function passer(config: Config, app: Traffic, proto: 'http' | 'https'): Pass {
-  const gate = createGate(config, proto, app.auth)
+  const gate = createGate(config, proto, app)
   const hsts =
     proto === 'https' && config.hstsSeconds !== undefined ? `max-age=${config.hstsSeconds}` : undefined
-  const forward = (req: IncomingMessage, res: ServerResponse, admitted: Admitted, passage: Passage) => {
-    if ('status' in passage) {
-      return refuse(app.forwardOptions, req, res, { ...passage, client: admitted.forwarded.client })
-    }
-    const passed = passage.user === undefined ? admitted : { ...admitted, user: passage.user }
-    app.http(req, res, passed, app.router.decide(req, admitted.forwarded.client))
+  const forward = (req: IncomingMessage, res: ServerResponse, client: string, passage: Passage) => {
+    if ('status' in passage) return refuse(passage.options, req, res, { ...passage, client })
+    const { site, admitted } = passage
+    site.http(req, res, admitted, site.router.decide(req, client))
   }
   return (req, res, admitted) => {
     if (hsts) res.setHeader('strict-transport-security', hsts)
+    const { client } = admitted.forwarded
     const passage = gate(req, admitted)
-    if (passage instanceof Promise) passage.then((passed) => forward(req, res, admitted, passed))
-    else forward(req, res, admitted, passage)
+    if (passage instanceof Promise) passage.then((passed) => forward(req, res, client, passed))
+    else forward(req, res, client, passage)
   }
 }
 
@@ -145,7 +131,7 @@ function serveHttp1(server: Server, config: Config, app: Traffic, listener: List
   const forwarding = createForwarding(config.trustedProxies)
   const admit = (req: IncomingMessage) => admission(req, forwarding, proto)
   const pass = passer(config, app, proto)
-  const gate = createGate(config, proto, app.auth)
+  const gate = createGate(config, proto, app)
 
   // RFC 9112 section 9.3: a request that says close is the last on its connection. Node parses pipelined
   // requests behind it all the same; none of them is forwarded.
@@ -170,8 +156,8 @@ function serveHttp1(server: Server, config: Config, app: Traffic, listener: List
       if ('status' in passage)
         return writeRawAnswer(socket, passage.status, passage.text, rawFields(passage.headers))
       listener.trackTunnel(socket)
-      const passed = passage.user === undefined ? admitted : { ...admitted, user: passage.user }
-      app.ws(req, socket, head, passed, app.router.decide(req, admitted.forwarded.client))
+      const { site } = passage
+      site.ws(req, socket, head, passage.admitted, site.router.decide(req, admitted.forwarded.client))
     }
     const passage = gate(req, admitted)
     if (passage instanceof Promise) passage.then(upgrade)

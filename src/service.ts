@@ -31,7 +31,7 @@ export interface Service {
    */
   shutdown(options: { delayMs: number }): Promise<DrainResult>
   /** This process's stats and ejected colors, for a cluster primary to merge. */
-  statsState(): { state: StatsState; ejected: string[] }
+  statsState(): { state: StatsState; ejected: string[] }[]
   /** This process's metrics, for a cluster primary to sum. */
   readonly registry: Registry
 }

@@ -1,7 +1,7 @@
 // GET / on the admin listener: the stats page. The server renders the numbers (the page is useful without
 // JavaScript); a few lines of inline script fetch the same fragment again every second. No build step, no
 // external resources.
-import type { ColorStats, StatsSnapshot } from './stats.js'
+import type { ColorStats, SiteSnapshot, SitesSnapshot, StatsSnapshot } from './stats.js'
 
 const PALETTE: Record<string, string> = { blue: '#2563eb', green: '#16a34a' }
 const OTHERS = ['#d97706', '#9333ea', '#dc2626', '#0891b2', '#65a30d', '#db2777']
@@ -58,20 +58,36 @@ function chart(snapshot: StatsSnapshot): string {
   return `<svg class="chart" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="split over the last 5 minutes">${bars.join('')}</svg>`
 }
 
-/** The part of the page that changes: fetched again every second. */
-export function renderLive(snapshot: StatsSnapshot): string {
+/** The part of the page that changes: fetched again every second. One section per site. */
+export function renderLive(snapshot: SitesSnapshot): string {
+  // One site (no SITES): no site heading, as the page always was.
+  const headed = snapshot.sites.length > 1 || snapshot.sites.some((site) => site.site !== 'default')
   return `<p class="summary"><span class="total-rate">${snapshot.rate}</span> requests/s · <span class="total-requests">${snapshot.requests}</span> requests · up ${snapshot.uptimeS} s</p>
-<table>
+${snapshot.sites.map((site) => renderSite(site, headed)).join('\n')}`
+}
+
+function renderSite(site: SiteSnapshot, headed: boolean): string {
+  const name = escapeHtml(site.site)
+  const heading = headed
+    ? `<h2 class="site-name">${name} <span class="serves">${escapeHtml(site.serves)}</span> · <span class="site-rate">${site.rate}</span> requests/s</h2>\n`
+    : ''
+  return `<section class="site" data-site="${name}">
+${heading}${table(site)}
+</section>`
+}
+
+function table(snapshot: StatsSnapshot): string {
+  return `<table>
 <thead><tr><th>color</th><th>weight</th><th>configured</th><th>observed (1 min)</th><th>rate (10 s)</th><th>5xx (1 min)</th><th>p50</th><th>p99</th><th>requests</th><th>ejections</th></tr></thead>
 <tbody>
 ${snapshot.colors.map(row).join('\n')}
 </tbody>
 </table>
-<h2>Split, last 5 minutes</h2>
+<h3>Split, last 5 minutes</h3>
 ${chart(snapshot)}`
 }
 
-export function renderStatsPage(snapshot: StatsSnapshot): string {
+export function renderStatsPage(snapshot: SitesSnapshot): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -80,7 +96,8 @@ export function renderStatsPage(snapshot: StatsSnapshot): string {
 <title>colorproxy</title>
 <style>
 body { font: 15px/1.4 system-ui, sans-serif; margin: 2rem; color: #111; }
-h1 { font-size: 1.4rem; margin: 0 0 .5rem; } h2 { font-size: 1rem; margin: 1.5rem 0 .5rem; }
+h1 { font-size: 1.4rem; margin: 0 0 .5rem; } h2 { font-size: 1.1rem; margin: 2rem 0 .5rem; } h3 { font-size: 1rem; margin: 1.5rem 0 .5rem; }
+.serves { font-weight: 400; color: #555; font-size: .9rem; } .site-rate { font-weight: 400; }
 table { border-collapse: collapse; } th, td { padding: .3rem .8rem; text-align: right; border-bottom: 1px solid #ddd; white-space: nowrap; }
 th:first-child, td:first-child { text-align: left; } th { font-weight: 600; color: #444; }
 .swatch { display: inline-block; width: .8em; height: .8em; margin-right: .4em; border-radius: 2px; }

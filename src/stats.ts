@@ -51,6 +51,32 @@ export interface StatsSnapshot {
   history: { secondsAgo: number; requests: number; shares: Record<string, number> }[]
 }
 
+/** One site's figures on the stats page. */
+export interface SiteSnapshot extends StatsSnapshot {
+  site: string
+  /** What it answers: `shop.example.com /`, `any host /api`. */
+  serves: string
+}
+
+/** Every site's figures, and their sums. */
+export interface SitesSnapshot {
+  uptimeS: number
+  rate: number
+  requests: number
+  sites: SiteSnapshot[]
+}
+
+export function sitesSnapshot(
+  sites: readonly { name: string; serves: string; snapshot: StatsSnapshot }[],
+): SitesSnapshot {
+  return {
+    uptimeS: Math.max(0, ...sites.map((site) => site.snapshot.uptimeS)),
+    rate: round(sites.reduce((sum, site) => sum + site.snapshot.rate, 0)),
+    requests: sites.reduce((sum, site) => sum + site.snapshot.requests, 0),
+    sites: sites.map((site) => ({ site: site.name, serves: site.serves, ...site.snapshot })),
+  }
+}
+
 /** A worker's raw counts (WORKERS > 1): the primary merges them into one Stats for the stats page. */
 export interface StatsState {
   began: number

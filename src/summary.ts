@@ -3,6 +3,7 @@
 import type { Logger } from '../lib/logger.js'
 import type { Config } from './config.js'
 import { redactUrl } from './redact.js'
+import { serves } from './site-match.js'
 import { shares } from './weights.js'
 
 export function logListening(
@@ -10,12 +11,25 @@ export function logListening(
   config: Config,
   ports: { port: number; adminPort: number; httpsPort: number },
 ): void {
-  const share = shares(config.colors)
-  for (const { name, upstream, weight } of config.colors) {
-    logger.info(
-      { color: name, upstream: redactUrl(upstream), weight, share_percent: share.get(name) },
-      `${name}: ${share.get(name)}% of new traffic`,
-    )
+  const named = config.sites.some((site) => site.prefix !== '')
+  for (const site of config.sites) {
+    const share = shares(site.colors)
+    // One site (no SITES): the lines read as they always have.
+    const label = named ? `${site.name}: ` : ''
+    if (named)
+      logger.info({ site: site.name, serves: serves(site) }, `site ${site.name} serves ${serves(site)}`)
+    for (const { name, upstream, weight } of site.colors) {
+      logger.info(
+        {
+          ...(named && { site: site.name }),
+          color: name,
+          upstream: redactUrl(upstream),
+          weight,
+          share_percent: share.get(name),
+        },
+        `${label}${name}: ${share.get(name)}% of new traffic`,
+      )
+    }
   }
   for (const { source, names, notAfter } of config.tls?.certificates ?? []) {
     logger.info(

@@ -4,7 +4,9 @@
 // lib/values.ts, shared with myapp.
 import { createPrivateKey, X509Certificate } from 'node:crypto'
 import { BlockList, isIP } from 'node:net'
+import { domainToASCII } from 'node:url'
 import { parsePort } from '../lib/values.js'
+import { normalizeHost, pathSegments } from './site-match.js'
 
 export const MAX_WEIGHT = 1_000_000
 
@@ -196,4 +198,54 @@ export function parseSeconds(raw: string): number {
     throw new Error('must be whole seconds from 0 to 1000000000, such as 31536000 (a year)')
   }
   return Number(raw)
+}
+
+/** SITES: `shop,api` → ['shop', 'api']; `default` and `none` name the unprefixed site and no site. */
+export function parseSiteList(raw: string): string[] {
+  const names = raw.split(',').map((name) => name.trim())
+  if (names.some((name) => !COLOR_NAME.test(name))) {
+    throw new Error('must be a comma-separated list of lower-case names such as shop,api (a-z, 0-9, -)')
+  }
+  if (new Set(names).size !== names.length) throw new Error('must not name a site twice')
+  if (names.some((name) => name === 'default' || name === 'none')) {
+    throw new Error('must not name a site default or none: those are the unprefixed site and no site')
+  }
+  return names
+}
+
+/** `<SITE>_HOSTS`: `shop.example.com,*.shop.example.com` normalized (lower case, no trailing dot, punycode). */
+export function parseSiteHosts(raw: string): string[] {
+  const hosts = raw.split(',').map((entry) => {
+    const value = entry.trim()
+    const wildcard = value.startsWith('*.')
+    const name = wildcard ? value.slice(2) : value
+    // A name written in Unicode is read as its punycode, as a client sends it.
+    const ascii = /[\u0080-\uffff]/.test(name) ? domainToASCII(name.replace(/\.+$/, '')) : name
+    const normal = /^[^\s/:?#@*]+$/.test(ascii) ? normalizeHost(ascii) : undefined
+    if (normal === undefined || !/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/.test(normal) || normal.includes('..')) {
+      throw new Error(
+        'must be a comma-separated list of host names such as shop.example.com or *.example.com (no port, no path)',
+      )
+    }
+    return wildcard ? `*.${normal}` : normal
+  })
+  if (new Set(hosts).size !== hosts.length) throw new Error('must not name a host twice')
+  return hosts
+}
+
+/** `<SITE>_PATHS`: `/api,/v2/api` → without trailing or doubled slashes; each starts with `/`. */
+export function parseSitePaths(raw: string): string[] {
+  const paths = raw.split(',').map((entry) => {
+    const value = entry.trim()
+    const segments = value.split('/').slice(1)
+    if (!value.startsWith('/') || /[\s?#]/.test(value) || segments.some((s) => s === '.' || s === '..')) {
+      throw new Error(
+        'must be a comma-separated list of paths that start with /, such as /api,/v2 (no query)',
+      )
+    }
+    return `/${segments.filter((segment) => segment !== '').join('/')}`
+  })
+  const keys = paths.map((path) => pathSegments(path).join('/'))
+  if (new Set(keys).size !== keys.length) throw new Error('must not name a path twice')
+  return paths
 }

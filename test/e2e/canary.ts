@@ -171,10 +171,13 @@ t.test('FAILOVER: GREEN on a closed port at 1:1, 100 requests all get 200 from b
     'the ejection is logged once',
   )
   const metrics = (await get(`${proxy.admin}/metrics`)).body
-  t.match(metrics, /colorproxy_ejections_total\{color="green"\} 1/)
-  t.match(metrics, /colorproxy_color_ejected\{color="green"\} 1/)
-  t.match(metrics, `colorproxy_failovers_total{from="green",to="blue"} ${failovers.length}\n`)
-  t.match(metrics, `colorproxy_upstream_errors_total{color="green",reason="refused"} ${failovers.length}\n`)
+  t.match(metrics, /colorproxy_ejections_total\{site="default",color="green"\} 1/)
+  t.match(metrics, /colorproxy_color_ejected\{site="default",color="green"\} 1/)
+  t.match(metrics, `colorproxy_failovers_total{site="default",from="green",to="blue"} ${failovers.length}\n`)
+  t.match(
+    metrics,
+    `colorproxy_upstream_errors_total{site="default",color="green",reason="refused"} ${failovers.length}\n`,
+  )
 })
 
 t.test('FAILOVER leaves requests with a body alone: they get the 502', async (t) => {
@@ -227,16 +230,16 @@ t.test('/metrics counts exactly the requests sent per color', async (t) => {
   const seen = await bodies(proxy.url, 7)
   t.same(seen, ['blue', 'green', 'blue', 'blue', 'green', 'blue', 'blue'])
   const metrics = (await get(`${proxy.admin}/metrics`)).body
-  t.match(metrics, /colorproxy_requests_total\{color="blue",code="200"\} 5\n/)
-  t.match(metrics, /colorproxy_requests_total\{color="green",code="200"\} 2\n/)
-  t.match(metrics, /colorproxy_routed_total\{color="blue",route="weighted"\} 5\n/)
-  t.match(metrics, /colorproxy_request_duration_seconds_count\{color="green"\} 2\n/)
-  t.match(metrics, /colorproxy_color_weight\{color="blue"\} 1\n/)
+  t.match(metrics, /colorproxy_requests_total\{site="default",color="blue",code="200"\} 5\n/)
+  t.match(metrics, /colorproxy_requests_total\{site="default",color="green",code="200"\} 2\n/)
+  t.match(metrics, /colorproxy_routed_total\{site="default",color="blue",route="weighted"\} 5\n/)
+  t.match(metrics, /colorproxy_request_duration_seconds_count\{site="default",color="green"\} 2\n/)
+  t.match(metrics, /colorproxy_color_weight\{site="default",color="blue"\} 1\n/)
   t.match(metrics, /colorproxy_requests_in_flight 0\n/)
   t.match(metrics, /process_resident_memory_bytes \d+/)
-  t.match(metrics, /colorproxy_ejections_total\{color="green"\} 0\n/)
+  t.match(metrics, /colorproxy_ejections_total\{site="default",color="green"\} 0\n/)
   const stats = JSON.parse((await get(`${proxy.admin}/stats.json`)).body)
-  t.match(stats.colors, [
+  t.match(stats.sites[0].colors, [
     { name: 'blue', requests: 5, observed: 71.4, configured: 50 },
     { name: 'green', requests: 2, observed: 28.6, configured: 50 },
   ])
@@ -244,12 +247,12 @@ t.test('/metrics counts exactly the requests sent per color', async (t) => {
 
 t.test('a 503 is counted under color "none"', async (t) => {
   const proxy = await startColorProxy(t, { BLUE: 'http://127.0.0.1:1' }, {}, (config) => {
-    for (const color of config.colors) color.weight = 0
+    for (const color of config.sites.flatMap((site) => site.colors)) color.weight = 0
   })
   t.equal((await get(proxy.url)).status, 503)
   t.match(
     (await get(`${proxy.admin}/metrics`)).body,
-    /colorproxy_requests_total\{color="none",code="503"\} 1\n/,
+    /colorproxy_requests_total\{site="default",color="none",code="503"\} 1\n/,
   )
 })
 
@@ -278,7 +281,10 @@ t.test('STATS_USER/STATS_PASS: basic auth on every admin path but /healthz and /
   t.equal((await get(`${proxy.admin}/readyz`)).status, 200)
   const config = (await get(`${proxy.admin}/config`, { headers: auth('ops', 's3cret-pass') })).body
   t.notMatch(config, /s3cret-pass|hunter2/, '/config shows no secret')
-  t.match(JSON.parse(config), { stats_auth: { user: 'ops' }, failover: true, sticky: { mode: 'off' } })
+  t.match(JSON.parse(config), {
+    stats_auth: { user: 'ops' },
+    sites: [{ name: 'default', failover: true, sticky: { mode: 'off' } }],
+  })
 })
 
 t.test('the stats page serves the numbers in its HTML, and the live fragment alone', async (t) => {

@@ -86,7 +86,7 @@ t.test('USERS: 401 without or with wrong credentials, 200 with each hash kind', 
     'Authorization is not forwarded',
   )
   const metrics = await get(`${proxy.admin}/metrics`)
-  t.match(metrics.body, /colorproxy_requests_total\{color="none",code="401"\} 4/)
+  t.match(metrics.body, /colorproxy_requests_total\{site="default",color="none",code="401"\} 4/)
   t.equal((await get(`${proxy.admin}/healthz`)).status, 200, '/healthz needs no user')
 })
 

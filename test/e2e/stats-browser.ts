@@ -62,3 +62,37 @@ t.test('the stats page updates itself as traffic flows', async (t) => {
     await page.screenshot({ path: join(root, 'docs/stats-page.png'), fullPage: true })
   }
 })
+
+t.test('SITES: one section per site, each with its own colors', async (t) => {
+  const shop = await recordingUpstream(t)
+  const apiBlue = await recordingUpstream(t)
+  const apiGreen = await recordingUpstream(t)
+  const proxy = await startColorProxy(t, {
+    SITES: 'shop,api',
+    SHOP_HOSTS: 'shop.localhost',
+    SHOP_BLUE: shop.url,
+    API_PATHS: '/api',
+    API_BLUE: apiBlue.url,
+    API_GREEN: apiGreen.url,
+    API_GREEN_WEIGHT: '3',
+  })
+  for (let i = 0; i < 5; i++) await get(proxy.url, { headers: { host: 'shop.localhost' } })
+  for (let i = 0; i < 8; i++) await get(`${proxy.url}/api/x`)
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  })
+  t.teardown(() => browser.close())
+  const page = await browser.newPage({ viewport: { width: 960, height: 900 } })
+  await page.goto(`${proxy.admin}/`)
+  const text = (selector: string) => page.locator(selector).textContent({ timeout: 5000 })
+  t.match(await text('[data-site="shop"] h2'), /^shop shop\.localhost \/ · [\d.]+ requests\/s$/)
+  t.match(await text('[data-site="api"] h2'), /^api any host \/api · /)
+  t.equal(await text('[data-site="shop"] [data-color="blue"] .requests'), '5')
+  t.equal(await page.locator('[data-site="shop"] tbody tr').count(), 1, 'shop has only its blue')
+  t.equal(await text('[data-site="api"] [data-color="green"] .configured'), '75%')
+  const api = Number(await text('[data-site="api"] [data-color="blue"] .requests'))
+  t.equal(api + Number(await text('[data-site="api"] [data-color="green"] .requests')), 8)
+  t.equal(await text('.total-requests'), '13')
+  t.equal(await page.locator('section.site svg.chart').count(), 2, 'a chart per site')
+})

@@ -28,12 +28,16 @@ t.test(
     for (let i = 0; i < 20; i++) t.equal((await get(proxy.url)).status, 200)
     t.equal(up.requests.length, 20)
     const metrics = (await get(`${proxy.admin}/metrics`)).body
-    t.match(metrics, /^colorproxy_requests_total\{color="blue",code="200"\} 20$/m, 'summed over workers')
-    t.match(metrics, /^colorproxy_color_weight\{color="blue"\} 1$/m, 'a weight is not summed')
-    t.match(metrics, /^colorproxy_color_ejected\{color="blue"\} 0$/m)
+    t.match(
+      metrics,
+      /^colorproxy_requests_total\{site="default",color="blue",code="200"\} 20$/m,
+      'summed over workers',
+    )
+    t.match(metrics, /^colorproxy_color_weight\{site="default",color="blue"\} 1$/m, 'a weight is not summed')
+    t.match(metrics, /^colorproxy_color_ejected\{site="default",color="blue"\} 0$/m)
     const stats = JSON.parse((await get(`${proxy.admin}/stats.json`)).body)
     t.equal(stats.requests, 20, 'the stats page merges the workers')
-    t.match(stats.colors, [{ name: 'blue', requests: 20, observed: 100 }])
+    t.match(stats.sites, [{ site: 'default', colors: [{ name: 'blue', requests: 20, observed: 100 }] }])
     t.match((await get(`${proxy.admin}/`)).body, /<html/)
     t.match(JSON.parse((await get(`${proxy.admin}/config`)).body), { workers: 2 })
   },

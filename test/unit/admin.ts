@@ -22,9 +22,27 @@ t.test('/config shows the effective configuration with credentials redacted', as
   t.equal(answer.status, 200)
   t.match(answer.headers['content-type'], /^application\/json/)
   const view = JSON.parse(answer.body)
-  t.same(view.colors, [
-    { name: 'blue', upstream: 'http://***@127.0.0.1:1/base', weight: 4, share_percent: 80 },
-    { name: 'green', upstream: 'http://127.0.0.1:2', weight: 1, share_percent: 20 },
+  t.same(view.sites, [
+    {
+      name: 'default',
+      hosts: null,
+      paths: ['/'],
+      strip_path: false,
+      colors: [
+        {
+          name: 'blue',
+          variable: 'BLUE',
+          upstream: 'http://***@127.0.0.1:1/base',
+          weight: 4,
+          share_percent: 80,
+        },
+        { name: 'green', variable: 'GREEN', upstream: 'http://127.0.0.1:2', weight: 1, share_percent: 20 },
+      ],
+      sticky: { mode: 'off', cookie: 'colorproxy', ttl_ms: 86_400_000 },
+      override_header: null,
+      failover: true,
+      users: null,
+    },
   ])
   t.same(view.timeouts_ms, {
     connect: 5000,
@@ -40,7 +58,7 @@ t.test('/config shows the effective configuration with credentials redacted', as
   t.same(view.trusted_proxies, [])
   const trusted = await startColorProxy(t, { ...env, TRUSTED_PROXIES: '10.0.0.0/8' })
   t.same(JSON.parse((await get(`${trusted.admin}/config`)).body).trusted_proxies, ['Subnet: IPv4 10.0.0.0/8'])
-  t.notMatch(answer.body, /hunter2|user/)
+  t.notMatch(answer.body, /hunter2|user[:@]/)
 })
 
 t.test('the admin listener never proxies, and says so for other paths and methods', async (t) => {

@@ -23,9 +23,9 @@ async function twoRequests(port: number, second = 'GET /b HTTP/1.1\r\nHost: x\r\
 /** The first metrics line for a color and code, or undefined. */
 async function requestsCounted(admin: string, color: string, code: number) {
   const metrics = (await get(`${admin}/metrics`)).body
-  return new RegExp(`colorproxy_requests_total\\{color="${color}",code="${code}"\\} (\\d+)`).exec(
-    metrics,
-  )?.[1]
+  return new RegExp(
+    `colorproxy_requests_total\\{site="default",color="${color}",code="${code}"\\} (\\d+)`,
+  ).exec(metrics)?.[1]
 }
 
 t.test(

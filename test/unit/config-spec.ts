@@ -35,7 +35,7 @@ t.test('--help names every variable the config reads', async (t) => {
 t.test('defaults come from the table, read by the same parsers', async (t) => {
   const config = loadConfig({ BLUE: 'http://a:1' }, { readFile: () => '' })
   t.equal(String(config.listen.port), DEFAULTS.PORT)
-  t.equal(config.colors[0]?.weight, Number(DEFAULTS['<COLOR>_WEIGHT']))
+  t.equal(config.sites[0]?.colors[0]?.weight, Number(DEFAULTS['<COLOR>_WEIGHT']))
   t.equal(DEFAULTS.TIMEOUT_SERVER_IDLE, '60s')
   t.equal(config.timeouts.serverIdleMs, 60_000)
 })

@@ -1,5 +1,16 @@
 import t from 'tap'
-import { ConfigError, type ConfigIo, type Env, loadConfig, variableNames } from '../../src/config.js'
+import {
+  type Config,
+  ConfigError,
+  type ConfigIo,
+  type Env,
+  loadConfig,
+  type SiteConfig,
+  variableNames,
+} from '../../src/config.js'
+
+/** The one site a config without SITES has. */
+const only = (config: Config) => config.sites[0] as SiteConfig
 
 /** Files by path; anything else is ENOENT, as fs would say. */
 const files = (map: Record<string, string> = {}): ConfigIo => ({
@@ -25,7 +36,7 @@ function problems(env: Env, io: ConfigIo = files()) {
 t.test('defaults from SPEC.md with only BLUE set', async (t) => {
   const config = loadConfig(BLUE, files())
   t.same(
-    config.colors.map((c) => [c.name, c.variable, c.upstream.href, c.weight]),
+    only(config).colors.map((c) => [c.name, c.variable, c.upstream.href, c.weight]),
     [['blue', 'BLUE', 'http://myapp-v1:8080/', 1]],
   )
   t.same(config.listen, { port: 8080, host: '0.0.0.0' })
@@ -53,7 +64,7 @@ t.test('the sillyproxy canary: BLUE 4, GREEN 1', async (t) => {
     files(),
   )
   t.same(
-    config.colors.map((c) => [c.name, c.weight]),
+    only(config).colors.map((c) => [c.name, c.weight]),
     [
       ['blue', 4],
       ['green', 1],
@@ -157,7 +168,7 @@ t.test('upstream URLs: http(s) with host, port and base path; never echoed', asy
     'http://[::1]:81',
   ]
   for (const url of good)
-    t.equal(loadConfig({ BLUE: url }, files()).colors[0]?.upstream.href.startsWith('http'), true, url)
+    t.equal(only(loadConfig({ BLUE: url }, files())).colors[0]?.upstream.href.startsWith('http'), true, url)
   const bad = [
     'myapp:8080',
     'myapp-v1',
@@ -207,7 +218,7 @@ t.test('at least one color with an upstream must have a weight above 0', async (
   // Weight 0 on one color is a drain, not an error.
   const config = loadConfig({ ...BLUE, GREEN: 'http://g:1', GREEN_WEIGHT: '0' }, files())
   t.same(
-    config.colors.map((c) => c.weight),
+    only(config).colors.map((c) => c.weight),
     [1, 0],
   )
 })
@@ -215,7 +226,7 @@ t.test('at least one color with an upstream must have a weight above 0', async (
 t.test('a weight left behind by --env-rm GREEN is a warning, not an error', async (t) => {
   const config = loadConfig({ ...BLUE, BLUE_WEIGHT: '4', GREEN_WEIGHT: '1' }, files())
   t.same(
-    config.colors.map((c) => c.name),
+    only(config).colors.map((c) => c.name),
     ['blue'],
   )
   t.same(config.warnings, ['GREEN_WEIGHT is set but GREEN is not: green gets no traffic'])
@@ -227,7 +238,7 @@ t.test('COLORS: custom colors with dashes map to upper-case prefixes', async (t)
     files(),
   )
   t.same(
-    config.colors.map((c) => [c.name, c.variable, c.weight]),
+    only(config).colors.map((c) => [c.name, c.variable, c.weight]),
     [
       ['stable', 'STABLE', 1],
       ['canary-2', 'CANARY_2', 3],
@@ -246,8 +257,8 @@ t.test('<VAR>_FILE reads a secret from a file, trimming one trailing newline', a
     { ...BLUE, GREEN_FILE: '/run/secrets/green', GREEN_WEIGHT_FILE: '/run/secrets/w' },
     io,
   )
-  t.equal(config.colors[1]?.upstream.password, 's3cret')
-  t.equal(config.colors[1]?.weight, 3)
+  t.equal(only(config).colors[1]?.upstream.password, 's3cret')
+  t.equal(only(config).colors[1]?.weight, 3)
 })
 
 t.test('<VAR>_FILE: both set, unreadable, and bad content that is never echoed', async (t) => {
@@ -273,7 +284,7 @@ t.test('other *_FILE variables are not ours and are ignored', async (t) => {
     { ...BLUE, SSL_CERT_FILE: '/nope', TF_CLI_CONFIG_FILE: '/nope', RED_FILE: '/nope' },
     files(),
   )
-  t.equal(config.colors.length, 1)
+  t.equal(only(config).colors.length, 1)
 })
 
 t.test('ENV_FILE: dotenv under the real environment', async (t) => {
@@ -282,10 +293,10 @@ t.test('ENV_FILE: dotenv under the real environment', async (t) => {
     '/etc/cp.env': 'GREEN=http://g:2\n',
   })
   const config = loadConfig({ BLUE_WEIGHT: '2' }, io)
-  t.equal(config.colors[0]?.upstream.host, 'from-file:1', 'read from the default .env')
-  t.equal(config.colors[0]?.weight, 2, 'the real environment wins')
-  t.equal(loadConfig({ ...BLUE, ENV_FILE: '/etc/cp.env' }, io).colors[1]?.name, 'green')
-  t.equal(loadConfig(BLUE, files()).colors.length, 1, 'a missing default .env is fine')
+  t.equal(only(config).colors[0]?.upstream.host, 'from-file:1', 'read from the default .env')
+  t.equal(only(config).colors[0]?.weight, 2, 'the real environment wins')
+  t.equal(only(loadConfig({ ...BLUE, ENV_FILE: '/etc/cp.env' }, io)).colors[1]?.name, 'green')
+  t.equal(only(loadConfig(BLUE, files())).colors.length, 1, 'a missing default .env is fine')
   t.match(problems({ ...BLUE, ENV_FILE: '/nope.env' }), [
     { variable: 'ENV_FILE', message: /cannot read \/nope.env: ENOENT/ },
   ])
@@ -299,7 +310,7 @@ t.test('PORT and ADMIN_PORT must differ', async (t) => {
 t.test('the default io reads real files', async (t) => {
   const dir = t.testdir({ green: 'http://myapp-v2:8080\n' })
   const config = loadConfig({ ...BLUE, GREEN_FILE: `${dir}/green`, ENV_FILE: `${dir}/green` })
-  t.equal(config.colors[1]?.upstream.host, 'myapp-v2:8080')
+  t.equal(only(config).colors[1]?.upstream.host, 'myapp-v2:8080')
 })
 
 t.test('a file that cannot be read without an error code still names the variable', async (t) => {
@@ -324,9 +335,9 @@ t.test(
 
 t.test('canary controls: defaults from SPEC.md, and every value parsed', async (t) => {
   const config = loadConfig(BLUE, files())
-  t.same(config.sticky, { mode: 'off', cookie: 'colorproxy', ttlMs: 86_400_000 })
-  t.equal(config.overrideHeader, undefined)
-  t.equal(config.failover, true)
+  t.same(only(config).sticky, { mode: 'off', cookie: 'colorproxy', ttlMs: 86_400_000 })
+  t.equal(only(config).overrideHeader, undefined)
+  t.equal(only(config).failover, true)
   t.same(config.eject, { after: 5, forMs: 10_000 })
   t.equal(config.statsAuth, undefined)
   const set = loadConfig(
@@ -344,13 +355,13 @@ t.test('canary controls: defaults from SPEC.md, and every value parsed', async (
     },
     files({ '/run/secrets/pass': 'hunter2\n' }),
   )
-  t.same(set.sticky, { mode: 'header', header: 'X-User-Id', cookie: 'v', ttlMs: 3_600_000 })
-  t.equal(set.overrideHeader, 'X-Color')
-  t.equal(set.failover, false)
+  t.same(only(set).sticky, { mode: 'header', header: 'X-User-Id', cookie: 'v', ttlMs: 3_600_000 })
+  t.equal(only(set).overrideHeader, 'X-Color')
+  t.equal(only(set).failover, false)
   t.same(set.eject, { after: 0, forMs: 30_000 })
   t.same(set.statsAuth, { user: 'ops', pass: 'hunter2' })
-  t.same(loadConfig({ ...BLUE, STICKY: 'ip' }, files()).sticky.mode, 'ip')
-  t.same(loadConfig({ ...BLUE, STICKY: 'cookie' }, files()).sticky.mode, 'cookie')
+  t.same(only(loadConfig({ ...BLUE, STICKY: 'ip' }, files())).sticky.mode, 'ip')
+  t.same(only(loadConfig({ ...BLUE, STICKY: 'cookie' }, files())).sticky.mode, 'cookie')
 })
 
 t.test('canary controls: bad values are named, and the stats password is never shown', async (t) => {
@@ -430,13 +441,13 @@ t.test('the edge: TLS, redirect, HSTS, users and upstream trust are read', async
   t.same(config.httpsRedirect, { port: 443 })
   t.equal(config.hstsSeconds, 31536000)
   t.same(
-    [...(config.users ?? [])].map(([user]) => user),
+    [...(only(config).users ?? [])].map(([user]) => user),
     ['alice'],
   )
   t.same(config.upstreamTls, { ca: ca.cert, verify: true })
   const plain = loadConfig(BLUE, files())
   t.equal(plain.tls, undefined, 'no certificate: no TLS listener')
-  t.equal(plain.users, undefined)
+  t.equal(only(plain).users, undefined)
 })
 
 t.test('bad edge settings exit 78 naming each variable and never quoting a PEM or a hash', async (t) => {
@@ -485,4 +496,139 @@ t.test('bad edge settings exit 78 naming each variable and never quoting a PEM o
   t.match(old.warnings, [/TLS: old.pem expired on /])
   const blind = loadConfig({ ...BLUE, UPSTREAM_TLS_VERIFY: 'false', HSTS: '60' }, files())
   t.match(blind.warnings, [/UPSTREAM_TLS_VERIFY=false/, /HSTS is set but there is no TLS listener/])
+})
+
+const SITES = {
+  SITES: 'shop,api',
+  SHOP_HOSTS: 'shop.localhost',
+  SHOP_BLUE: 'http://shop-v1:8080',
+  API_PATHS: '/api',
+  API_STRIP_PATH: 'true',
+  API_BLUE: 'http://api-v1:8080',
+  API_GREEN: 'http://api-v2:8080',
+  API_GREEN_WEIGHT: '1',
+}
+
+t.test('SITES: each site its colors and settings, the unprefixed colors the default site', async (t) => {
+  const config = loadConfig(
+    { ...BLUE, ...SITES, STICKY: 'cookie', FAILOVER: 'false', API_STICKY: 'ip', API_FAILOVER: 'true' },
+    files(),
+  )
+  t.same(
+    config.sites.map((site) => [site.name, site.prefix, site.hosts, site.paths, site.stripPath]),
+    [
+      ['default', '', undefined, ['/'], false],
+      ['shop', 'SHOP_', ['shop.localhost'], ['/'], false],
+      ['api', 'API_', undefined, ['/api'], true],
+    ],
+  )
+  t.same(
+    config.sites.map((site) => site.colors.map((c) => [c.name, c.variable, c.upstream.host, c.weight])),
+    [
+      [['blue', 'BLUE', 'myapp-v1:8080', 1]],
+      [['blue', 'SHOP_BLUE', 'shop-v1:8080', 1]],
+      [
+        ['blue', 'API_BLUE', 'api-v1:8080', 1],
+        ['green', 'API_GREEN', 'api-v2:8080', 1],
+      ],
+    ],
+  )
+  const [main, shop, api] = config.sites as [SiteConfig, SiteConfig, SiteConfig]
+  t.same(main.sticky, { mode: 'cookie', cookie: 'colorproxy', ttlMs: 86_400_000 })
+  t.same(shop.sticky, { mode: 'cookie', cookie: 'colorproxy-shop', ttlMs: 86_400_000 }, 'the global mode')
+  t.same(api.sticky, { mode: 'ip', cookie: 'colorproxy-api', ttlMs: 86_400_000 }, 'its own mode')
+  t.same([main.failover, shop.failover, api.failover], [false, false, true])
+  const hashed = '$2b$10$CwTycUXWue0Thq9StjUM0uJ8DUJ6M9JDoKuSJc1sGSF/ssjzN.N0u'
+  const users = loadConfig(
+    { ...SITES, USERS: `ann:${hashed}`, API_USERS: `bob:${hashed}`, API_OVERRIDE_HEADER: 'X-Api-Color' },
+    files(),
+  )
+  t.same(
+    users.sites.map((site) => [site.name, [...(site.users?.keys() ?? [])], site.overrideHeader]),
+    [
+      ['shop', ['ann'], undefined],
+      ['api', ['bob'], 'X-Api-Color'],
+    ],
+    'no unprefixed color: no default site; USERS is every site’s unless it has its own',
+  )
+  const own = loadConfig({ ...BLUE, ...SITES, SHOP_COLORS: 'a,b', SHOP_A: 'http://a' }, files())
+  t.same(own.sites[1]?.colors[0]?.variable, 'SHOP_A', "a site's own COLORS")
+  const idn = loadConfig({ ...SITES, SHOP_HOSTS: 'Bücher.Example.' }, files())
+  t.same(idn.sites[0]?.hosts, ['xn--bcher-kva.example'])
+})
+
+t.test('SITES: every collision and ambiguity exits 78 naming the variables', async (t) => {
+  t.same(problems({ ...SITES, SHOP_HOSTS: undefined, SHOP_PATHS: '/api' }), [
+    {
+      variable: 'SHOP_PATHS, API_PATHS',
+      message: 'the sites shop and api both claim (any host) /api: give each its own host or path',
+    },
+  ])
+  t.same(problems({ ...SITES, API_HOSTS: 'SHOP.localhost.', API_PATHS: '/x,/' }), [
+    {
+      variable: 'SHOP_HOSTS, SHOP_PATHS, API_HOSTS, API_PATHS',
+      message: 'the sites shop and api both claim shop.localhost /: give each its own host or path',
+    },
+  ])
+  t.ok(loadConfig({ ...SITES, API_HOSTS: 'shop.localhost' }, files()), 'one host, two paths: no collision')
+  t.match(problems({ ...SITES, SITES: 'shop,api,blue' }), [
+    {
+      variable: 'SITES',
+      message: "the site blue clashes with the color blue: its variables would read as the color's",
+    },
+  ])
+  t.match(problems({ ...SITES, SITES: 'shop,api,timeout', TIMEOUT_BLUE: 'http://x' }), [
+    {
+      variable: 'SITES',
+      message: /^the site timeout clashes with colorproxy's own variables \(TIMEOUT_CONNECT, /,
+    },
+  ])
+  t.match(problems({ ...SITES, SITES: 'shop,api,https', HTTPS_BLUE: 'http://x' }), [
+    { variable: 'SITES', message: /HTTPS_PORT/ },
+  ])
+  t.same(
+    problems({ ...SITES, SITES: 'shop,shop-eu,api', SHOP_EU_BLUE: 'http://x', SHOP_EU_HOSTS: 'eu.test' }),
+    [
+      {
+        variable: 'SITES',
+        message: "the site shop-eu clashes with the site shop: SHOP_EU_… could be read as shop's",
+      },
+    ],
+  )
+  t.match(problems({ ...SITES, SITES: 'shop,default' }), [{ variable: 'SITES', message: /default or none/ }])
+  t.match(problems({ ...SITES, API_PATHS: 'api' }), [{ variable: 'API_PATHS', message: /start with \// }])
+  t.match(problems({ ...SITES, SHOP_BLUE: undefined }), [
+    {
+      variable: 'SHOP_BLUE, SHOP_GREEN',
+      message: /^no color has an upstream: set at least one, e.g. SHOP_BLUE=/,
+    },
+  ])
+  t.match(problems({ ...SITES, API_BLUE_WEIGHT: '0', API_GREEN_WEIGHT: '0' }), [
+    { variable: 'API_BLUE_WEIGHT, API_GREEN_WEIGHT', message: /weight 0/ },
+  ])
+  t.match(problems({ ...SITES, SHOP_COLORS: 'blue,hosts' }), [
+    { variable: 'SHOP_COLORS', message: /hosts clashes with colorproxy's own variable SHOP_HOSTS/ },
+  ])
+  t.match(
+    problems({}),
+    [{ variable: 'BLUE, GREEN', message: /no color has an upstream/ }],
+    'no SITES: as ever',
+  )
+  t.same(
+    problems({ ...SITES, SHOP_STICKY: 'sometimes', API_FAILOVER: 'maybe', SHOP_HOSTS: 'a:1' }).map(
+      (p) => p.variable,
+    ),
+    ['SHOP_STICKY', 'SHOP_HOSTS', 'API_FAILOVER'],
+  )
+})
+
+t.test('SITES: secrets in a site stay unsaid; a site that takes everything is a warning', async (t) => {
+  const text = JSON.stringify(
+    problems({ ...SITES, SHOP_BLUE: 'ftp://user:hunter2@x', API_USERS: 'bob:secret-plain-text' }),
+  )
+  t.match(text, /SHOP_BLUE/)
+  t.match(text, /API_USERS/)
+  t.notMatch(text, /hunter2|secret-plain-text/)
+  const config = loadConfig({ ...BLUE, ...SITES, API_PATHS: '/' }, files())
+  t.match(config.warnings, [/the site api answers every host and path: the default site .* gets no traffic/])
 })

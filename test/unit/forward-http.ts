@@ -324,7 +324,7 @@ t.test('504 when the upstream does not accept the connection within TIMEOUT_CONN
 t.test('503 when no color can take the request', async (t) => {
   const up = await recordingUpstream(t)
   const proxy = await startColorProxy(t, { BLUE: up.url }, {}, (config) => {
-    for (const color of config.colors) color.weight = 0
+    for (const color of config.sites.flatMap((site) => site.colors)) color.weight = 0
   })
   const answer = await get(proxy.url)
   t.equal(answer.status, 503)

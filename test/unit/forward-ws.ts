@@ -73,7 +73,7 @@ t.test('WebSocket upgrade to a refused upstream gets 502', async (t) => {
 
 t.test('WebSocket upgrade when no color can take it gets 503', async (t) => {
   const proxy = await startColorProxy(t, { BLUE: 'http://127.0.0.1:1' }, {}, (config) => {
-    for (const color of config.colors) color.weight = 0
+    for (const color of config.sites.flatMap((site) => site.colors)) color.weight = 0
   })
   const ws = new WebSocket(proxy.url.replace('http', 'ws'))
   ws.on('error', () => {})

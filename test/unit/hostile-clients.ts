@@ -185,10 +185,10 @@ t.test(
     }
     t.equal(upstream.requests, 0, 'nothing reached the upstream')
     const metrics = (await get(`${proxy.admin}/metrics`)).body
-    t.notMatch(metrics, /colorproxy_requests_total\{color="blue"/)
+    t.notMatch(metrics, /colorproxy_requests_total\{site="default",color="blue"/)
     t.notMatch(metrics, /colorproxy_upstream_errors_total\{/)
-    t.match(metrics, /colorproxy_requests_total\{color="none",code="400"\} \d/)
-    t.match(metrics, /colorproxy_requests_total\{color="none",code="505"\} \d/)
+    t.match(metrics, /colorproxy_requests_total\{site="none",color="none",code="400"\} \d/)
+    t.match(metrics, /colorproxy_requests_total\{site="none",color="none",code="505"\} \d/)
   },
 )
 

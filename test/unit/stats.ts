@@ -1,9 +1,18 @@
 import t from 'tap'
-import { Stats } from '../../src/stats.js'
+import { Stats, sitesSnapshot } from '../../src/stats.js'
 import { escapeHtml, renderStatsPage } from '../../src/stats-page.js'
 
 const record = (color: string | null, status = 200, durationMs = 10) =>
-  ({ color, status, durationMs, via: 'weighted', failure: undefined, proto: 'http/1.1', tls: false }) as const
+  ({
+    site: 'default',
+    color,
+    status,
+    durationMs,
+    via: 'weighted',
+    failure: undefined,
+    proto: 'http/1.1',
+    tls: false,
+  }) as const
 
 t.test('the rate 2 s after start divides by 2 s, not by the 10 s window', async (t) => {
   let clock = 1_000_000
@@ -79,8 +88,11 @@ t.test('observed share and errors over the last minute, rate over 10 s, percenti
 
 t.test('the page escapes names and shows – for no latency yet', async (t) => {
   const stats = new Stats([{ name: '<b>', weight: 0 }])
-  const html = renderStatsPage(stats.snapshot())
+  const html = renderStatsPage(
+    sitesSnapshot([{ name: '<i>', serves: 'a <host> /', snapshot: stats.snapshot() }]),
+  )
   t.match(html, /&lt;b&gt; draining/)
+  t.match(html, /<h2 class="site-name">&lt;i&gt; <span class="serves">a &lt;host&gt; \/<\/span>/)
   t.match(html, /<td class="p99">–<\/td>/)
   t.equal(escapeHtml(`&<>"'`), '&amp;&lt;&gt;&quot;&#39;')
 })

@@ -1,0 +1,138 @@
+// One site (SITES; the only one without): its colors' upstreams, ejection, router, stats and the two
+// forwarders, with what forwarding reports told to the shared metrics under the site's name. Wiring only,
+// as app.ts is for the whole.
+import type { Logger } from '../lib/logger.js'
+import { type BasicAuth, createBasicAuth, type PasswordChecker } from './basic-auth.js'
+import type { Config, SiteConfig } from './config.js'
+import { stickyCookie } from './cookies.js'
+import { Ejection } from './ejection.js'
+import type { ProxyEvents } from './events.js'
+import type { ForwardOptions, Route } from './exchange.js'
+import { CONNECT_FAILURES } from './failures.js'
+import { createHttpForwarder, type HttpForwarder } from './forward-http.js'
+import { createWsForwarder, type WsForwarder } from './forward-ws.js'
+import type { Metrics } from './metrics.js'
+import { createRouter, type Router } from './router.js'
+import { Stats } from './stats.js'
+import { type Resolver, Upstream } from './upstream.js'
+
+export interface SiteDependencies {
+  logger: Logger
+  metrics: Metrics
+  /** The one password worker every site's USERS share. */
+  passwords: () => PasswordChecker
+  rand?: () => number
+  now: () => number
+  /** The clock for socket age and re-resolution (undefined: the Upstream's own). */
+  upstreamNow?: () => number
+  resolve?: Resolver
+}
+
+export interface Site {
+  name: string
+  config: SiteConfig
+  router: Router<Route & { weight: number }>
+  http: HttpForwarder
+  ws: WsForwarder
+  forwardOptions: ForwardOptions
+  /** `<SITE>_USERS` (or USERS); undefined: no auth. */
+  auth: BasicAuth | undefined
+  stats: Stats
+  ejection: Ejection
+  close(): void
+}
+
+export function createSite(config: Config, site: SiteConfig, deps: SiteDependencies): Site {
+  const { metrics, now } = deps
+  const routes = site.colors.map((color) => ({
+    name: color.name,
+    weight: color.weight,
+    upstream: new Upstream(color.upstream, {
+      maxSocketAgeMs: config.upstream.maxSocketAgeMs,
+      resolveEveryMs: config.upstream.resolveEveryMs,
+      connectTimeoutMs: config.timeouts.connectMs,
+      trust: config.upstreamTls,
+      resolve: deps.resolve,
+      now: deps.upstreamNow,
+    }),
+  }))
+  const weighted = routes.filter((route) => route.weight > 0).map((route) => route.name)
+  const ejection = new Ejection(weighted, { after: config.eject.after, forMs: config.eject.forMs, now })
+  const stats = new Stats(routes, now)
+  ejection.onEject((color, failures) => {
+    const where = site.prefix === '' ? '' : ` (site ${site.name})`
+    deps.logger.warn(
+      { site: site.name, color, failures, for_ms: config.eject.forMs },
+      `${color}${where} ejected for ${config.eject.forMs} ms after ${failures} connect failures in a row`,
+    )
+    metrics.ejected(site.name, color)
+    stats.ejected(color)
+  })
+  const router = createRouter(routes, {
+    rand: deps.rand,
+    ejection,
+    sticky: site.sticky,
+    overrideHeader: site.overrideHeader,
+  })
+  const events = siteEvents(site.name, metrics, stats, ejection)
+  const forwardOptions: ForwardOptions = {
+    ...forwardingOptions(config, deps.logger, site.name, events),
+    basicAuth: site.users !== undefined,
+    failover: site.failover ? (from) => router.weighted(from) : undefined,
+    stickyCookie: (color) => stickyCookie(site.sticky.cookie, color, site.sticky.ttlMs),
+  }
+  const auth = site.users && createBasicAuth(site.users, deps.passwords())
+  return {
+    name: site.name,
+    config: site,
+    router,
+    http: createHttpForwarder(forwardOptions),
+    ws: createWsForwarder(forwardOptions),
+    forwardOptions,
+    auth,
+    stats,
+    ejection,
+    close: () => routes.forEach((route) => route.upstream.close()),
+  }
+}
+
+/** Who hears what forwarding reports for this site: the shared metrics (under its name), its stats, its ejection. */
+function siteEvents(site: string, metrics: Metrics, stats: Stats, ejection: Ejection): ProxyEvents {
+  return {
+    started: () => metrics.started(),
+    done(record) {
+      metrics.done(record)
+      stats.done(record)
+    },
+    upstreamFailed(color, reason) {
+      metrics.upstreamFailed(site, color, reason)
+      if (CONNECT_FAILURES.has(reason)) ejection.connectFailed(color)
+    },
+    upstreamAnswered: (color) => ejection.answered(color),
+    failedOver: (from, to) => metrics.failedOver(site, from, to),
+  }
+}
+
+/** What every site's forwarding shares, and what refusals before any site is chosen use (`none`). */
+export function forwardingOptions(
+  config: Config,
+  logger: Logger,
+  site: string,
+  events: ProxyEvents,
+): ForwardOptions {
+  const { timeouts } = config
+  return {
+    site,
+    colorHeader: config.colorHeader,
+    preserveHost: config.preserveHost,
+    timeouts: {
+      connectMs: timeouts.connectMs,
+      serverMs: timeouts.serverMs,
+      serverIdleMs: timeouts.serverIdleMs,
+      tunnelMs: timeouts.tunnelMs,
+    },
+    logger,
+    now: performance.now.bind(performance),
+    events,
+  }
+}
