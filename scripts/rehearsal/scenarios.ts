@@ -41,30 +41,50 @@ async function rehearse(
   options: ScenarioOptions,
   setup: (front: Front, cleanup: (fn: () => Promise<unknown>) => void) => Promise<void>,
   steps: { name: string; expected: Record<string, number>; run: () => Promise<boolean> }[],
-  /** The replicas' TLS listener is what the front routes to, and the clients trust this CA. */
-  tls?: { ca: string },
+  more: {
+    /** The replicas' TLS listener is what the front routes to, and the clients trust this CA. */
+    tls?: { ca: string }
+    /** One load per site, on these paths; shares are then reported as `<site> <color>`. */
+    sites?: string[]
+  } = {},
 ): Promise<ScenarioReport> {
   const cleanups: (() => Promise<unknown>)[] = []
+  const { tls, sites } = more
   const front = new Front(tls !== undefined)
   await front.listen()
   cleanups.push(() => front.close())
   try {
     await setup(front, (fn) => cleanups.push(fn))
-    const load = new Load({ url: front.url, clients: options.clients, slowEvery: 10, ca: tls?.ca })
-    load.start()
+    const loads = (sites ?? ['']).map((site) => ({
+      site,
+      load: new Load({ url: `${front.url}${site}`, clients: options.clients, slowEvery: 10, ca: tls?.ca }),
+    }))
+    for (const { load } of loads) load.start()
     const report: ScenarioReport = { scenario, steps: [], requests: 0, failures: 0, retries: 0, failed: [] }
+    const total = (key: 'requests' | 'failures' | 'retries') =>
+      loads.reduce((sum, { load }) => sum + load.report[key], 0)
     for (const step of steps) {
       const applied = await step.run()
-      load.phase()
-      await load.answers(options.answersPerStep)
-      const observed = Object.fromEntries(load.phase())
+      for (const { load } of loads) load.phase()
+      await Promise.all(loads.map(({ load }) => load.answers(options.answersPerStep)))
+      const observed = Object.fromEntries(
+        loads.flatMap(({ site, load }) =>
+          [...load.phase()].map(([color, share]) => [sites ? `${site.slice(1)} ${color}` : color, share]),
+        ),
+      )
       report.steps.push({ name: step.name, expected: step.expected, observed, applied })
       const split = Object.entries(observed).map(([color, share]) => `${color} ${share}%`)
       options.timeline(
-        `after "${step.name}": ${split.join(', ')}; so far ${load.report.requests} requests, ${load.report.failures} failed, ${load.report.retries} retried`,
+        `after "${step.name}": ${split.join(', ')}; so far ${total('requests')} requests, ${total('failures')} failed, ${total('retries')} retried`,
       )
     }
-    Object.assign(report, await load.stop())
+    for (const { load } of loads) {
+      const { requests, failures, retries, failed } = await load.stop()
+      report.requests += requests
+      report.failures += failures
+      report.retries += retries
+      report.failed.push(...failed)
+    }
     return report
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup()
@@ -232,7 +252,62 @@ export function httpsScenario(options: ScenarioOptions): Promise<ScenarioReport>
         run: () => update({ GREEN: green }, 'stop-first')(),
       },
     ],
-    { ca: site.cert },
+    { tls: { ca: site.cert } },
+  )
+}
+
+/**
+ * SITES: two sites behind the same 3 replicas (shop on /shop, api on /api, both STRIP_PATH); api goes
+ * blue → 4:1 canary → all green while shop, untouched, must stay blue throughout.
+ */
+export function sitesScenario(options: ScenarioOptions): Promise<ScenarioReport> {
+  let proxy: Service
+  let env: Record<string, string> = {}
+  let api = { blue: '', green: '' }
+  const update = (more: Record<string, string>, order: Order) => () =>
+    proxy.update({ ...env, ...more }, order)
+  return rehearse(
+    'two sites: a canary on api, shop untouched (3 proxy replicas)',
+    options,
+    async (front, cleanup) => {
+      const shop = await backend('shop-v1', {}, cleanup)
+      const shopNext = await backend('shop-v2', { V2: '1' }, cleanup)
+      api = {
+        blue: await backend('api-v1', {}, cleanup),
+        green: await backend('api-v2', { V2: '1' }, cleanup),
+      }
+      proxy = new Service('proxy', 'colorproxy', front, {
+        readyWithinMs: READY_WITHIN_MS,
+        timeline: options.timeline,
+      })
+      cleanup(() => proxy.remove())
+      // Shop has a green waiting at weight 0: only an update could move its traffic.
+      env = {
+        ...PROXY_ENV,
+        SITES: 'shop,api',
+        ...{ SHOP_PATHS: '/shop', SHOP_STRIP_PATH: 'true', SHOP_BLUE: shop, SHOP_GREEN: shopNext },
+        ...{ SHOP_GREEN_WEIGHT: '0', API_PATHS: '/api', API_STRIP_PATH: 'true', API_BLUE: api.blue },
+      }
+      await proxy.create(env, 3)
+    },
+    [
+      { name: 'blue', expected: { 'shop blue': 100, 'api blue': 100 }, run: async () => true },
+      {
+        name: 'api canary 4:1 (start-first)',
+        expected: { 'shop blue': 100, 'api blue': 80, 'api green': 20 },
+        run: () =>
+          update({ API_GREEN: api.green, API_BLUE_WEIGHT: '4', API_GREEN_WEIGHT: '1' }, 'start-first')(),
+      },
+      {
+        name: 'api all green (stop-first)',
+        expected: { 'shop blue': 100, 'api green': 100 },
+        run: () => {
+          const { API_BLUE: _blue, ...rest } = env
+          return proxy.update({ ...rest, API_GREEN: api.green }, 'stop-first')
+        },
+      },
+    ],
+    { sites: ['/shop', '/api'] },
   )
 }
 
@@ -272,4 +347,5 @@ export const SCENARIOS = {
   'bad-env': badEnvScenario,
   backend: backendScenario,
   https: httpsScenario,
+  sites: sitesScenario,
 }

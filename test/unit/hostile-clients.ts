@@ -92,7 +92,8 @@ t.test("a client's X-Forwarded-* never reach the backend from an untrusted peer"
   await exchange(
     proxy.port,
     'GET / HTTP/1.1\r\nHost: good.example\r\nX-Forwarded-Host: evil\r\nX-Forwarded-Proto: https\r\n' +
-      'X-Forwarded-For: 203.0.113.9\r\nX-Forwarded-Port: 443\r\nConnection: close\r\n\r\n',
+      'X-Forwarded-For: 203.0.113.9\r\nX-Forwarded-Port: 443\r\nX-Forwarded-Prefix: /evil\r\n' +
+      'X_Forwarded_Prefix: /evil\r\nConnection: close\r\n\r\n',
   )
   const lines = headLines(upstream.connections[0] as string).map((line) => line.toLowerCase())
   t.same(
@@ -105,6 +106,24 @@ t.test("a client's X-Forwarded-* never reach the backend from an untrusted peer"
     ],
   )
   t.notMatch(upstream.connections[0], /evil|203\.0\.113\.9|https|443/)
+  // STRIP_PATH's prefix is colorproxy's: a client's, or a Connection token, neither forges nor removes it.
+  const sited = await startColorProxy(t, {
+    SITES: 'api',
+    API_PATHS: '/api',
+    API_STRIP_PATH: 'true',
+    API_BLUE: upstream.url,
+  })
+  await exchange(
+    sited.port,
+    'GET /api/x HTTP/1.1\r\nHost: good.example\r\nX-Forwarded-Prefix: /evil\r\n' +
+      'Connection: close, x-forwarded-prefix\r\n\r\n',
+  )
+  const stripped = headLines(upstream.connections[1] as string)
+  t.equal(stripped[0], 'GET /x HTTP/1.1')
+  t.same(
+    stripped.filter((line) => /^x-forwarded-prefix:/i.test(line)),
+    ['x-forwarded-prefix: /api'],
+  )
 })
 
 t.test(
@@ -127,6 +146,21 @@ t.test(
       'x-forwarded-port': '443',
     })
     t.match(await proxy.line((l) => l.msg === 'request'), { client: '203.0.113.9' })
+    const sited = await startColorProxy(t, {
+      SITES: 'api',
+      API_PATHS: '/v2/api',
+      API_STRIP_PATH: 'true',
+      API_BLUE: up.url,
+      TRUSTED_PROXIES: '127.0.0.1',
+    })
+    await get(`${sited.url}/v2/api/x`, { headers: { 'X-Forwarded-Prefix': '/shop/' } })
+    t.match(up.requests[1], { url: '/x', headers: { 'x-forwarded-prefix': '/shop/v2/api' } })
+    await get(`${sited.url}/v2/api/x`, { headers: { 'X-Forwarded-Prefix': '/outer' } })
+    t.match(
+      up.requests[2]?.headers,
+      { 'x-forwarded-prefix': '/outer/v2/api' },
+      "a trusted proxy's prefix comes first",
+    )
   },
 )
 
