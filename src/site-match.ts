@@ -158,6 +158,6 @@ export function serves(site: {
   paths: readonly string[]
   prefix: string
 }): string {
-  if (site.prefix === '') return 'what no other site serves'
+  if (site.prefix === '') return 'every host and path no other site serves'
   return `${site.hosts?.join(', ') ?? 'any host'} ${site.paths.join(', ')}`
 }

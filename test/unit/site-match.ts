@@ -119,7 +119,7 @@ t.test('hosts and paths as the matcher reads them', async (t) => {
   t.same(pathSegments('/a//b%2Fc/%7e?x/y'), ['a', 'b%2Fc', '~'])
   t.equal(serves({ hosts: undefined, paths: ['/api'], prefix: 'API_' }), 'any host /api')
   t.equal(serves({ hosts: ['a.test', '*.b.test'], paths: ['/'], prefix: 'A_' }), 'a.test, *.b.test /')
-  t.equal(serves({ hosts: undefined, paths: ['/'], prefix: '' }), 'what no other site serves')
+  t.equal(serves({ hosts: undefined, paths: ['/'], prefix: '' }), 'every host and path no other site serves')
 })
 
 t.test('the config parsers refuse what would never match', async (t) => {
