@@ -181,6 +181,7 @@ async function main(): Promise<void> {
   const allCores = `0-${availableParallelism() - 1}`
   targets.push(await colorproxy('colorproxy WORKERS=2', allCores, backends, { WORKERS: '2' }))
   targets.push(...(await tlsTargets(backends)))
+  targets.push(...(await siteTargets(backends)))
   say(
     'targets: direct (straight to the blue backend), nginx (split_clients 4:1, Color, keepalive; one worker),\n' +
       '         colorproxy (LOG_LEVEL=warn), colorproxy log (the access log on, read through a pipe),\n' +
@@ -243,10 +244,40 @@ async function main(): Promise<void> {
     ['req/s https h1 colorproxy / nginx', 'colorproxy https', 'nginx https', (r) => r.requestsPerSecond],
     ['req/s https h2 colorproxy / nginx', 'colorproxy h2', 'nginx h2', (r) => r.requestsPerSecond],
     ['req/s colorproxy https / http', 'colorproxy https', 'colorproxy', (r) => r.requestsPerSecond],
+    ['req/s 50 sites / 1 site', 'colorproxy 50 sites', 'colorproxy 1 site', (r) => r.requestsPerSecond],
   ]
   for (const [label, a, b, of] of rows) {
     say(`| ${label} | ${connections.map((c) => ratio(a, b, c, of)).join(' | ')} |`)
   }
+}
+
+/**
+ * SITES: the same request (`/api/x`, a path site, so the host levels are missed first) to a proxy with
+ * that one site and to one with 49 others beside it (exact hosts, wildcards, paths): the matcher's cost.
+ */
+async function siteTargets(backends: { blue: number; green: number }): Promise<Target[]> {
+  const api = {
+    API_PATHS: '/api',
+    API_BLUE: `http://127.0.0.1:${backends.blue}`,
+    API_GREEN: `http://127.0.0.1:${backends.green}`,
+    API_BLUE_WEIGHT: '4',
+  }
+  const others: Record<string, string> = {}
+  for (let i = 1; i <= 49; i++) {
+    others[`S${i}_BLUE`] = `http://127.0.0.1:${backends.blue}`
+    if (i <= 35) others[`S${i}_HOSTS`] = `s${i}.bench.test,www.s${i}.bench.test`
+    else if (i <= 42) others[`S${i}_HOSTS`] = `*.w${i}.bench.test`
+    else others[`S${i}_PATHS`] = `/p${i},/api/v${i}`
+  }
+  const names = Array.from({ length: 49 }, (_, i) => `s${i + 1}`)
+  const one = await colorproxy('colorproxy 1 site', PROXY_CORE, backends, { SITES: 'api', ...api })
+  const fifty = await colorproxy('colorproxy 50 sites', PROXY_CORE, backends, {
+    SITES: [...names, 'api'].join(','),
+    ...others,
+    ...api,
+  })
+  say('site targets: GET /api/x to the site api, alone (1 site) or beside 49 others (50 sites)')
+  return [one, fifty].map((target) => ({ ...target, url: `${target.url}api/x` }))
 }
 
 /**
