@@ -1,4 +1,5 @@
-// The README's walkthrough and "Canary in practice", pasted into bash in order, print what the README says.
+// The README's walkthrough, "Canary in practice" and "Sites", pasted into bash in order, print what the README
+// says.
 // Ports are swapped for free ones (the same swap in every command); everything else is run as printed.
 // UPDATE_README=1 npx tap test/readme.ts runs them on the printed ports and writes what they printed back.
 import { readFileSync, writeFileSync } from 'node:fs'
@@ -9,9 +10,13 @@ import { root } from '../helpers/programs.js'
 import { consoleBlocks, linePattern, replay } from '../helpers/readme.js'
 
 const README = join(root, 'README.md')
-const SECTIONS = ['The sillyproxy walkthrough, with colorproxy', 'Canary in practice']
+const SECTIONS = [
+  'The sillyproxy walkthrough, with colorproxy',
+  'Canary in practice',
+  'Sites: several services behind one edge',
+]
 // The walkthrough's Swarm commands are not for this machine: its local part starts at the first `export`.
-const PRINTED_PORTS = ['7999', '7998', '7997', '8080', '8081']
+const PRINTED_PORTS = ['7999', '7998', '7997', '8080', '8081', '9001', '9002', '9003', '9004']
 
 t.test("the README's local walkthrough and canary commands print what the README says", async (t) => {
   const update = process.env.UPDATE_README === '1'
@@ -24,7 +29,7 @@ t.test("the README's local walkthrough and canary commands print what the README
   const ports = new Map<string, string>()
   for (const port of PRINTED_PORTS) ports.set(port, update ? port : String(await refusedPort()))
   const swap = (text: string) =>
-    text.replace(/\b(7999|7998|7997|8080|8081)\b/g, (port) => ports.get(port) as string)
+    text.replace(new RegExp(`\\b(${PRINTED_PORTS.join('|')})\\b`, 'g'), (port) => ports.get(port) as string)
   const outputs = await replay(
     steps.map((step) => swap(step.command)),
     { PORT: ports.get('8080') as string, ADMIN_PORT: ports.get('8081') as string },

@@ -210,3 +210,55 @@ t.test('per site over HTTP/2 (:authority) and WebSockets (STRIP_PATH)', async (t
   client.close()
   t.same(wsPaths, ['/feed?x=1 /live'])
 })
+
+t.test('per site: a dead color is ejected and failed over in its own site only', async (t) => {
+  const { refusedPort } = await import('../helpers/net.js')
+  const dead = `http://127.0.0.1:${await refusedPort()}`
+  const [shopBlue, apiGreen] = (await Promise.all(['shop-blue', 'api-green'].map(named))) as [
+    Backend,
+    Backend,
+  ]
+  const proxy = await startColorProxy(t, {
+    SITES: 'shop,api',
+    SHOP_HOSTS: 'shop.test',
+    SHOP_BLUE: shopBlue.url,
+    SHOP_GREEN: dead,
+    SHOP_GREEN_WEIGHT: '0',
+    SHOP_FAILOVER: 'false',
+    API_HOSTS: 'api.test',
+    API_BLUE: dead,
+    API_GREEN: apiGreen.url,
+    EJECT_AFTER: '2',
+  })
+  for (let i = 0; i < 6; i++) {
+    t.equal(
+      (await get(proxy.url, { headers: { host: 'api.test', 'x-i': String(i) } })).status,
+      200,
+      'api fails over',
+    )
+  }
+  const forced = await get(proxy.url, { headers: { host: 'shop.test' } })
+  t.equal(forced.status, 200, "shop's blue is untouched")
+  const metrics = (await get(`${proxy.admin}/metrics`)).body
+  t.match(metrics, /^colorproxy_color_ejected\{site="api",color="blue"\} 1$/m)
+  t.match(metrics, /^colorproxy_color_ejected\{site="shop",color="blue"\} 0$/m)
+  t.match(metrics, /^colorproxy_ejections_total\{site="api",color="blue"\} 1$/m)
+  t.match(metrics, /^colorproxy_failovers_total\{site="api",from="blue",to="green"\} [1-9]/m)
+  t.match(
+    proxy.lines.find((line) => line.msg?.toString().includes('ejected')),
+    {
+      site: 'api',
+      color: 'blue',
+      msg: /^blue \(site api\) ejected for 10000 ms/,
+    },
+  )
+  const stats = JSON.parse((await get(`${proxy.admin}/stats.json`)).body)
+  t.match(stats.sites, [
+    { site: 'shop', serves: 'shop.test /', colors: [{ name: 'blue', ejected: false }, { name: 'green' }] },
+    {
+      site: 'api',
+      serves: 'api.test /',
+      colors: [{ name: 'blue', ejected: true, ejections: 1 }, { name: 'green' }],
+    },
+  ])
+})

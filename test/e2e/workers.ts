@@ -43,6 +43,31 @@ t.test(
   },
 )
 
+t.test('WORKERS=2 with SITES: each site merged on its own across the workers', async (t) => {
+  const shop = await recordingUpstream(t)
+  const api = await recordingUpstream(t)
+  const proxy = await startProxy(t, {
+    SITES: 'shop,api',
+    SHOP_HOSTS: 'shop.test',
+    SHOP_BLUE: shop.url,
+    API_PATHS: '/api',
+    API_GREEN: api.url,
+    WORKERS: '2',
+  })
+  for (let i = 0; i < 6; i++) t.equal((await get(proxy.url, { headers: { host: 'shop.test' } })).status, 200)
+  for (let i = 0; i < 4; i++) t.equal((await get(`${proxy.url}/api/${i}`)).status, 200)
+  t.equal((await get(`${proxy.url}/elsewhere`)).status, 404)
+  const stats = JSON.parse((await get(`${proxy.admin}/stats.json`)).body)
+  t.equal(stats.requests, 10, 'a 404 is no site’s request')
+  t.match(stats.sites, [
+    { site: 'shop', requests: 6, colors: [{ name: 'blue', requests: 6 }] },
+    { site: 'api', requests: 4, colors: [{ name: 'green', requests: 4 }] },
+  ])
+  const metrics = (await get(`${proxy.admin}/metrics`)).body
+  t.match(metrics, /^colorproxy_requests_total\{site="shop",color="blue",code="200"\} 6$/m)
+  t.match(metrics, /^colorproxy_requests_total\{site="none",color="none",code="404"\} 1$/m)
+})
+
 t.test('WORKERS=2 and SIGTERM: readyz 503 at once, the request in flight gets 200, exit 0', async (t) => {
   const up = await recordingUpstream(t, (_req, res) => {
     setTimeout(() => res.end('slow but fine'), 1000)
