@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // myapp: the demo backend. Answers every GET with its name and the Color header it received:
 //   text/plain "<color> <name>\n", or with V2 set, text/html "\n<h1><name> (<color>)</h1>\n".
+// To play a bad release: FAIL_PERCENT answers that share of requests with a 500, DELAY_MS delays every answer.
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { hostname } from 'node:os'
@@ -28,6 +29,14 @@ try {
 } catch (error) {
   fail(`bad port or SHUTDOWN_TIMEOUT: ${(error as Error).message}`)
 }
+const failPercent = Number(env.FAIL_PERCENT ?? 0)
+if (!/^\d{1,3}(\.\d+)?$/.test(env.FAIL_PERCENT ?? '0') || failPercent > 100) {
+  fail('FAIL_PERCENT must be a number from 0 to 100')
+}
+const delayMs = Number(env.DELAY_MS ?? 0)
+if (!/^\d{1,5}$/.test(env.DELAY_MS ?? '0') || delayMs > MAX_DELAY_MS) {
+  fail(`DELAY_MS must be whole milliseconds from 0 to ${MAX_DELAY_MS}`)
+}
 const level = (env.LOG_LEVEL ?? 'info') as LogLevel
 if (!LOG_LEVELS.includes(level)) fail(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`)
 
@@ -40,13 +49,20 @@ const drainer = createDrainer(server)
 server.on('request', (req, res) => {
   const color = typeof req.headers.color === 'string' ? req.headers.color : 'unknown'
   logger.info({ method: req.method, path: req.url, remote: req.socket.remoteAddress, color }, 'request')
-  const page = renderPage({ name, color, v2 })
+  const failed = failPercent > 0 && Math.random() * 100 < failPercent
+  const page = failed
+    ? { type: 'text/plain; charset=utf-8', body: `500 ${name} failed (FAIL_PERCENT)\n` }
+    : renderPage({ name, color, v2 })
   const answer = () => {
-    res.writeHead(200, { 'content-type': page.type, 'content-length': Buffer.byteLength(page.body) })
+    res.writeHead(failed ? 500 : 200, {
+      'content-type': page.type,
+      'content-length': Buffer.byteLength(page.body),
+    })
     res.end(page.body)
   }
-  // `?delay=300` answers after 300 ms (at most 10 s): slow requests for rollout rehearsals.
-  const delay = Math.min(MAX_DELAY_MS, Number(/[?&]delay=(\d+)/.exec(req.url ?? '')?.[1] ?? 0))
+  // `?delay=300` answers after 300 ms (at most 10 s): slow requests for rollout rehearsals. DELAY_MS adds to it.
+  const asked = Number(/[?&]delay=(\d+)/.exec(req.url ?? '')?.[1] ?? 0)
+  const delay = Math.min(MAX_DELAY_MS, asked + delayMs)
   if (delay > 0) setTimeout(answer, delay)
   else answer()
 })

@@ -1,4 +1,5 @@
 // The demo backend as a child process, byte for byte as sillyproxy's myapp.
+import http from 'node:http'
 import { hostname } from 'node:os'
 import t from 'tap'
 import { get } from '../helpers/net.js'
@@ -93,4 +94,30 @@ t.test('?delay=<ms> answers the same page later', async (t) => {
   const began = performance.now()
   t.equal((await get(`${url}/?delay=300`)).body, 'unknown slow\n')
   t.ok(performance.now() - began >= 290, 'it waited')
+})
+
+t.test('FAIL_PERCENT and DELAY_MS play a bad release; bad values exit 78', async (t) => {
+  const broken = await startMyapp(t, { HOSTNAME: 'bad', FAIL_PERCENT: '100', DELAY_MS: '200' })
+  const began = performance.now()
+  const answer = await get(broken.url)
+  t.ok(performance.now() - began >= 190, 'DELAY_MS delays every answer')
+  t.match(answer, { status: 500, body: '500 bad failed (FAIL_PERCENT)\n' })
+  const some = await startMyapp(t, { FAIL_PERCENT: '50' })
+  const agent = new http.Agent({ keepAlive: true })
+  const statuses: number[] = []
+  for (let i = 0; i < 200; i++) statuses.push((await get(some.url, { agent })).status)
+  agent.destroy()
+  const failures = statuses.filter((status) => status === 500).length
+  t.ok(failures > 60 && failures < 140, `about half fail: ${failures} of 200`)
+  t.equal(failures + statuses.filter((status) => status === 200).length, 200)
+  for (const env of [
+    { FAIL_PERCENT: '101' },
+    { FAIL_PERCENT: 'x' },
+    { DELAY_MS: '-1' },
+    { DELAY_MS: '20000' },
+  ]) {
+    const bad = start(t, MYAPP, { PORT: '0', ...env })
+    t.equal((await bad.exit).code, 78, JSON.stringify(env))
+    t.match(bad.stderr(), /^myapp: (FAIL_PERCENT|DELAY_MS) must be/)
+  }
 })
