@@ -110,12 +110,13 @@ t.test('FAIL_PERCENT and DELAY_MS play a bad release; bad values exit 78', async
   const failures = statuses.filter((status) => status === 500).length
   t.ok(failures > 60 && failures < 140, `about half fail: ${failures} of 200`)
   t.equal(failures + statuses.filter((status) => status === 200).length, 200)
-  for (const env of [
+  const bads: Record<string, string>[] = [
     { FAIL_PERCENT: '101' },
     { FAIL_PERCENT: 'x' },
     { DELAY_MS: '-1' },
     { DELAY_MS: '20000' },
-  ]) {
+  ]
+  for (const env of bads) {
     const bad = start(t, MYAPP, { PORT: '0', ...env })
     t.equal((await bad.exit).code, 78, JSON.stringify(env))
     t.match(bad.stderr(), /^myapp: (FAIL_PERCENT|DELAY_MS) must be/)
