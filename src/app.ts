@@ -39,6 +39,8 @@ export interface App {
   stats(): Promise<SitesSnapshot>
   /** This process's stats and ejected colors per site, for a cluster primary to merge. */
   statsState(): { state: StatsState; ejected: string[] }[]
+  /** CANARY_ABORT_HEALTH: some site's canary has aborted (then /healthz answers 503). */
+  canaryAborted(): boolean
   /** Closes every upstream's pooled connections and the password worker. */
   close(): void
 }
@@ -54,10 +56,11 @@ export function createApp(config: Config, deps: Dependencies): App {
       ejected: () => ejectedNow.get(site.name)?.() ?? [],
     })),
   )
+  const mirrors = { inFlight: 0, max: config.mirrorMaxInFlight }
   let checker: PasswordChecker | undefined
   const passwords = () => (checker ??= createPasswordChecker())
   const sites: Site[] = config.sites.map((site) =>
-    createSite(config, site, { ...deps, metrics, passwords, now, upstreamNow: deps.now }),
+    createSite(config, site, { ...deps, metrics, passwords, mirrors, now, upstreamNow: deps.now }),
   )
   for (const site of sites) ejectedNow.set(site.name, () => site.ejection.ejected())
   const fallback = sites.find((site) => site.config.prefix === '')
@@ -94,6 +97,7 @@ export function createApp(config: Config, deps: Dependencies): App {
           snapshot: site.stats.snapshot(site.ejection.ejected()),
         })),
       ),
+    canaryAborted: () => sites.some((site) => site.rollout?.status().state === 'aborted'),
     statsState: () => sites.map((site) => ({ state: site.stats.state(), ejected: site.ejection.ejected() })),
     close() {
       sites.forEach((site) => site.close())

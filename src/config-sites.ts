@@ -2,9 +2,11 @@
 // one site, `default`, read from the unprefixed variables exactly as before; with SITES each site's
 // variables carry its prefix (`SHOP_BLUE`), fall back to the global ones where the table says so, and the
 // unprefixed colors, when set, are the default site. Every collision and ambiguity is a problem here.
+import type { CanaryRules } from './canary.js'
 import {
   COLOR_URL,
   COLOR_WEIGHT,
+  FIXED,
   FIXED_NAMES,
   pattern,
   type Values,
@@ -42,6 +44,10 @@ export interface SiteConfig {
   failover: boolean
   /** USERS: hash by user name, for basic auth; undefined: off. */
   users: ReadonlyMap<string, string> | undefined
+  /** CANARY: the color rolled out in judged steps, and the rules; undefined: off. */
+  canary: { color: string; rules: CanaryRules } | undefined
+  /** MIRROR: the color that gets copies of bodiless GET/HEAD requests, and what share; undefined: off. */
+  mirror: { color: string; percent: number } | undefined
 }
 
 export interface ConfigProblem {
@@ -69,6 +75,14 @@ const SITE_SETTINGS = [
   'OVERRIDE_HEADER',
   'FAILOVER',
   'USERS',
+  'CANARY',
+  'CANARY_STEPS',
+  'CANARY_INTERVAL',
+  'CANARY_MAX_ERROR_RATE',
+  'CANARY_MAX_P99',
+  'CANARY_MIN_REQUESTS',
+  'MIRROR',
+  'MIRROR_PERCENT',
 ]
 
 /** Every site, the default one first; problems and warnings are added to. */
@@ -86,7 +100,14 @@ export function readSites(
   // With SITES, the unprefixed colors are optional: set, they are the default site.
   if (values.SITES === undefined || read.anyUpstream) {
     if (values.COLORS !== undefined) checkColors(colors, read, '', problems)
-    sites.push({ ...globalSettings(values), name: 'default', prefix: '', colors: read.colors })
+    const own = (suffix: string) => (values as Record<string, unknown>)[suffix]
+    sites.push({
+      ...globalSettings(values),
+      name: 'default',
+      prefix: '',
+      colors: read.colors,
+      ...rollout('', read.colors, own as Own, problems, () => true),
+    })
   }
   checkSiteNames(named, values, reader, problems)
   for (const name of named) sites.push(readSite(name, values, reader, problems, warnings))
@@ -120,11 +141,12 @@ function readSite(
 ): SiteConfig {
   const prefix = `${colorVariable(name)}_`
   const global = globalSettings(values)
-  /** The site's own value, or the global one when the site does not set it. */
+  /** The site's own value (read by the global variable's parser), or the global one when it is unset. */
   const own = <T>(suffix: string, fallback: T): T => {
     const variable = `${prefix}${suffix}`
     const raw = reader.text(variable)
-    const entry = pattern(`<SITE>_${suffix}`) as VariableSpec<T>
+    const entry = (FIXED.find((fixed) => fixed.name === suffix) ??
+      pattern(`<SITE>_${suffix}`)) as VariableSpec<T>
     return raw === undefined ? fallback : (reader.value(variable, entry, raw) ?? fallback)
   }
   const colors = own('COLORS', values.COLORS ?? [])
@@ -143,7 +165,72 @@ function readSite(
     overrideHeader: own('OVERRIDE_HEADER', global.overrideHeader),
     failover: own('FAILOVER', global.failover),
     users: own('USERS', global.users),
+    ...rollout(
+      prefix,
+      read.colors,
+      (suffix) => own(suffix, (values as Record<string, unknown>)[suffix]),
+      problems,
+      (suffix) => reader.text(`${prefix}${suffix}`) !== undefined,
+    ),
   }
+}
+
+/** A setting by its global name (`CANARY_STEPS`), the site's own where it has one. */
+type Own = (suffix: string) => unknown
+
+/**
+ * CANARY and MIRROR for one site: each must name a color with an upstream, and a canary needs a baseline
+ * (another color with a weight above 0) to fall back on. A site that only inherits the global CANARY or
+ * MIRROR and cannot take it (no such color, no baseline) simply has none; its own variable must be right.
+ */
+function rollout(
+  prefix: string,
+  colors: readonly ColorConfig[],
+  own: Own,
+  problems: ConfigProblem[],
+  explicit: (suffix: string) => boolean,
+): Pick<SiteConfig, 'canary' | 'mirror'> {
+  const has = (color: string) => colors.some((one) => one.name === color)
+  const baseline = (canary: string) => colors.some((color) => color.name !== canary && color.weight > 0)
+  const fits = (color: string) => has(color) && baseline(color)
+  const taken = (suffix: string, ok: (color: string) => boolean) => {
+    const color = own(suffix) as string | undefined
+    return color !== undefined && (explicit(suffix) || ok(color)) ? color : undefined
+  }
+  const canary = taken('CANARY', fits)
+  const mirror = taken('MIRROR', has)
+  const result: Pick<SiteConfig, 'canary' | 'mirror'> = { canary: undefined, mirror: undefined }
+  if (canary !== undefined) {
+    if (!has(canary)) {
+      problems.push({
+        variable: `${prefix}CANARY`,
+        message: `${canary} has no upstream: set ${prefix}${colorVariable(canary)}`,
+      })
+    } else if (!baseline(canary)) {
+      problems.push({
+        variable: `${prefix}CANARY`,
+        message: `${canary} needs a baseline: another color with an upstream and a weight above 0`,
+      })
+    } else {
+      const rules = {
+        steps: own('CANARY_STEPS') as number[],
+        intervalMs: own('CANARY_INTERVAL') as number,
+        maxErrorRate: own('CANARY_MAX_ERROR_RATE') as number,
+        maxP99Ms: own('CANARY_MAX_P99') as number,
+        minRequests: own('CANARY_MIN_REQUESTS') as number,
+      }
+      result.canary = { color: canary, rules }
+    }
+  }
+  if (mirror !== undefined) {
+    if (has(mirror)) result.mirror = { color: mirror, percent: own('MIRROR_PERCENT') as number }
+    else
+      problems.push({
+        variable: `${prefix}MIRROR`,
+        message: `${mirror} has no upstream: set ${prefix}${colorVariable(mirror)}`,
+      })
+  }
+  return result
 }
 
 /** What the colors' variables say: the colors with an upstream, and what is worth a warning. */

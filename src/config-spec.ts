@@ -7,6 +7,9 @@
 import { LOG_FORMATS, LOG_LEVELS, parseDuration, parsePort } from '../lib/values.js'
 import {
   parseBoolean,
+  parseCanarySteps,
+  parseColorName,
+  parsePercent,
   parseCertificatePem,
   parseChoice,
   parseColorList,
@@ -40,6 +43,7 @@ export const GROUPS = [
   'TLS and HTTP/2',
   'Redirects and basic auth',
   'Sites',
+  'Progressive delivery',
   'Admin and processes',
 ] as const
 
@@ -554,6 +558,92 @@ export const VARIABLES = [
     type: 'as `USERS` (secret)',
     unset: '`USERS`',
     meaning: "The site's basic-auth users, in place of `USERS` (checked by the same worker thread).",
+  }),
+  spec({
+    name: 'CANARY',
+    parse: parseColorName,
+    group: 'Progressive delivery',
+    type: 'color name',
+    unset: 'off',
+    meaning:
+      'The color being rolled out, in steps it judges itself; the other colors with a weight are the baseline and share the rest by their weights. Each replica runs the steps from its own start and judges what it saw: no shared state. `<SITE>_CANARY` and the other `CANARY_` settings with a site prefix set them per site.',
+  }),
+  spec({
+    name: 'CANARY_STEPS',
+    parse: parseCanarySteps,
+    group: 'Progressive delivery',
+    type: 'comma list of whole percentages, rising',
+    default: '5,25,50,100',
+    meaning:
+      "The canary's share of new traffic at each step. A first step `0` sends it mirrored traffic only (`MIRROR`), judged before any user sees it.",
+  }),
+  spec({
+    name: 'CANARY_INTERVAL',
+    parse: duration,
+    group: 'Progressive delivery',
+    type: DURATION,
+    default: '1m',
+    meaning: 'Time at each step; the judgement is made at the end of each interval.',
+  }),
+  spec({
+    name: 'CANARY_MAX_ERROR_RATE',
+    parse: parsePercent,
+    group: 'Progressive delivery',
+    type: 'percent 0 – 100',
+    default: '1',
+    meaning:
+      "The share of the canary's answers in an interval that may be failures: a 5xx from its upstream or a 502/504 the proxy made for it (never a 4xx, a malformed request or a client that left). Above it: aborted.",
+  }),
+  spec({
+    name: 'CANARY_MAX_P99',
+    parse: duration,
+    group: 'Progressive delivery',
+    type: DURATION,
+    default: '1s',
+    meaning: "The canary's p99 latency in an interval may not exceed this; above it: aborted.",
+  }),
+  spec({
+    name: 'CANARY_MIN_REQUESTS',
+    parse: (input: string) => parseCount(input, { max: 1_000_000 }),
+    group: 'Progressive delivery',
+    type: 'whole number',
+    default: '20',
+    meaning:
+      'Fewer canary answers than this in an interval: the step is held for another interval, never advanced.',
+  }),
+  spec({
+    name: 'CANARY_ABORT_HEALTH',
+    parse: parseBoolean,
+    group: 'Progressive delivery',
+    type: 'boolean',
+    default: 'false',
+    meaning:
+      '`true`: after an abort, `/healthz` answers `503 canary aborted`, so a Swarm update with `--update-failure-action rollback` and an `--update-monitor` that covers the steps rolls the service back to its previous environment.',
+  }),
+  spec({
+    name: 'MIRROR',
+    parse: parseColorName,
+    group: 'Progressive delivery',
+    type: 'color name',
+    unset: 'off',
+    meaning:
+      'A color that gets a copy of bodiless `GET`/`HEAD` requests, sent after the real one; its answers are read and thrown away, never reach or delay a client, and are counted in `colorproxy_mirrored_total`. `<SITE>_MIRROR` per site.',
+  }),
+  spec({
+    name: 'MIRROR_PERCENT',
+    parse: parsePercent,
+    group: 'Progressive delivery',
+    type: 'percent 0 – 100',
+    default: '100',
+    meaning: 'The share of those requests that are copied.',
+  }),
+  spec({
+    name: 'MIRROR_MAX_IN_FLIGHT',
+    parse: (input: string) => parseCount(input, { min: 1, max: 100_000 }),
+    group: 'Progressive delivery',
+    type: 'whole number',
+    default: '100',
+    meaning: 'At most this many copies at once (per process); the rest are skipped and counted.',
   }),
   spec({
     name: 'ADMIN_PORT',

@@ -76,6 +76,10 @@ export interface Config {
   authRealm: string
   /** How https:// upstreams are checked (UPSTREAM_CA, UPSTREAM_TLS_VERIFY). */
   upstreamTls: { ca: string | undefined; verify: boolean }
+  /** CANARY_ABORT_HEALTH: after a canary aborts, /healthz answers 503 (a Swarm update then rolls back). */
+  canaryAbortHealth: boolean
+  /** MIRROR_MAX_IN_FLIGHT: mirrored copies at once, per process. */
+  mirrorMaxInFlight: number
   /** Basic auth on the admin listener except /healthz and /readyz (STATS_USER, STATS_PASS). */
   statsAuth: { user: string; pass: string } | undefined
   /** Things worth saying at startup that do not stop it (a weight left behind by `--env-rm GREEN`). */
@@ -285,6 +289,8 @@ function build(
     hstsSeconds: values.HSTS,
     authRealm: values.AUTH_REALM,
     upstreamTls: { ca: values.UPSTREAM_CA, verify: values.UPSTREAM_TLS_VERIFY },
+    canaryAbortHealth: values.CANARY_ABORT_HEALTH,
+    mirrorMaxInFlight: values.MIRROR_MAX_IN_FLIGHT,
     warnings,
   }
 }

@@ -16,7 +16,11 @@ const HELP = {
   ejections_total: 'Times a color left the split after EJECT_AFTER consecutive connect failures',
   client_requests_total:
     'Requests by how the client spoke: proto (http/1.1, http/1.0, h2) and tls (true, false)',
+  mirrored_total:
+    'Mirrored copies (MIRROR) by the status their color answered (0: no answer), or skipped past MIRROR_MAX_IN_FLIGHT',
 }
+
+const CANARY_STATES = ['progressing', 'holding', 'promoted', 'aborted'] as const
 
 /** The color label of a request no color could take (503). */
 const NO_COLOR = 'none'
@@ -37,6 +41,9 @@ export class Metrics {
   private readonly failovers: Counter<'site' | 'from' | 'to'>
   private readonly ejections: Counter<'site' | 'color'>
   private readonly protocols: Counter<'proto' | 'tls'>
+  private readonly mirroredCopies: Counter<'site' | 'color' | 'code'>
+  private readonly canaryShare: Gauge<'site' | 'color'>
+  private readonly canaryState: Gauge<'site' | 'color' | 'state'>
   private readonly inFlight: Gauge
 
   constructor(sites: readonly MetricsSite[]) {
@@ -49,6 +56,21 @@ export class Metrics {
     this.failovers = counter('failovers_total', ['site', 'from', 'to'])
     this.ejections = counter('ejections_total', ['site', 'color'])
     this.protocols = counter('client_requests_total', ['proto', 'tls'])
+    this.mirroredCopies = counter('mirrored_total', ['site', 'color', 'code'])
+    this.canaryShare = new Gauge({
+      name: 'colorproxy_canary_share_percent',
+      help: "The canary's share of new traffic now (CANARY), per site",
+      labelNames: ['site', 'color'],
+      registers,
+      aggregator: 'min',
+    })
+    this.canaryState = new Gauge({
+      name: 'colorproxy_canary_state',
+      help: "1 for the canary's state now (progressing, holding, promoted, aborted), 0 for the others",
+      labelNames: ['site', 'color', 'state'],
+      registers,
+      aggregator: 'max',
+    })
     this.duration = new Histogram({
       name: 'colorproxy_request_duration_seconds',
       help: 'Time from the request to the end of the answer, by color',
@@ -92,6 +114,15 @@ export class Metrics {
 
   ejected(site: string, color: string): void {
     this.ejections.inc({ site, color })
+  }
+
+  mirrored(site: string, color: string, code: number | 'skipped'): void {
+    this.mirroredCopies.inc({ site, color, code: String(code) })
+  }
+
+  canary(site: string, color: string, share: number, state: (typeof CANARY_STATES)[number]): void {
+    this.canaryShare.set({ site, color }, share)
+    for (const one of CANARY_STATES) this.canaryState.set({ site, color, state: one }, one === state ? 1 : 0)
   }
 
   async text(): Promise<{ type: string; body: string }> {

@@ -18,6 +18,10 @@ export interface RouterOptions {
   ejection?: Pick<Ejection, 'available' | 'refresh'>
   sticky?: StickyRule
   overrideHeader?: string
+  /** CANARY: changes whenever the weights do (the picker then reads them again). */
+  weightsVersion?: () => number
+  /** CANARY: an aborted canary keeps no cookie-sticky client (undefined: every color keeps its own). */
+  keeps?: (color: string) => boolean
 }
 
 export interface Router<T extends Weighted> {
@@ -32,7 +36,8 @@ export function createRouter<T extends Weighted>(
   options: RouterOptions = {},
 ): Router<T> {
   const sticky = options.sticky ?? { mode: 'off' }
-  const picker = createPicker(colors, options.rand ?? Math.random, options.ejection)
+  const picker = createPicker(colors, options.rand ?? Math.random, availability(options))
+  const keeps = options.keeps ?? (() => true)
   // Sticky and override requests reach a color whatever its weight, as long as it has an upstream.
   const byName = new Map(colors.map((color) => [color.name, color]))
   const named = (name: string | undefined): T | undefined =>
@@ -47,7 +52,7 @@ export function createRouter<T extends Weighted>(
       if (forced) return { route: forced, reason: 'override' }
       if (sticky.mode === 'cookie') {
         const kept = named(readCookie(req.headers.cookie, sticky.cookie))
-        if (kept) return { route: kept, reason: 'sticky' }
+        if (kept && keeps(kept.name)) return { route: kept, reason: 'sticky' }
         return { route: picker.pick(), reason: 'weighted', setCookie: true }
       }
       const key = hashKey(req, client)
@@ -57,6 +62,17 @@ export function createRouter<T extends Weighted>(
       }
       return { route: picker.pick(), reason: 'weighted' }
     },
+  }
+}
+
+/** Which colors take new traffic now: not ejected; rebuilt when an ejection or the canary's weights change. */
+function availability(options: RouterOptions): Pick<Ejection, 'available' | 'refresh'> | undefined {
+  const { ejection, weightsVersion } = options
+  if (weightsVersion === undefined) return ejection
+  return {
+    available: (color) => ejection?.available(color) ?? true,
+    // Two counters as one number: an ejection change or a weight change each makes it differ.
+    refresh: () => (ejection?.refresh() ?? 0) * 1_000_000 + weightsVersion(),
   }
 }
 

@@ -46,7 +46,12 @@ export function createService(config: Config, options: ServiceOptions): Service 
   // A worker never listens on the admin port: the primary owns it.
   const admin = options.worker
     ? undefined
-    : createAdminServer(config, { ready: () => ready, metrics: app.metricsText, stats: app.stats })
+    : createAdminServer(config, {
+        ready: () => ready,
+        metrics: app.metricsText,
+        stats: app.stats,
+        canaryAborted: app.canaryAborted,
+      })
 
   return {
     registry: app.registry,

@@ -13,12 +13,16 @@ import { createHttpForwarder, type HttpForwarder } from './forward-http.js'
 import { createWsForwarder, type WsForwarder } from './forward-ws.js'
 import type { Metrics } from './metrics.js'
 import { createRouter, type Router } from './router.js'
+import { createMirror, type Mirror } from './mirror.js'
+import { type Rollout, type RolloutOptions, startRollout } from './rollout.js'
 import { Stats } from './stats.js'
 import { type Resolver, Upstream } from './upstream.js'
 
 export interface SiteDependencies {
   logger: Logger
   metrics: Metrics
+  /** MIRROR_MAX_IN_FLIGHT's count, shared by every site's mirror. */
+  mirrors: { inFlight: number; max: number }
   /** The one password worker every site's USERS share. */
   passwords: () => PasswordChecker
   rand?: () => number
@@ -39,23 +43,14 @@ export interface Site {
   auth: BasicAuth | undefined
   stats: Stats
   ejection: Ejection
+  /** CANARY, running; undefined: none. */
+  rollout: Rollout | undefined
   close(): void
 }
 
 export function createSite(config: Config, site: SiteConfig, deps: SiteDependencies): Site {
   const { metrics, now } = deps
-  const routes = site.colors.map((color) => ({
-    name: color.name,
-    weight: color.weight,
-    upstream: new Upstream(color.upstream, {
-      maxSocketAgeMs: config.upstream.maxSocketAgeMs,
-      resolveEveryMs: config.upstream.resolveEveryMs,
-      connectTimeoutMs: config.timeouts.connectMs,
-      trust: config.upstreamTls,
-      resolve: deps.resolve,
-      now: deps.upstreamNow,
-    }),
-  }))
+  const routes = routesOf(config, site, deps)
   const weighted = routes.filter((route) => route.weight > 0).map((route) => route.name)
   const ejection = new Ejection(weighted, { after: config.eject.after, forMs: config.eject.forMs, now })
   const stats = new Stats(routes, now)
@@ -68,41 +63,114 @@ export function createSite(config: Config, site: SiteConfig, deps: SiteDependenc
     metrics.ejected(site.name, color)
     stats.ejected(color)
   })
+  const rollout =
+    site.canary && startRollout(site.canary, routes, rolloutOptions(site.name, site.canary.color, deps))
   const router = createRouter(routes, {
     rand: deps.rand,
     ejection,
     sticky: site.sticky,
     overrideHeader: site.overrideHeader,
+    weightsVersion: rollout?.version,
+    keeps: rollout && ((color) => color !== rollout.color || rollout.status().state !== 'aborted'),
   })
-  const events = siteEvents(site.name, metrics, stats, ejection)
+  const events = siteEvents(site.name, metrics, stats, ejection, rollout)
   const forwardOptions: ForwardOptions = {
     ...forwardingOptions(config, deps.logger, site.name, events),
     basicAuth: site.users !== undefined,
     failover: site.failover ? (from) => router.weighted(from) : undefined,
     stickyCookie: (color) => stickyCookie(site.sticky.cookie, color, site.sticky.ttlMs),
   }
-  const auth = site.users && createBasicAuth(site.users, deps.passwords())
+  const forward = createHttpForwarder(forwardOptions)
+  const mirror = mirrorFor(config, site, routes, deps, rollout)
   return {
     name: site.name,
     config: site,
     router,
-    http: createHttpForwarder(forwardOptions),
+    http: mirror
+      ? (req, res, admitted, decision) => {
+          forward(req, res, admitted, decision)
+          mirror(req, admitted, decision.route?.name)
+        }
+      : forward,
     ws: createWsForwarder(forwardOptions),
     forwardOptions,
-    auth,
+    auth: site.users && createBasicAuth(site.users, deps.passwords()),
     stats,
     ejection,
-    close: () => routes.forEach((route) => route.upstream.close()),
+    rollout,
+    close() {
+      rollout?.close()
+      routes.forEach((route) => route.upstream.close())
+    },
   }
 }
 
+/** Each color's route: its name, its weight (the canary's rollout changes it) and its upstream's pools. */
+function routesOf(config: Config, site: SiteConfig, deps: SiteDependencies) {
+  return site.colors.map((color) => ({
+    name: color.name,
+    weight: color.weight,
+    upstream: new Upstream(color.upstream, {
+      maxSocketAgeMs: config.upstream.maxSocketAgeMs,
+      resolveEveryMs: config.upstream.resolveEveryMs,
+      connectTimeoutMs: config.timeouts.connectMs,
+      trust: config.upstreamTls,
+      resolve: deps.resolve,
+      now: deps.upstreamNow,
+    }),
+  }))
+}
+
+function rolloutOptions(site: string, color: string, deps: SiteDependencies): RolloutOptions {
+  return {
+    site,
+    logger: deps.logger,
+    now: deps.now,
+    changed: (status) => deps.metrics.canary(site, color, status.share, status.state),
+  }
+}
+
+/** MIRROR: copies for its color, counted, and told to the canary's figures (a dark launch judges them). */
+function mirrorFor(
+  config: Config,
+  site: SiteConfig,
+  routes: readonly Route[],
+  deps: SiteDependencies,
+  rollout: Rollout | undefined,
+): Mirror | undefined {
+  const route = site.mirror && routes.find((one) => one.name === site.mirror?.color)
+  if (site.mirror === undefined || route === undefined) return undefined
+  return createMirror(route, {
+    site: site.name,
+    percent: site.mirror.percent,
+    colorHeader: config.colorHeader,
+    preserveHost: config.preserveHost,
+    basicAuth: site.users !== undefined,
+    timeouts: config.timeouts,
+    rand: deps.rand ?? Math.random,
+    now: performance.now.bind(performance),
+    limit: deps.mirrors,
+    answered(code, record) {
+      deps.metrics.mirrored(site.name, route.name, code)
+      if (record) rollout?.done(record)
+    },
+  })
+}
+
 /** Who hears what forwarding reports for this site: the shared metrics (under its name), its stats, its ejection. */
-function siteEvents(site: string, metrics: Metrics, stats: Stats, ejection: Ejection): ProxyEvents {
+function siteEvents(
+  site: string,
+  metrics: Metrics,
+  stats: Stats,
+  ejection: Ejection,
+  rollout: Rollout | undefined,
+): ProxyEvents {
   return {
     started: () => metrics.started(),
     done(record) {
       metrics.done(record)
       stats.done(record)
+      rollout?.done(record)
     },
     upstreamFailed(color, reason) {
       metrics.upstreamFailed(site, color, reason)

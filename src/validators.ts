@@ -249,3 +249,30 @@ export function parseSitePaths(raw: string): string[] {
   if (new Set(keys).size !== keys.length) throw new Error('must not name a path twice')
   return paths
 }
+
+/** One color's name (CANARY, MIRROR): `green`. */
+export function parseColorName(raw: string): string {
+  const value = raw.trim()
+  if (!COLOR_NAME.test(value)) throw new Error('must be a color name such as green (a-z, 0-9, -)')
+  return value
+}
+
+/** A percentage from 0 to 100, decimals allowed: `1`, `0.5`. */
+export function parsePercent(raw: string): number {
+  const value = raw.trim()
+  if (!/^\d{1,3}(\.\d{1,3})?$/.test(value) || Number(value) > 100) {
+    throw new Error('must be a percentage from 0 to 100, such as 1 or 0.5')
+  }
+  return Number(value)
+}
+
+/** CANARY_STEPS: `5,25,50,100`, whole percentages that rise, the last at most 100 (a first 0: mirrored only). */
+export function parseCanarySteps(raw: string): number[] {
+  const steps = raw.split(',').map((step) => step.trim())
+  const numbers = steps.map(Number)
+  const rising = numbers.every((step, i) => i === 0 || step > (numbers[i - 1] as number))
+  if (steps.some((step) => !/^\d{1,3}$/.test(step)) || numbers.some((n) => n > 100) || !rising) {
+    throw new Error('must be whole percentages that rise, at most 100, such as 5,25,50,100')
+  }
+  return numbers
+}

@@ -210,7 +210,10 @@ t.test('reports every problem at once', async (t) => {
 
 t.test('no upstream at all says which variables to set', async (t) => {
   t.match(problems({}), [{ variable: 'BLUE, GREEN', message: /set at least one, e.g. BLUE=http/ }])
-  t.match(problems({ COLORS: 'canary' }), [{ variable: 'CANARY', message: /CANARY=/ }])
+  t.match(problems({ COLORS: 'beta' }), [{ variable: 'BETA', message: /BETA=/ }])
+  t.match(problems({ COLORS: 'blue,canary', BLUE: 'http://a' }), [
+    { variable: 'COLORS', message: "canary clashes with colorproxy's own variable CANARY" },
+  ])
 })
 
 t.test('at least one color with an upstream must have a weight above 0', async (t) => {
@@ -631,4 +634,56 @@ t.test('SITES: secrets in a site stay unsaid; a site that takes everything is a 
   t.notMatch(text, /hunter2|secret-plain-text/)
   const config = loadConfig({ ...BLUE, ...SITES, API_PATHS: '/' }, files())
   t.match(config.warnings, [/the site api answers every host and path: the default site .* gets no traffic/])
+})
+
+t.test('CANARY and MIRROR: read per site, and exit 78 without an upstream or a baseline', async (t) => {
+  const GREEN = { ...BLUE, GREEN: 'http://myapp-v2:8080' }
+  const config = loadConfig({ ...GREEN, CANARY: 'green', CANARY_STEPS: '0,10,100', MIRROR: 'green' }, files())
+  t.same(only(config).canary, {
+    color: 'green',
+    rules: { steps: [0, 10, 100], intervalMs: 60_000, maxErrorRate: 1, maxP99Ms: 1000, minRequests: 20 },
+  })
+  t.same(only(config).mirror, { color: 'green', percent: 100 })
+  t.same([config.canaryAbortHealth, config.mirrorMaxInFlight], [false, 100])
+  t.equal(only(loadConfig(GREEN, files())).canary, undefined)
+  const sited = loadConfig(
+    { ...SITES, CANARY: 'green', CANARY_INTERVAL: '5s', API_CANARY_MAX_P99: '300ms' },
+    files(),
+  )
+  t.match(
+    sited.sites.map((site) => site.canary),
+    [undefined, { color: 'green', rules: { intervalMs: 5000, maxP99Ms: 300 } }],
+  )
+  t.match(problems({ ...SITES, SHOP_CANARY: 'blue' }), [
+    { variable: 'SHOP_CANARY', message: /needs a baseline/ },
+  ])
+  const both = loadConfig({ ...SITES, SHOP_GREEN: 'http://g', CANARY: 'green' }, files())
+  t.same(
+    both.sites.map((site) => site.canary?.color),
+    ['green', 'green'],
+    'the global CANARY in every site that can take it',
+  )
+  t.match(problems({ ...GREEN, CANARY: 'red' }), [
+    { variable: 'CANARY', message: 'red has no upstream: set RED' },
+  ])
+  t.match(problems({ ...GREEN, GREEN_WEIGHT: '0', BLUE_WEIGHT: '1', CANARY: 'blue' }), [
+    { variable: 'CANARY', message: /needs a baseline/ },
+  ])
+  t.match(problems({ ...SITES, API_MIRROR: 'purple' }), [
+    { variable: 'API_MIRROR', message: 'purple has no upstream: set API_PURPLE' },
+  ])
+  for (const steps of ['10,5', '5,5', '0,101', 'a', '10,', '-1'])
+    t.match(
+      problems({ ...GREEN, CANARY: 'green', CANARY_STEPS: steps }),
+      [{ variable: 'CANARY_STEPS' }],
+      steps,
+    )
+  t.match(
+    problems({ ...GREEN, CANARY_MAX_ERROR_RATE: '101', MIRROR_PERCENT: 'x', MIRROR_MAX_IN_FLIGHT: '0' }),
+    [
+      { variable: 'CANARY_MAX_ERROR_RATE' },
+      { variable: 'MIRROR_PERCENT' },
+      { variable: 'MIRROR_MAX_IN_FLIGHT' },
+    ],
+  )
 })

@@ -1,0 +1,92 @@
+// MIRROR: a copy of bodiless GET and HEAD requests for one color, sent after the real request has gone
+// out. Its answer is read and thrown away: it never reaches a client, never delays one and never fails one.
+// At most MIRROR_MAX_IN_FLIGHT copies are out at once (shared by every site in the process); past that a
+// copy is skipped and counted. Each answer is counted, and told to the canary's figures for a dark launch.
+import type { IncomingMessage } from 'node:http'
+import type { Dispatcher } from 'undici'
+import type { Admitted, Route } from './exchange.js'
+import type { RequestRecord } from './events.js'
+import { attemptFields, joinPath, ownFields, requestFields, requestId } from './headers.js'
+
+export interface MirrorOptions {
+  site: string
+  percent: number
+  colorHeader: string
+  preserveHost: boolean
+  basicAuth: boolean
+  timeouts: { serverMs: number; serverIdleMs: number }
+  rand: () => number
+  now: () => number
+  /** Shared by every mirror in the process. */
+  limit: { inFlight: number; max: number }
+  /** A copy's answer: its status (0: no answer), for the metrics and the canary's figures. */
+  answered(code: number | 'skipped', record?: RequestRecord): void
+}
+
+export type Mirror = (req: IncomingMessage, admitted: Admitted, servedBy: string | undefined) => void
+
+export function createMirror(route: Route, options: MirrorOptions): Mirror {
+  const ours = ownFields(options.colorHeader, options.basicAuth)
+  const { limit } = options
+  return (req, admitted, servedBy) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return
+    if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) return
+    // The request already went to this color: a copy would only double its load.
+    if (servedBy === route.name || options.rand() * 100 >= options.percent) return
+    if (limit.inFlight >= limit.max) return options.answered('skipped')
+    limit.inFlight++
+    const start = options.now()
+    const base = requestFields(
+      req.rawHeaders,
+      req.headers.connection,
+      ours,
+      requestId(req.headers['x-request-id']),
+      admitted.forwarded,
+    )
+    const given = req.headers.host
+    const headers = attemptFields(base, {
+      host: options.preserveHost && given !== undefined ? given : route.upstream.host,
+      colorHeader: options.colorHeader,
+      color: route.name,
+      authorization: route.upstream.authorization,
+    })
+    const finish = (status: number) => {
+      limit.inFlight--
+      const durationMs = options.now() - start
+      const record: RequestRecord = {
+        site: options.site,
+        color: route.name,
+        status: status === 0 ? 502 : status,
+        durationMs,
+        via: 'weighted',
+        failure: undefined,
+        proto: 'http/1.1',
+        tls: false,
+      }
+      options.answered(status, record)
+    }
+    send(route, req.method as Dispatcher.HttpMethod, admitted.path, headers, options.timeouts).then(
+      finish,
+      () => finish(0),
+    )
+  }
+}
+
+async function send(
+  route: Route,
+  method: Dispatcher.HttpMethod,
+  path: string,
+  headers: string[],
+  timeouts: { serverMs: number; serverIdleMs: number },
+): Promise<number> {
+  const endpoint = await route.upstream.endpoint()
+  const answer = await endpoint.pool().request({
+    path: joinPath(endpoint.target.pathname, path),
+    method,
+    headers,
+    headersTimeout: timeouts.serverMs,
+    bodyTimeout: timeouts.serverIdleMs,
+  })
+  await answer.body.dump()
+  return answer.statusCode
+}
