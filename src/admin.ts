@@ -12,7 +12,7 @@ export interface AdminState {
   /** False once shutdown has begun: /readyz answers 503 so the orchestrator stops routing here. */
   ready(): boolean
   /** CANARY_ABORT_HEALTH: a canary aborted, so /healthz fails and a Swarm update rolls back. */
-  canaryAborted?(): boolean
+  canaryAborted?(): boolean | Promise<boolean>
   metrics(): Promise<{ type: string; body: string }>
   /** A promise: with WORKERS > 1 the primary asks every worker. */
   stats(): Promise<SitesSnapshot>
@@ -26,10 +26,14 @@ export function createAdminServer(config: Config, state: AdminState): Server {
   const view = JSON.stringify(configView(config), null, 2)
   const routes: Record<string, AdminRoute> = {
     // Liveness: the process runs; it does not depend on upstreams, so a dead backend never restarts us.
-    '/healthz': (_req, res) =>
-      config.canaryAbortHealth && state.canaryAborted?.()
-        ? text(res, 503, 'canary aborted\n')
-        : text(res, 200, 'ok\n'),
+    '/healthz': (_req, res) => {
+      const answer = (aborted: boolean) =>
+        aborted ? text(res, 503, 'canary aborted\n') : text(res, 200, 'ok\n')
+      const aborted = config.canaryAbortHealth && state.canaryAborted ? state.canaryAborted() : false
+      // WORKERS > 1 asks the workers; one that does not answer is no reason to call the process dead.
+      if (aborted instanceof Promise) aborted.then(answer, () => answer(false))
+      else answer(aborted)
+    },
     '/readyz': (_req, res) => (state.ready() ? text(res, 200, 'ready\n') : text(res, 503, 'shutting down\n')),
     '/config': (_req, res) => send(res, 200, 'application/json', `${view}\n`),
     '/metrics': (_req, res) => {

@@ -5,6 +5,7 @@
 import type { Registry } from 'prom-client'
 import type { Logger } from '../lib/logger.js'
 import { createPasswordChecker, type PasswordChecker } from './basic-auth.js'
+import type { CanaryView } from './canary.js'
 import type { Config } from './config.js'
 import type { Admitted, ForwardOptions } from './exchange.js'
 import { Metrics } from './metrics.js'
@@ -38,7 +39,7 @@ export interface App {
   metricsText(): Promise<{ type: string; body: string }>
   stats(): Promise<SitesSnapshot>
   /** This process's stats and ejected colors per site, for a cluster primary to merge. */
-  statsState(): { state: StatsState; ejected: string[] }[]
+  statsState(): { state: StatsState; ejected: string[]; canary?: CanaryView }[]
   /** CANARY_ABORT_HEALTH: some site's canary has aborted (then /healthz answers 503). */
   canaryAborted(): boolean
   /** Closes every upstream's pooled connections and the password worker. */
@@ -63,29 +64,14 @@ export function createApp(config: Config, deps: Dependencies): App {
     createSite(config, site, { ...deps, metrics, passwords, mirrors, now, upstreamNow: deps.now }),
   )
   for (const site of sites) ejectedNow.set(site.name, () => site.ejection.ejected())
-  const fallback = sites.find((site) => site.config.prefix === '')
-  const match = createSiteMatcher(
-    sites
-      .filter((site) => site !== fallback)
-      .map((site) => ({ hosts: site.config.hosts, paths: site.config.paths, site })),
-    fallback,
-  )
+  const route = router(sites)
   const none = forwardingOptions(config, deps.logger, 'none', {
     started: () => metrics.started(),
     done: (record) => metrics.done(record),
   })
   return {
     sites,
-    route(host, admitted) {
-      const found = match(host, admitted.path)
-      if (found === undefined) return undefined
-      const { site, prefix, depth } = found
-      if (!site.config.stripPath) return { site, admitted }
-      const path = stripSegments(admitted.path, depth)
-      const given = admitted.forwarded.prefix?.replace(/\/+$/, '') ?? ''
-      const forwarded = { ...admitted.forwarded, prefix: `${given}${prefix === '/' ? '' : prefix}` || '/' }
-      return { site, admitted: { ...admitted, path, clientPath: admitted.path, forwarded } }
-    },
+    route,
     forwardOptions: none,
     registry: metrics.registry,
     metricsText: () => metrics.text(),
@@ -95,13 +81,40 @@ export function createApp(config: Config, deps: Dependencies): App {
           name: site.name,
           serves: serves(site.config),
           snapshot: site.stats.snapshot(site.ejection.ejected()),
+          canary: site.rollout?.view(),
         })),
       ),
     canaryAborted: () => sites.some((site) => site.rollout?.status().state === 'aborted'),
-    statsState: () => sites.map((site) => ({ state: site.stats.state(), ejected: site.ejection.ejected() })),
+    statsState: () =>
+      sites.map((site) => ({
+        state: site.stats.state(),
+        ejected: site.ejection.ejected(),
+        canary: site.rollout?.view(),
+      })),
     close() {
       sites.forEach((site) => site.close())
       checker?.close()
     },
+  }
+}
+
+/** The site for a host and path, and the request as it will be forwarded (STRIP_PATH, X-Forwarded-Prefix). */
+function router(sites: readonly Site[]): App['route'] {
+  const fallback = sites.find((site) => site.config.prefix === '')
+  const match = createSiteMatcher(
+    sites
+      .filter((site) => site !== fallback)
+      .map((site) => ({ hosts: site.config.hosts, paths: site.config.paths, site })),
+    fallback,
+  )
+  return (host, admitted) => {
+    const found = match(host, admitted.path)
+    if (found === undefined) return undefined
+    const { site, prefix, depth } = found
+    if (!site.config.stripPath) return { site, admitted }
+    const path = stripSegments(admitted.path, depth)
+    const given = admitted.forwarded.prefix?.replace(/\/+$/, '') ?? ''
+    const forwarded = { ...admitted.forwarded, prefix: `${given}${prefix === '/' ? '' : prefix}` || '/' }
+    return { site, admitted: { ...admitted, path, clientPath: admitted.path, forwarded } }
   }
 }

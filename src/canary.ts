@@ -100,3 +100,34 @@ export function describe(color: string, before: CanaryStatus, after: CanaryStatu
   if (after.step !== before.step) return `canary ${color} up from ${before.share}% to ${after.share}%: ${why}`
   return undefined
 }
+
+/** What the stats page and stats.json show of a canary. */
+export interface CanaryView {
+  color: string
+  state: CanaryState
+  /** 1-based, of `steps.length`. */
+  step: number
+  steps: readonly number[]
+  share: number
+  /** Until the next judgement; null once promoted or aborted. */
+  judgeInMs: number | null
+  maxErrorRate: number
+  maxP99Ms: number
+  minRequests: number
+  last: Judgement | undefined
+}
+
+export function canaryView(color: string, rules: CanaryRules, status: CanaryStatus, now: number): CanaryView {
+  return {
+    color,
+    state: status.state,
+    step: status.step + 1,
+    steps: rules.steps,
+    share: status.share,
+    judgeInMs: isDue(status, Number.POSITIVE_INFINITY) ? Math.max(0, status.judgeAt - now) : null,
+    maxErrorRate: rules.maxErrorRate,
+    maxP99Ms: rules.maxP99Ms,
+    minRequests: rules.minRequests,
+    last: status.last,
+  }
+}

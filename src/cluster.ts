@@ -9,6 +9,7 @@ import type { Config } from './config.js'
 import { gracefulStop } from '../lib/drain.js'
 import type { Logger } from '../lib/logger.js'
 import { listen } from './server.js'
+import type { CanaryView } from './canary.js'
 import { serves } from './site-match.js'
 import { Stats, type StatsState, sitesSnapshot } from './stats.js'
 import { logListening } from './summary.js'
@@ -55,7 +56,10 @@ export function createPrimary(
           mine.map((one) => one.state),
         )
         const ejected = [...new Set(mine.flatMap((one) => one.ejected))]
-        return { name: site.name, serves: serves(site), snapshot: merged.snapshot(ejected) }
+        // Each worker judges its own canary: shown is the first worker's, or one that has aborted.
+        const canaries = mine.flatMap((one) => (one.canary ? [one.canary] : []))
+        const canary = canaries.find((one) => one.state === 'aborted') ?? canaries[0]
+        return { name: site.name, serves: serves(site), snapshot: merged.snapshot(ejected), canary }
       }),
     )
   }
@@ -63,6 +67,7 @@ export function createPrimary(
     ready: () => !pool.stopping && pool.listening.size === deps.workers,
     metrics: async () => ({ type: aggregator.contentType, body: await aggregator.clusterMetrics() }),
     stats,
+    canaryAborted: async () => (await stats()).sites.some((site) => site.canary?.state === 'aborted'),
   })
 
   return {
@@ -145,8 +150,8 @@ class WorkerPool {
   }
 }
 
-/** One site's counts in one worker, and the colors that worker has ejected. */
-type SiteState = { state: StatsState; ejected: string[] }
+/** One site's counts in one worker, the colors that worker has ejected, and its canary. */
+type SiteState = { state: StatsState; ejected: string[]; canary?: CanaryView }
 
 function askStats(worker: Worker, id: number): Promise<SiteState[]> {
   return new Promise((resolve, reject) => {

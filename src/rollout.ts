@@ -4,7 +4,16 @@
 // the version the router's picker rebuilds on, is logged with the figures that decided it, and is told to
 // whoever listens (metrics, /healthz).
 import type { Logger } from '../lib/logger.js'
-import { type CanaryRules, type CanaryStatus, describe, isDue, judge, startCanary } from './canary.js'
+import {
+  type CanaryRules,
+  type CanaryStatus,
+  type CanaryView,
+  canaryView,
+  describe,
+  isDue,
+  judge,
+  startCanary,
+} from './canary.js'
 import { CanaryFigures } from './canary-figures.js'
 import type { RequestRecord } from './events.js'
 import type { Weighted } from './weights.js'
@@ -12,6 +21,8 @@ import type { Weighted } from './weights.js'
 export interface Rollout {
   readonly color: string
   status(): CanaryStatus
+  /** For the stats page. */
+  view(): CanaryView
   /** Changes whenever the canary's share does. */
   version(): number
   /** A request is over: counted if the canary answered it (mirrored answers too). */
@@ -81,6 +92,7 @@ export function startRollout(
   return {
     color,
     status: () => status,
+    view: () => canaryView(color, rules, status, options.now()),
     version: () => version,
     done: (record) => figures.done(record),
     close: () => clearTimeout(timer),

@@ -9,6 +9,7 @@ import { createApp, type Dependencies } from './app.js'
 import { type Config, listFiles } from './config.js'
 import { createSecureTrafficServer, createTrafficServer, listen } from './server.js'
 import { createTlsListener } from './tls-listener.js'
+import type { CanaryView } from './canary.js'
 import type { StatsState } from './stats.js'
 import { logListening } from './summary.js'
 
@@ -31,7 +32,7 @@ export interface Service {
    */
   shutdown(options: { delayMs: number }): Promise<DrainResult>
   /** This process's stats and ejected colors, for a cluster primary to merge. */
-  statsState(): { state: StatsState; ejected: string[] }[]
+  statsState(): { state: StatsState; ejected: string[]; canary?: CanaryView }[]
   /** This process's metrics, for a cluster primary to sum. */
   readonly registry: Registry
 }

@@ -1,6 +1,7 @@
 // GET / on the admin listener: the stats page. The server renders the numbers (the page is useful without
 // JavaScript); a few lines of inline script fetch the same fragment again every second. No build step, no
 // external resources.
+import type { CanaryView } from './canary.js'
 import type { ColorStats, SiteSnapshot, SitesSnapshot, StatsSnapshot } from './stats.js'
 
 const PALETTE: Record<string, string> = { blue: '#2563eb', green: '#16a34a' }
@@ -72,8 +73,32 @@ function renderSite(site: SiteSnapshot, headed: boolean): string {
     ? `<h2 class="site-name">${name} <span class="serves">${escapeHtml(site.serves)}</span> · <span class="site-rate">${site.rate}</span> requests/s</h2>\n`
     : ''
   return `<section class="site" data-site="${name}">
-${heading}${table(site)}
+${heading}${site.canary ? canaryPanel(site.canary) : ''}${table(site)}
 </section>`
+}
+
+/** CANARY: the step, the share, the time to the next judgement, the last one's figures, and a banner at the end. */
+function canaryPanel(canary: CanaryView): string {
+  const color = escapeHtml(canary.color)
+  const last = canary.last
+  const why = last ? escapeHtml(last.why) : ''
+  const banner =
+    canary.state === 'aborted'
+      ? `<p class="banner aborted">Canary ${color} aborted: it gets no new traffic. ${why}</p>\n`
+      : canary.state === 'promoted'
+        ? `<p class="banner promoted">Canary ${color} promoted at ${canary.share}%. ${why}</p>\n`
+        : ''
+  const next =
+    canary.judgeInMs === null
+      ? ''
+      : ` · next judgement in <span class="canary-next">${Math.ceil(canary.judgeInMs / 1000)}</span> s`
+  const figures = last
+    ? `<p class="canary-last">Last judgement at ${last.share}%: error rate <span class="canary-errors">${last.errorRate}%</span> (max ${canary.maxErrorRate}%) · p99 <span class="canary-p99">${ms(last.p99Ms)}</span> (max ${canary.maxP99Ms} ms) · ${last.answers} answers (min ${canary.minRequests}) · ${last.verdict}</p>\n`
+    : ''
+  return `<div class="canary" data-canary="${color}" data-state="${canary.state}">
+${banner}<p>Canary <b>${color}</b>: step <span class="canary-step">${canary.step}</span> of ${canary.steps.length} (${canary.steps.join(' → ')}%) · <span class="canary-share">${canary.share}</span>% of new traffic · <span class="canary-state">${canary.state}</span>${next}</p>
+${figures}</div>
+`
 }
 
 function table(snapshot: StatsSnapshot): string {
@@ -98,6 +123,8 @@ export function renderStatsPage(snapshot: SitesSnapshot): string {
 body { font: 15px/1.4 system-ui, sans-serif; margin: 2rem; color: #111; }
 h1 { font-size: 1.4rem; margin: 0 0 .5rem; } h2 { font-size: 1.1rem; margin: 2rem 0 .5rem; } h3 { font-size: 1rem; margin: 1.5rem 0 .5rem; }
 .serves { font-weight: 400; color: #555; font-size: .9rem; } .site-rate { font-weight: 400; }
+.canary { margin: .5rem 0 1rem; } .canary p { margin: .3rem 0; } .canary-last { color: #444; }
+.banner { padding: .5rem .8rem; border-radius: 4px; font-weight: 600; } .banner.aborted { background: #fee2e2; color: #991b1b; } .banner.promoted { background: #dcfce7; color: #166534; }
 table { border-collapse: collapse; } th, td { padding: .3rem .8rem; text-align: right; border-bottom: 1px solid #ddd; white-space: nowrap; }
 th:first-child, td:first-child { text-align: left; } th { font-weight: 600; color: #444; }
 .swatch { display: inline-block; width: .8em; height: .8em; margin-right: .4em; border-radius: 2px; }

@@ -1,5 +1,6 @@
 // The numbers behind the stats page: per-second counts per color over the last five minutes, and recent
 // latencies per color for p50/p99. Time is injected so tests can pin it.
+import type { CanaryView } from './canary.js'
 import type { RequestRecord } from './events.js'
 import { shares, type Weighted } from './weights.js'
 
@@ -56,6 +57,8 @@ export interface SiteSnapshot extends StatsSnapshot {
   site: string
   /** What it answers: `shop.example.com /`, `any host /api`. */
   serves: string
+  /** CANARY: where the rollout is; absent without one. */
+  canary?: CanaryView
 }
 
 /** Every site's figures, and their sums. */
@@ -67,13 +70,18 @@ export interface SitesSnapshot {
 }
 
 export function sitesSnapshot(
-  sites: readonly { name: string; serves: string; snapshot: StatsSnapshot }[],
+  sites: readonly { name: string; serves: string; snapshot: StatsSnapshot; canary?: CanaryView }[],
 ): SitesSnapshot {
   return {
     uptimeS: Math.max(0, ...sites.map((site) => site.snapshot.uptimeS)),
     rate: round(sites.reduce((sum, site) => sum + site.snapshot.rate, 0)),
     requests: sites.reduce((sum, site) => sum + site.snapshot.requests, 0),
-    sites: sites.map((site) => ({ site: site.name, serves: site.serves, ...site.snapshot })),
+    sites: sites.map((site) => ({
+      site: site.name,
+      serves: site.serves,
+      ...site.snapshot,
+      ...(site.canary && { canary: site.canary }),
+    })),
   }
 }
 

@@ -96,3 +96,44 @@ t.test('SITES: one section per site, each with its own colors', async (t) => {
   t.equal(await text('.total-requests'), '13')
   t.equal(await page.locator('section.site svg.chart').count(), 2, 'a chart per site')
 })
+
+t.test('CANARY: the step, share and next judgement, then the abort banner with its figures', async (t) => {
+  const blue = await recordingUpstream(t)
+  const green = await recordingUpstream(t, (_req, res) => {
+    res.statusCode = 500
+    res.end('broken')
+  })
+  const proxy = await startColorProxy(t, {
+    BLUE: blue.url,
+    GREEN: green.url,
+    CANARY: 'green',
+    CANARY_STEPS: '50,100',
+    CANARY_INTERVAL: '2s',
+    CANARY_MIN_REQUESTS: '5',
+  })
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  })
+  t.teardown(() => browser.close())
+  const page = await browser.newPage({ viewport: { width: 960, height: 700 } })
+  await page.goto(`${proxy.admin}/`)
+  const text = (selector: string) => page.locator(selector).textContent({ timeout: 5000 })
+  t.equal(await text('[data-canary="green"] .canary-state'), 'progressing')
+  t.equal(await text('[data-canary="green"] .canary-share'), '50')
+  t.match(
+    await text('[data-canary="green"] p'),
+    /^Canary green: step 1 of 2 \(50 → 100%\) · 50% of new traffic · progressing · next judgement in [12] s$/,
+  )
+  for (let i = 0; i < 40; i++) await get(proxy.url)
+  await page.waitForSelector('.banner.aborted', { timeout: 10_000 })
+  t.match(
+    await text('.banner.aborted'),
+    /^Canary green aborted: it gets no new traffic\. error rate 100% > 1% over \d+ answers$/,
+  )
+  t.match(
+    await text('.canary-last'),
+    /^Last judgement at 50%: error rate 100% \(max 1%\) · p99 \d+ ms \(max 1000 ms\) · \d+ answers \(min 5\) · fail$/,
+  )
+  t.equal(await text('[data-canary="green"] .canary-share'), '0')
+})
