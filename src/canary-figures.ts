@@ -28,16 +28,26 @@ export class CanaryFigures {
     this.latencies.recordValue(Math.min(HIGHEST_MS, Math.max(1, Math.round(record.durationMs))))
   }
 
-  /** This interval's figures; the next interval starts from zero. */
-  take(): IntervalFigures {
-    const figures = {
+  /** The figures since the last reset. */
+  peek(): IntervalFigures {
+    return {
       answers: this.answers,
       failures: this.failures,
       p99Ms: this.answers === 0 ? null : this.latencies.getValueAtPercentile(99),
     }
+  }
+
+  /** The next interval starts from zero. */
+  reset(): void {
     this.answers = 0
     this.failures = 0
     this.latencies.reset()
+  }
+
+  /** This interval's figures; the next interval starts from zero. */
+  take(): IntervalFigures {
+    const figures = this.peek()
+    this.reset()
     return figures
   }
 }

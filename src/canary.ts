@@ -1,6 +1,7 @@
 // The canary controller (CANARY): a pure state machine over (time, the canary's figures for the interval
 // that just ended) → (its share of new traffic, its state). It steps through CANARY_STEPS, one every
-// CANARY_INTERVAL; at the end of each interval it judges: too few answers holds the step, an error rate or a
+// CANARY_INTERVAL; at the end of each interval it judges: too few answers holds the step (and the next
+// judgement counts them with the next interval's), an error rate or a
 // p99 over its limit aborts (share 0 at once), a pass moves to the next step, and the last step's pass
 // promotes. Time is given, never read, so tests pin every transition.
 

@@ -71,7 +71,9 @@ export function startRollout(
     const now = options.now()
     if (!isDue(status, now)) return schedule()
     const before = status
-    status = judge(status, rules, now, figures.take())
+    status = judge(status, rules, now, figures.peek())
+    // A held step goes on counting: its next judgement covers every answer since the step began.
+    if (status.state !== 'holding') figures.reset()
     if (status.share !== before.share) apply(status.share)
     const line = describe(color, before, status)
     if (line !== undefined) {

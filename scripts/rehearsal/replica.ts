@@ -33,6 +33,8 @@ export class Replica {
   port = 0
   /** The TLS listener's port (0: none). */
   httpsPort = 0
+  /** The admin port (0: none, as for myapp). */
+  adminPort = 0
   readonly exited: Promise<number | null>
   private readonly child: ChildProcess
   private stderr = ''
@@ -85,6 +87,7 @@ export class Replica {
       const line = await Promise.race([listening, failed])
       replica.port = line.port
       replica.httpsPort = line.https_port ?? 0
+      replica.adminPort = line.admin_port ?? 0
       if (line.admin_port !== undefined) await Promise.race([readyz(line.admin_port), failed])
       return replica
     } catch (error) {
@@ -93,6 +96,20 @@ export class Replica {
     } finally {
       clearTimeout(timer)
       failed.catch(() => {})
+    }
+  }
+
+  /** The HEALTHCHECK: /healthz answers 200 (a replica with no admin port is healthy while it runs). */
+  async healthy(): Promise<boolean> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return false
+    if (this.adminPort === 0) return true
+    try {
+      const req = get(`http://127.0.0.1:${this.adminPort}/healthz`)
+      const [res] = (await once(req, 'response')) as [import('node:http').IncomingMessage]
+      res.resume()
+      return res.statusCode === 200
+    } catch {
+      return false
     }
   }
 

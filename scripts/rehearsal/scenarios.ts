@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { Front } from './front.js'
 import { Load, type LoadReport } from './load.js'
 import { Replica } from './replica.js'
-import { type Order, Service, type Timeline } from './service.js'
+import { type Monitor, type Order, Service, type Timeline } from './service.js'
 
 export interface Step {
   name: string
@@ -17,6 +17,9 @@ export interface Step {
   observed: Record<string, number>
   /** False when the update was rolled back. */
   applied: boolean
+  /** Requests sent and failed from the step's start until its split was measured. */
+  requests: number
+  failures: number
 }
 
 export interface ScenarioReport extends LoadReport {
@@ -64,6 +67,7 @@ async function rehearse(
     const total = (key: 'requests' | 'failures' | 'retries') =>
       loads.reduce((sum, { load }) => sum + load.report[key], 0)
     for (const step of steps) {
+      const [requestsBefore, failuresBefore] = [total('requests'), total('failures')]
       const applied = await step.run()
       for (const { load } of loads) load.phase()
       await Promise.all(loads.map(({ load }) => load.answers(options.answersPerStep)))
@@ -72,7 +76,14 @@ async function rehearse(
           [...load.phase()].map(([color, share]) => [sites ? `${site.slice(1)} ${color}` : color, share]),
         ),
       )
-      report.steps.push({ name: step.name, expected: step.expected, observed, applied })
+      report.steps.push({
+        name: step.name,
+        expected: step.expected,
+        observed,
+        applied,
+        requests: total('requests') - requestsBefore,
+        failures: total('failures') - failuresBefore,
+      })
       const split = Object.entries(observed).map(([color, share]) => `${color} ${share}%`)
       options.timeline(
         `after "${step.name}": ${split.join(', ')}; so far ${total('requests')} requests, ${total('failures')} failed, ${total('retries')} retried`,
@@ -342,10 +353,85 @@ function localCertificate(): { cert: string; key: string } {
   }
 }
 
+/** CANARY_STEPS and CANARY_INTERVAL for the progressive scenarios, and Swarm's monitor that covers them. */
+const STEPS = '5,25,50,100'
+const INTERVAL_MS = 2000
+const MONITOR: Monitor = {
+  parallelism: 0,
+  // The steps, and room for a few held intervals.
+  monitorMs: STEPS.split(',').length * INTERVAL_MS + 3 * INTERVAL_MS,
+  healthEveryMs: 250,
+  retries: 2,
+}
+
+/**
+ * A progressive rollout, the recipe in examples/swarm/progressive.sh: one update adds green as the canary
+ * on every replica at once (`--update-parallelism 0`), each replica steps it up and judges it, and Swarm
+ * watches /healthz for the steps' length. `failPercent`: green answers that share with a 500.
+ */
+function progressive(name: string, failPercent: number) {
+  return (given: ScenarioOptions): Promise<ScenarioReport> => {
+    // More clients than the other scenarios: 5% of the traffic must give each replica's canary enough
+    // answers in a 2 s interval to be judged.
+    const options = { ...given, clients: Math.max(given.clients, 24) }
+    let proxy: Service
+    let env: Record<string, string> = {}
+    let green = ''
+    return rehearse(
+      name,
+      options,
+      async (front, cleanup) => {
+        const blue = await backend('myapp-v1', {}, cleanup)
+        green = await backend('myapp-v2', { V2: '1', FAIL_PERCENT: String(failPercent) }, cleanup)
+        proxy = new Service('proxy', 'colorproxy', front, {
+          readyWithinMs: READY_WITHIN_MS,
+          timeline: options.timeline,
+        })
+        cleanup(() => proxy.remove())
+        env = { ...PROXY_ENV, BLUE: blue, CANARY_ABORT_HEALTH: 'true' }
+        await proxy.create(env, 3)
+      },
+      [
+        { name: 'blue', expected: { blue: 100 }, run: async () => true },
+        {
+          name: `canary green ${STEPS} every ${INTERVAL_MS / 1000} s (parallelism 0, monitored)`,
+          expected: failPercent === 0 ? { green: 100 } : { blue: 100 },
+          run: () =>
+            proxy.update(
+              {
+                ...env,
+                GREEN: green,
+                CANARY: 'green',
+                CANARY_STEPS: STEPS,
+                CANARY_INTERVAL: `${INTERVAL_MS}ms`,
+              },
+              'start-first',
+              MONITOR,
+            ),
+        },
+      ],
+    )
+  }
+}
+
+/** A healthy green: stepped up to 100% and promoted on every replica, the update complete, nothing lost. */
+export const progressiveScenario = progressive('progressive rollout of a healthy green (3 proxy replicas)', 0)
+
+/**
+ * A green that fails 10% of its answers: aborted at the first step, /healthz fails, and Swarm's monitor
+ * rolls the service back; the only failures are green's answers before the abort.
+ */
+export const progressiveBadScenario = progressive(
+  'progressive rollout of a green failing 10% (3 proxy replicas)',
+  10,
+)
+
 export const SCENARIOS = {
   canary: canaryScenario,
   'bad-env': badEnvScenario,
   backend: backendScenario,
   https: httpsScenario,
   sites: sitesScenario,
+  progressive: progressiveScenario,
+  'progressive-bad': progressiveBadScenario,
 }

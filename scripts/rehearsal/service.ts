@@ -5,6 +5,18 @@ import { type Program, Replica } from './replica.js'
 
 export type Order = 'start-first' | 'stop-first'
 
+/**
+ * `--update-monitor`: after the new replicas are in, Swarm watches their health check this long; a replica
+ * unhealthy `retries` checks in a row fails the update, and `--update-failure-action rollback` rolls the
+ * whole service back. `parallelism: 0` replaces every replica at once (`--update-parallelism 0`).
+ */
+export interface Monitor {
+  monitorMs: number
+  healthEveryMs: number
+  retries: number
+  parallelism?: 0 | 1
+}
+
 /** Says what happened, as it happens: the rehearsal prints it as a timeline. */
 export type Timeline = (event: string) => void
 
@@ -36,11 +48,12 @@ export class Service {
    * `docker service update` with the new environment, one replica at a time. Resolves true when the update
    * went through, false when it was rolled back (every replica back on the previous environment).
    */
-  async update(env: Record<string, string>, order: Order): Promise<boolean> {
+  async update(env: Record<string, string>, order: Order, monitor?: Monitor): Promise<boolean> {
     const previous = this.env
     const old = [...this.replicas]
     const updated: Replica[] = []
     this.options.timeline(`${this.name}: update (${order}) to ${describe(env)}`)
+    if (monitor?.parallelism === 0) return this.updateAll(env, previous, old, monitor)
     for (const replica of old) {
       try {
         if (order === 'start-first') {
@@ -63,8 +76,60 @@ export class Service {
         return false
       }
     }
+    if (monitor && !(await this.watch(updated, monitor))) {
+      await this.rollback(previous, updated)
+      return false
+    }
     this.env = env
     this.options.timeline(`${this.name}: update complete`)
+    return true
+  }
+
+  /** `--update-parallelism 0 --update-order start-first`: every new replica in, then the old ones out. */
+  private async updateAll(
+    env: Record<string, string>,
+    previous: Record<string, string>,
+    old: Replica[],
+    monitor: Monitor,
+  ): Promise<boolean> {
+    const updated: Replica[] = []
+    try {
+      for (const next of await Promise.all(old.map(() => this.startReplica(env)))) {
+        await this.add(next)
+        updated.push(next)
+      }
+    } catch (error) {
+      this.options.timeline(`${this.name}: update failed: ${(error as Error).message}`)
+      for (const replica of updated) await this.retire(replica)
+      return false
+    }
+    for (const replica of old) await this.retire(replica)
+    if (!(await this.watch(updated, monitor))) {
+      await this.rollback(previous, updated)
+      return false
+    }
+    this.env = env
+    this.options.timeline(`${this.name}: update complete`)
+    return true
+  }
+
+  /** The monitor window: false as soon as one replica fails `retries` health checks in a row. */
+  private async watch(replicas: readonly Replica[], monitor: Monitor): Promise<boolean> {
+    const failures = new Map<Replica, number>()
+    const until = Date.now() + monitor.monitorMs
+    while (Date.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, monitor.healthEveryMs))
+      for (const replica of replicas) {
+        const failed = (await replica.healthy()) ? 0 : (failures.get(replica) ?? 0) + 1
+        failures.set(replica, failed)
+        if (failed >= monitor.retries) {
+          this.options.timeline(
+            `${this.name}: update failed: ${replica.id} unhealthy within --update-monitor`,
+          )
+          return false
+        }
+      }
+    }
     return true
   }
 

@@ -1,0 +1,45 @@
+// The progressive rollouts (scripts/rehearsal/): a healthy green stepped up and promoted by every replica
+// with nothing lost, and a failing green aborted at its first step and rolled back by Swarm's monitor.
+import t from 'tap'
+import { progressiveBadScenario, progressiveScenario } from '../../scripts/rehearsal/scenarios.js'
+import { rehearse } from '../helpers/rehearsal.js'
+
+t.test('progressive: a healthy green goes 5 → 25 → 50 → 100 and is promoted; nothing lost', async (t) => {
+  const events = await rehearse(t, progressiveScenario, [true, true])
+  t.ok(
+    events.some((event) => event === 'proxy: update complete'),
+    'the monitored update went through',
+  )
+})
+
+t.test(
+  'progressive-bad: aborted at the first step, rolled back by the monitor; failures under 2% of that step',
+  async (t) => {
+    const events: string[] = []
+    const report = await progressiveBadScenario({
+      timeline: (event) => events.push(event),
+      answersPerStep: 1000,
+      clients: 8,
+    })
+    const [blue, canary] = report.steps
+    t.match(
+      report.steps.map((step) => step.applied),
+      [true, false],
+      'the update was rolled back',
+    )
+    t.equal(blue?.failures, 0, 'nothing failed before the update')
+    const share = ((canary?.failures ?? 0) / (canary?.requests ?? 1)) * 100
+    t.ok(
+      share < 2,
+      `${canary?.failures} of ${canary?.requests} requests failed during the step (${share.toFixed(2)}%)`,
+    )
+    t.equal(report.failures, canary?.failures, 'every failure was green answering before the abort')
+    t.ok((canary?.failures ?? 0) > 0, 'green did fail some (or the rehearsal proved nothing)')
+    t.equal(canary?.observed.blue, 100, 'all blue after the rollback')
+    t.ok(
+      events.some((event) => /unhealthy within --update-monitor/.test(event)),
+      'the health check failed the update',
+    )
+    t.ok(events.some((event) => event === 'proxy: rollback complete'))
+  },
+)
