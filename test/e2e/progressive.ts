@@ -160,3 +160,53 @@ t.test('MIRROR: copies to a slow green never slow a client, and are counted', as
   t.equal(copies + skipped, 200, 'each GET was copied or skipped past MIRROR_MAX_IN_FLIGHT; the POST was not')
   t.equal(green.requests[0]?.headers.color, 'green')
 })
+
+t.test(
+  'a dark launch: CANARY_STEPS=0,… judges green on mirrored answers before any client sees it',
+  async (t) => {
+    const blue = await recordingUpstream(t, (_req, res) => res.end('blue\n'))
+    const failing = await recordingUpstream(t, (_req, res) => {
+      res.statusCode = 503
+      res.end('green\n')
+    })
+    const env = {
+      BLUE: blue.url,
+      CANARY: 'green',
+      MIRROR: 'green',
+      CANARY_STEPS: '0,100',
+      CANARY_INTERVAL: `${INTERVAL_MS}ms`,
+      CANARY_MIN_REQUESTS: '5',
+      LOG_LEVEL: 'info',
+    }
+    const dark = await startColorProxy(t, { ...env, GREEN: failing.url })
+    const load = drive(dark.url, 2)
+    const aborted = await dark.line((line) => /^canary green aborted/.test(String(line.msg)))
+    await load.stop()
+    t.match(aborted.msg, /^canary green aborted at 0%: error rate 100% > 1% over \d+ answers$/)
+    t.ok(failing.requests.length >= 5, `green got ${failing.requests.length} copies`)
+    t.same(new Set(load.answers.map((answer) => answer.color)), new Set(['blue']), 'no client ever saw green')
+
+    // A healthy green, and clients that send what a canary must never be blamed for: 4xx, malformed requests.
+    const healthy = await recordingUpstream(t, (req, res) => {
+      res.statusCode = req.url === '/missing' ? 404 : 200
+      res.end('green\n')
+    })
+    const proxy = await startColorProxy(t, { ...env, GREEN: healthy.url, CANARY_STEPS: '0,50' })
+    const agent = new http.Agent({ keepAlive: true })
+    const { rawConnection } = await import('../helpers/net.js')
+    const promoted = proxy.line((line) => /^canary green promoted/.test(String(line.msg)))
+    let stop = false
+    const noise = (async () => {
+      while (!stop) {
+        await get(`${proxy.url}/missing`, { agent })
+        const raw = rawConnection(proxy.port)
+        raw.socket.write('GET /x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n')
+        await raw.closed()
+      }
+    })()
+    t.match(await promoted, { share_percent: 50, msg: /^canary green promoted at 50%: error rate 0% / })
+    stop = true
+    await noise
+    agent.destroy()
+  },
+)

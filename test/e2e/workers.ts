@@ -142,3 +142,31 @@ t.test('WORKERS=auto: /config shows how many workers run', async (t) => {
   const proxy = await startProxy(t, { BLUE: up.url, WORKERS: 'auto' })
   t.match(JSON.parse((await get(`${proxy.admin}/config`)).body), { workers: availableParallelism() })
 })
+
+t.test(
+  "WORKERS=2: a worker's aborted canary fails the primary's /healthz (CANARY_ABORT_HEALTH)",
+  async (t) => {
+    const blue = await recordingUpstream(t)
+    const green = await recordingUpstream(t, (_req, res) => {
+      res.statusCode = 500
+      res.end()
+    })
+    const proxy = await startProxy(t, {
+      BLUE: blue.url,
+      GREEN: green.url,
+      WORKERS: '2',
+      CANARY: 'green',
+      CANARY_STEPS: '50,100',
+      CANARY_INTERVAL: '1s',
+      CANARY_MIN_REQUESTS: '3',
+      CANARY_ABORT_HEALTH: 'true',
+      LOG_LEVEL: 'info',
+    })
+    t.equal((await get(`${proxy.admin}/healthz`)).status, 200)
+    for (let i = 0; i < 40; i++) await get(proxy.url)
+    await proxy.program.line((line) => /^canary green aborted at 50%/.test(String(line.msg)))
+    t.match(await get(`${proxy.admin}/healthz`), { status: 503, body: 'canary aborted\n' })
+    const stats = JSON.parse((await get(`${proxy.admin}/stats.json`)).body)
+    t.match(stats.sites[0].canary, { color: 'green', state: 'aborted', share: 0 })
+  },
+)
