@@ -149,7 +149,9 @@ export class Service {
   private async startReplica(env: Record<string, string>): Promise<Replica> {
     const id = `${this.name}.${++this.serial}`
     this.options.timeline(`${id}: starting`)
-    return Replica.start(id, this.program, env, this.options.readyWithinMs)
+    return Replica.start(id, this.program, env, this.options.readyWithinMs, (message) =>
+      this.options.timeline(`${id}: ${message}`),
+    )
   }
 
   /** Ready: into rotation. */

@@ -10,6 +10,11 @@ t.test('progressive: a healthy green goes 5 → 25 → 50 → 100 and is promote
     events.some((event) => event === 'proxy: update complete'),
     'the monitored update went through',
   )
+  t.equal(
+    events.filter((event) => /: canary green promoted at 100%/.test(event)).length,
+    3,
+    'promoted on every replica',
+  )
 })
 
 t.test(
@@ -41,5 +46,14 @@ t.test(
       'the health check failed the update',
     )
     t.ok(events.some((event) => event === 'proxy: rollback complete'))
+    const aborts = events.filter((event) => /: canary green aborted/.test(event))
+    t.ok(aborts.length > 0, aborts.join('\n'))
+    // The first abort fails a health check and the monitor rolls back; a replica that saw no failure in
+    // its first ~30 answers (a 10% chance each) may abort one step later, before the rollback reaches it.
+    t.match(
+      aborts[0],
+      / aborted at 5%: error rate [\d.]+% > 1% over \d+ answers$/,
+      'the first abort came at the first step',
+    )
   },
 )
