@@ -59,6 +59,8 @@ export function createSiteMatcher<T>(claims: readonly SiteClaim<T>[], fallback?:
     }
   }
   const rootOnly = fallback === undefined ? undefined : { site: fallback, prefix: '/', depth: 0 }
+  // One site (no SITES): nothing to look up.
+  if (claims.length === 0) return () => rootOnly
   return (hostHeader, path) => {
     let segments: string[] | undefined
     const inTable = (at: PathTable<T> | undefined): SiteMatch<T> | undefined => {

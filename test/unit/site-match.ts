@@ -142,3 +142,9 @@ t.test('the config parsers refuse what would never match', async (t) => {
   t.throws(() => parseSitePaths('/api,/api/'), /twice/)
   t.same(parseSitePaths('/api/ , //v2//x , /'), ['/api', '/v2/x', '/'])
 })
+
+t.test('no sites but the default one: every host and path is the default site', async (t) => {
+  const only = createSiteMatcher([], 'default')
+  t.same(only('anything.test', '/a/b'), { site: 'default', prefix: '/', depth: 0 })
+  t.equal(createSiteMatcher([])('x', '/'), undefined)
+})
