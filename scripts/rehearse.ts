@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// npm run rehearse [canary|bad-env|backend ...]: a Swarm rollout on one machine, with a timeline.
-import { SCENARIOS, type ScenarioReport } from './rehearsal/scenarios.js'
+// npm run rehearse [canary|bad-env|backend|https|sites|progressive|progressive-bad ...]: a Swarm rollout on
+// one machine, with a timeline. Exits 1 when a request failed beyond its step's budget (0 but in
+// progressive-bad, where green's answers before the abort may fail).
+import { overBudget, SCENARIOS, type ScenarioReport } from './rehearsal/scenarios.js'
 
 // Answers counted after each step to measure the split (REHEARSE_ANSWERS, default 1500).
 const answersPerStep = Number(process.env.REHEARSE_ANSWERS ?? 1500)
@@ -23,7 +25,8 @@ for (const name of names) {
 console.log('\n== report')
 let failed = 0
 for (const report of reports) {
-  failed += report.failures
+  const problems = overBudget(report)
+  failed += problems.length
   console.log(
     `${report.scenario}: ${report.requests} requests, ${report.failures} failed, ${report.retries} retried`,
   )
@@ -37,5 +40,6 @@ for (const report of reports) {
     )
   }
   for (const failure of report.failed) console.log(`  failed: ${failure}`)
+  for (const problem of problems) console.log(`  over budget: ${problem}`)
 }
 process.exit(failed === 0 ? 0 : 1)

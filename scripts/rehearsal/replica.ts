@@ -61,14 +61,14 @@ export class Replica {
     env: Record<string, string>,
     readyWithinMs: number,
     /** Told the canary's log lines (`canary green aborted at 5%: …`), for the timeline. */
-    said: (message: string) => void = () => {},
+    said?: (message: string) => void,
   ): Promise<Replica> {
     const replica = new Replica(id, program, env)
     const listening = new Promise<{ port: number; admin_port?: number; https_port?: number }>((resolve) => {
       createInterface({ input: replica.child.stdout as NodeJS.ReadableStream }).on('line', (text) => {
         // Access log lines are many; only where it listens, and what its canary does, matter here.
         if (text.includes('"listening"')) resolve(JSON.parse(text))
-        else if (text.includes('"msg":"canary ')) said(JSON.parse(text).msg)
+        else if (said && text.includes('"msg":"canary ')) said(JSON.parse(text).msg)
       })
     })
     let timer: NodeJS.Timeout | undefined

@@ -20,11 +20,30 @@ export interface Step {
   /** Requests sent and failed from the step's start until its split was measured. */
   requests: number
   failures: number
+  /** The share of the step's requests that may fail (progressive-bad: green's answers before its abort). */
+  failureBudgetPercent: number
 }
 
 export interface ScenarioReport extends LoadReport {
   scenario: string
   steps: Step[]
+}
+
+/** What went wrong beyond each step's failure budget (none: the scenario held). */
+export function overBudget(report: ScenarioReport): string[] {
+  const problems: string[] = []
+  let budgeted = 0
+  for (const step of report.steps) {
+    const allowed = Math.floor((step.requests * step.failureBudgetPercent) / 100)
+    if (step.failureBudgetPercent > 0) budgeted += Math.min(step.failures, allowed)
+    if (step.failures > allowed)
+      problems.push(
+        `${step.name}: ${step.failures} of ${step.requests} failed (budget ${step.failureBudgetPercent}%)`,
+      )
+  }
+  if (report.failures > budgeted && problems.length === 0)
+    problems.push(`${report.failures - budgeted} requests failed outside any step's budget`)
+  return problems
 }
 
 export interface ScenarioOptions {
@@ -43,7 +62,12 @@ async function rehearse(
   scenario: string,
   options: ScenarioOptions,
   setup: (front: Front, cleanup: (fn: () => Promise<unknown>) => void) => Promise<void>,
-  steps: { name: string; expected: Record<string, number>; run: () => Promise<boolean> }[],
+  steps: {
+    name: string
+    expected: Record<string, number>
+    run: () => Promise<boolean>
+    failureBudgetPercent?: number
+  }[],
   more: {
     /** The replicas' TLS listener is what the front routes to, and the clients trust this CA. */
     tls?: { ca: string }
@@ -83,6 +107,7 @@ async function rehearse(
         applied,
         requests: total('requests') - requestsBefore,
         failures: total('failures') - failuresBefore,
+        failureBudgetPercent: step.failureBudgetPercent ?? 0,
       })
       const split = Object.entries(observed).map(([color, share]) => `${color} ${share}%`)
       options.timeline(
@@ -396,6 +421,8 @@ function progressive(name: string, failPercent: number) {
         {
           name: `canary green ${STEPS} every ${INTERVAL_MS / 1000} s (parallelism 0, monitored)`,
           expected: failPercent === 0 ? { green: 100 } : { blue: 100 },
+          // Green's failed answers before its abort, never more than this share of the step's traffic.
+          failureBudgetPercent: failPercent === 0 ? 0 : 2,
           run: () =>
             proxy.update(
               {

@@ -1,7 +1,7 @@
 // The progressive rollouts (scripts/rehearsal/): a healthy green stepped up and promoted by every replica
 // with nothing lost, and a failing green aborted at its first step and rolled back by Swarm's monitor.
 import t from 'tap'
-import { progressiveBadScenario, progressiveScenario } from '../../scripts/rehearsal/scenarios.js'
+import { overBudget, progressiveBadScenario, progressiveScenario } from '../../scripts/rehearsal/scenarios.js'
 import { rehearse } from '../helpers/rehearsal.js'
 
 t.test('progressive: a healthy green goes 5 → 25 → 50 → 100 and is promoted; nothing lost', async (t) => {
@@ -33,6 +33,12 @@ t.test(
       'the update was rolled back',
     )
     t.equal(blue?.failures, 0, 'nothing failed before the update')
+    t.same(overBudget(report), [], 'within the step budget, so npm run rehearse exits 0')
+    t.same(
+      overBudget({ ...report, steps: [{ ...(canary as (typeof report.steps)[0]), failureBudgetPercent: 0 }] })
+        .length,
+      1,
+    )
     const share = ((canary?.failures ?? 0) / (canary?.requests ?? 1)) * 100
     t.ok(
       share < 2,
