@@ -111,6 +111,7 @@ export function configView(config: Config): object {
     },
     upstream_ms: {
       max_socket_age: config.upstream.maxSocketAgeMs,
+      keep_alive: config.upstream.keepAliveMs,
       resolve_every: config.upstream.resolveEveryMs,
     },
     shutdown_ms: { delay: config.shutdown.delayMs, timeout: config.shutdown.timeoutMs },

@@ -203,7 +203,16 @@ export const VARIABLES = [
     type: DURATION,
     default: '30s',
     meaning:
-      "Each upstream address's connection pool is replaced once this old (its requests in flight finish first), so a Swarm VIP spreads new connections over tasks.",
+      'An upstream connection is retired once this old (its request in flight finishes first), so a Swarm VIP spreads new connections over tasks. Each connection draws its own limit between half this and this, so they are retired one at a time.',
+  }),
+  spec({
+    name: 'UPSTREAM_KEEP_ALIVE',
+    parse: duration,
+    group: 'Upstream connections',
+    type: DURATION,
+    default: '60s',
+    meaning:
+      "An idle upstream connection is closed after this long. Keep it below the backends' own idle timeout (nginx: 75 s); a backend's `Keep-Alive: timeout=` header, when shorter, wins.",
   }),
   spec({
     name: 'UPSTREAM_RESOLVE_EVERY',

@@ -50,8 +50,10 @@ export interface Config {
     tunnelMs: number
   }
   upstream: {
-    /** An upstream address's pool is replaced once this old, so a Swarm VIP spreads new connections (UPSTREAM_MAX_SOCKET_AGE, 30s). */
+    /** An upstream connection is retired once this old, so a Swarm VIP spreads new connections (UPSTREAM_MAX_SOCKET_AGE, 30s). */
     maxSocketAgeMs: number
+    /** An idle upstream connection closes after this long (UPSTREAM_KEEP_ALIVE, 60s). */
+    keepAliveMs: number
     /** How often an upstream host name is resolved again (UPSTREAM_RESOLVE_EVERY, 5s). */
     resolveEveryMs: number
   }
@@ -269,6 +271,7 @@ function build(
     },
     upstream: {
       maxSocketAgeMs: values.UPSTREAM_MAX_SOCKET_AGE,
+      keepAliveMs: values.UPSTREAM_KEEP_ALIVE,
       resolveEveryMs: values.UPSTREAM_RESOLVE_EVERY,
     },
     shutdown: { delayMs: values.SHUTDOWN_DELAY, timeoutMs: values.SHUTDOWN_TIMEOUT },

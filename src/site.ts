@@ -112,6 +112,7 @@ function routesOf(config: Config, site: SiteConfig, deps: SiteDependencies) {
     weight: color.weight,
     upstream: new Upstream(color.upstream, {
       maxSocketAgeMs: config.upstream.maxSocketAgeMs,
+      keepAliveMs: config.upstream.keepAliveMs,
       resolveEveryMs: config.upstream.resolveEveryMs,
       connectTimeoutMs: config.timeouts.connectMs,
       trust: config.upstreamTls,

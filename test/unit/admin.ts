@@ -52,7 +52,7 @@ t.test('/config shows the effective configuration with credentials redacted', as
     http_keep_alive: 15000,
     tunnel: 3600000,
   })
-  t.same(view.upstream_ms, { max_socket_age: 30000, resolve_every: 5000 })
+  t.same(view.upstream_ms, { max_socket_age: 30000, keep_alive: 60000, resolve_every: 5000 })
   t.same(view.shutdown_ms, { delay: 2000, timeout: 2000 })
   t.match(view, { color_header: 'Color', preserve_host: true, log: { level: 'info', format: 'json' } })
   t.same(view.trusted_proxies, [])

@@ -52,7 +52,7 @@ t.test('defaults from SPEC.md with only BLUE set', async (t) => {
     keepAliveMs: 15000,
     tunnelMs: 3600000,
   })
-  t.same(config.upstream, { maxSocketAgeMs: 30000, resolveEveryMs: 5000 })
+  t.same(config.upstream, { maxSocketAgeMs: 30000, keepAliveMs: 60000, resolveEveryMs: 5000 })
   t.same(config.shutdown, { delayMs: 2000, timeoutMs: 7000 })
   t.same(config.log, { level: 'info', format: 'json' })
   t.same(config.warnings, [])
@@ -89,6 +89,7 @@ t.test('every scalar variable takes its good values', async (t) => {
       TIMEOUT_HTTP_KEEP_ALIVE: '2m',
       TIMEOUT_TUNNEL: '1h',
       UPSTREAM_MAX_SOCKET_AGE: '10s',
+      UPSTREAM_KEEP_ALIVE: '20s',
       UPSTREAM_RESOLVE_EVERY: '250ms',
       SHUTDOWN_DELAY: '0',
       SHUTDOWN_TIMEOUT: '3s',
@@ -116,7 +117,7 @@ t.test('every scalar variable takes its good values', async (t) => {
     keepAliveMs: 120000,
     tunnelMs: 3600000,
   })
-  t.same(config.upstream, { maxSocketAgeMs: 10000, resolveEveryMs: 250 })
+  t.same(config.upstream, { maxSocketAgeMs: 10000, keepAliveMs: 20000, resolveEveryMs: 250 })
   t.same(config.shutdown, { delayMs: 0, timeoutMs: 3000 })
   t.same(config.log, { level: 'silent', format: 'pretty' })
 })
@@ -142,6 +143,7 @@ t.test('bad values are each named with what is expected', async (t) => {
     ['TIMEOUT_HTTP_KEEP_ALIVE', '1d', /duration/],
     ['TIMEOUT_TUNNEL', '999999h', /at most 596h/],
     ['UPSTREAM_MAX_SOCKET_AGE', 'soon', /duration/],
+    ['UPSTREAM_KEEP_ALIVE', '0', /duration above 0/],
     ['UPSTREAM_RESOLVE_EVERY', '', /duration/],
     ['SHUTDOWN_DELAY', '2 s', /duration 0 or more/],
     ['SHUTDOWN_TIMEOUT', 'x', /duration/],

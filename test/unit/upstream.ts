@@ -1,7 +1,7 @@
 import { once } from 'node:events'
 import http from 'node:http'
 import { Writable } from 'node:stream'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { joinPath } from '../../src/headers.js'
 import { redactUrl } from '../../src/redact.js'
 import { type Address, type Endpoint, Upstream } from '../../src/upstream.js'
@@ -196,31 +196,106 @@ t.test('IPv4 is preferred when a name has both; IPv6-only names use IPv6', async
   )
 })
 
-t.test('a pool older than maxSocketAgeMs is replaced: new connections, and the old one closes', async (t) => {
-  const time = clock()
+/**
+ * One request, then one turn of the event loop: undici reuses a connection only a turn after its answer
+ * (lib/dispatcher/client-h1.js), so a request sent sooner would open another.
+ */
+async function settled(endpoint: Endpoint) {
+  await through(endpoint)
+  await new Promise(setImmediate)
+}
+
+/** An upstream that records which connection every request came on (numbered from 1, in opening order). */
+async function connectionRecordingUpstream(t: Test) {
+  const numbers = new WeakMap<object, number>()
+  const closed: Promise<unknown>[] = []
+  const came: number[] = []
+  const up = await recordingUpstream(t, (req, res) => {
+    came.push(numbers.get(req.socket) as number)
+    res.end('ok')
+  })
+  up.server.on('connection', (socket) => {
+    numbers.set(socket, closed.length + 1)
+    closed.push(once(socket, 'close'))
+  })
+  return Object.assign(up, { came, closed })
+}
+
+/** An upstream with 30 s connections on a test clock, random() pinned. */
+function agedUpstream(url: string, now: () => number, share: number): Upstream {
+  return new Upstream(new URL(url), {
+    maxSocketAgeMs: 30000,
+    resolveEveryMs: 5000,
+    connectTimeoutMs: 5000,
+    now,
+    random: () => share,
+  })
+}
+
+t.test(
+  'a connection older than its age limit serves one last request, closes, and a new one takes over',
+  async (t) => {
+    const time = clock()
+    const up = await connectionRecordingUpstream(t)
+    const upstream = agedUpstream(up.url, time.now, 0)
+    t.teardown(() => upstream.close())
+    const endpoint = await upstream.endpoint()
+    await settled(endpoint)
+    time.advance(29999)
+    await settled(endpoint)
+    t.same(up.came, [1, 1], 'the same connection while younger than 30 s')
+    time.advance(1)
+    await settled(endpoint)
+    await up.closed[0]
+    t.pass('its request at 30 s was its last: it closed after the answer')
+    await settled(endpoint)
+    t.same(up.came, [1, 1, 1, 2], 'and the next request came on a new connection')
+  },
+)
+
+t.test('each connection draws its own age limit, from half maxSocketAgeMs to all of it', async (t) => {
+  // Connections opened together draw apart, so they are retired one at a time rather than all at once.
+  for (const [share, limit] of [
+    [1, 15000],
+    [0.5, 22500],
+  ] as const) {
+    const time = clock()
+    const up = await connectionRecordingUpstream(t)
+    const upstream = agedUpstream(up.url, time.now, share)
+    const endpoint = await upstream.endpoint()
+    await settled(endpoint)
+    time.advance(limit - 1)
+    await settled(endpoint)
+    time.advance(1)
+    await settled(endpoint)
+    await up.closed[0]
+    await settled(endpoint)
+    upstream.close()
+    t.same(up.came, [1, 1, 1, 2], `random() ${share}: connection 1 retired at ${limit} ms`)
+  }
+})
+
+t.test('an idle connection closes after keepAliveMs', async (t) => {
   const up = await recordingUpstream(t)
   const closed: Promise<unknown>[] = []
   up.server.on('connection', (socket) => closed.push(once(socket, 'close')))
   const upstream = new Upstream(new URL(up.url), {
     maxSocketAgeMs: 30000,
+    keepAliveMs: 100,
     resolveEveryMs: 5000,
     connectTimeoutMs: 5000,
-    now: time.now,
   })
   t.teardown(() => upstream.close())
+  const start = Date.now()
   await through(await upstream.endpoint())
-  time.advance(29999)
-  await through(await upstream.endpoint())
-  const young = up.connections
-  time.advance(1)
-  await through(await upstream.endpoint())
-  t.equal(up.connections, young + 1, 'the pool aged out: the next request opens a new connection')
-  await Promise.all(closed.slice(0, young))
-  t.pass("and the old pool's connections close")
+  await closed[0]
+  t.ok(Date.now() - start >= 100, 'closed by colorproxy once idle for keepAliveMs')
 })
 
-t.test('renew() sends the next request on a new connection', async (t) => {
+t.test('fresh() sends its one request on a new connection, which then closes', async (t) => {
   const up = await recordingUpstream(t)
+  const closed: Promise<unknown>[] = []
+  up.server.on('connection', (socket) => closed.push(once(socket, 'close')))
   const upstream = new Upstream(new URL(up.url), {
     maxSocketAgeMs: 30000,
     resolveEveryMs: 5000,
@@ -229,9 +304,23 @@ t.test('renew() sends the next request on a new connection', async (t) => {
   t.teardown(() => upstream.close())
   const endpoint = await upstream.endpoint()
   await through(endpoint)
-  endpoint.renew()
-  await through(endpoint)
-  t.equal(up.connections, 2)
+  let body = ''
+  await new Promise<void>((resolve, reject) =>
+    endpoint.fresh().dispatch(
+      { path: '/', method: 'GET' },
+      {
+        onConnect: () => {},
+        onHeaders: () => true,
+        onData: (chunk: Buffer) => ((body += chunk), true),
+        onComplete: () => resolve(),
+        onError: reject,
+      },
+    ),
+  )
+  t.equal(body, 'ok')
+  t.equal(up.connections, 2, 'a second connection')
+  await closed[1]
+  t.pass('closed after its request')
 })
 
 t.test('close() drops idle pooled sockets', async (t) => {
