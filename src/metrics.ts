@@ -1,8 +1,10 @@
 // GET /metrics: Prometheus counters per site and color with prom-client, in a registry of its own (so two
 // proxies in one process, as in tests, never share counters), plus Node's process metrics. Every per-color
 // series has a `site` label: `default` for the unprefixed site, `none` for a request no site took.
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { FailureReason, RequestRecord } from './events.js'
+import { Tally } from './tally.js'
 import type { Weighted } from './weights.js'
 
 /** What each counter counts (its name is `colorproxy_` and the key). */
@@ -34,13 +36,13 @@ export interface MetricsSite {
 
 export class Metrics {
   readonly registry = new Registry()
-  private readonly requests: Counter<'site' | 'color' | 'code'>
-  private readonly routed: Counter<'site' | 'color' | 'route'>
+  private readonly requests: Tally<'site' | 'color' | 'code'>
+  private readonly routed: Tally<'site' | 'color' | 'route'>
   private readonly duration: Histogram<'site' | 'color'>
   private readonly upstreamErrors: Counter<'site' | 'color' | 'reason'>
   private readonly failovers: Counter<'site' | 'from' | 'to'>
   private readonly ejections: Counter<'site' | 'color'>
-  private readonly protocols: Counter<'proto' | 'tls'>
+  private readonly protocols: Tally<'proto' | 'tls'>
   private readonly mirroredCopies: Counter<'site' | 'color' | 'code'>
   private readonly canaryShare: Gauge<'site' | 'color'>
   private readonly canaryState: Gauge<'site' | 'color' | 'state'>
@@ -50,12 +52,14 @@ export class Metrics {
     const registers = [this.registry]
     const counter = <L extends string>(name: keyof typeof HELP, labelNames: L[]) =>
       new Counter<L>({ name: `colorproxy_${name}`, help: HELP[name], labelNames, registers })
-    this.requests = counter('requests_total', ['site', 'color', 'code'])
-    this.routed = counter('routed_total', ['site', 'color', 'route'])
+    const tally = <L extends string>(name: keyof typeof HELP, labelNames: L[]) =>
+      new Tally<L>({ name: `colorproxy_${name}`, help: HELP[name], labelNames, registers })
+    this.requests = tally('requests_total', ['site', 'color', 'code'])
+    this.routed = tally('routed_total', ['site', 'color', 'route'])
     this.upstreamErrors = counter('upstream_errors_total', ['site', 'color', 'reason'])
     this.failovers = counter('failovers_total', ['site', 'from', 'to'])
     this.ejections = counter('ejections_total', ['site', 'color'])
-    this.protocols = counter('client_requests_total', ['proto', 'tls'])
+    this.protocols = tally('client_requests_total', ['proto', 'tls'])
     this.mirroredCopies = counter('mirrored_total', ['site', 'color', 'code'])
     this.canaryShare = new Gauge({
       name: 'colorproxy_canary_share_percent',
@@ -84,6 +88,7 @@ export class Metrics {
       registers,
     })
     colorGauges(sites, registers)
+    eventLoopDelay(registers)
     // Every color shows up from the first scrape, at 0.
     for (const site of sites)
       for (const color of site.colors) this.ejections.inc({ site: site.name, color: color.name }, 0)
@@ -98,10 +103,11 @@ export class Metrics {
     this.inFlight.dec()
     const { site } = record
     const color = record.color ?? NO_COLOR
-    this.requests.inc({ site, color, code: String(record.status) })
-    this.routed.inc({ site, color, route: record.via })
+    const { status, via, proto, tls } = record
+    this.requests.inc(`${site} ${color} ${status}`, () => ({ site, color, code: String(status) }))
+    this.routed.inc(`${site} ${color} ${via}`, () => ({ site, color, route: via }))
     this.duration.observe({ site, color }, record.durationMs / 1000)
-    this.protocols.inc({ proto: record.proto, tls: String(record.tls) })
+    this.protocols.inc(`${proto} ${tls}`, () => ({ proto, tls: String(tls) }))
   }
 
   upstreamFailed(site: string, color: string, reason: FailureReason): void {
@@ -128,6 +134,31 @@ export class Metrics {
   async text(): Promise<{ type: string; body: string }> {
     return { type: this.registry.contentType, body: await this.registry.metrics() }
   }
+}
+
+/**
+ * How late the event loop ran its timers since the previous scrape (perf_hooks, sampled every 10 ms):
+ * the median, the 99th percentile and the worst. A request waits at least this long before colorproxy
+ * reads it; high values mean the process is saturated or a pause (GC, a slow handler) stalls everything.
+ */
+function eventLoopDelay(registers: Registry[]): void {
+  const monitor = monitorEventLoopDelay({ resolution: 10 })
+  monitor.enable()
+  new Gauge({
+    name: 'colorproxy_event_loop_delay_seconds',
+    help: 'Event-loop delay since the previous scrape, by quantile (1: the worst)',
+    labelNames: ['quantile'],
+    registers,
+    // WORKERS > 1: the worst worker.
+    aggregator: 'max',
+    collect() {
+      for (const quantile of [0.5, 0.99]) {
+        this.set({ quantile: String(quantile) }, monitor.percentile(quantile * 100) / 1e9)
+      }
+      this.set({ quantile: '1' }, monitor.max / 1e9)
+      monitor.reset()
+    },
+  })
 }
 
 /** Per site and color: its configured weight, and whether it is ejected now (read at each scrape). */
