@@ -223,8 +223,15 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
   else socket.destroy()
 }
 
+/**
+ * The kernel's queue of connections not yet accepted. Node's default is 511; a burst of new clients (c=1024
+ * reconnecting at once) overflows it, and a dropped SYN waits 1 s to be sent again. Linux caps it at
+ * net.core.somaxconn (4096 on current kernels), as it does nginx's `backlog=`.
+ */
+const LISTEN_BACKLOG = 4096
+
 export async function listen(server: AnyServer, port: number, host: string): Promise<void> {
-  server.listen(port, host)
+  server.listen({ port, host, backlog: LISTEN_BACKLOG })
   // once() rejects if 'error' (EADDRINUSE, EACCES) comes first.
   await once(server, 'listening')
 }
