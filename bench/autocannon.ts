@@ -19,5 +19,6 @@ export function parseAutocannon(output: string): LoadResult {
     p99Ms: result.latency.p99,
     requests: result.requests.total,
     errors: result.errors + result.timeouts + result.non2xx,
+    connectErrors: 0,
   }
 }

@@ -5,6 +5,7 @@ import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
 import { get } from 'node:http'
 import { createServer } from 'node:net'
+import { processTree } from './proc.js'
 
 export function hasCommand(name: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0
@@ -76,18 +77,6 @@ export async function waitFor200(url: string, withinMs = 10_000): Promise<void> 
     if (Date.now() > deadline) throw new Error(`${url} did not answer 200 within ${withinMs} ms`)
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
-}
-
-/** The process and all its descendants (nginx's workers, colorproxy's cluster workers). */
-export function processTree(pid: number): number[] {
-  let listed: string
-  try {
-    listed = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
-  } catch {
-    return []
-  }
-  const children = listed.trim().split(/\s+/).filter(Boolean).map(Number)
-  return [pid, ...children.flatMap(processTree)]
 }
 
 /** Resident memory in MB, 0 once the process is gone. */

@@ -4,7 +4,10 @@
 // backends. Targets take turns (A/B/A/B) over several rounds and the report gives medians and the median
 // of per-round ratios, because on a small shared machine only ratios measured side by side mean anything.
 //
-// Usage: npm run bench [-- --duration 10 --rounds 3 --connections 64,256]
+// Then one open-loop run (a fixed rate, half colorproxy's own maximum) for the tail, and the goals of
+// issue 14 in one table, each said met or not.
+//
+// Usage: npm run bench [-- --duration 10 --rounds 3 --connections 64,256,1024]
 //        npm run bench -- --soak 1000000    (RSS of colorproxy every 10 s over that many requests at c=256)
 import { execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
@@ -16,6 +19,8 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { backendsConfig, proxyConfig, tlsProxyConfig } from './nginx.js'
+import { goals, goalTable } from './goals.js'
+import { cpuSeconds } from './proc.js'
 import { freePort, hasCommand, type Pinned, rssMb, sampleRss, startPinned, waitFor200 } from './processes.js'
 import { parseAutocannon } from './autocannon.js'
 import { type LoadResult, median, parseH2load, parseWrk } from './wrk.js'
@@ -24,7 +29,7 @@ const { values } = parseArgs({
   options: {
     duration: { type: 'string', default: '10' },
     rounds: { type: 'string', default: '3' },
-    connections: { type: 'string', default: '64,256' },
+    connections: { type: 'string', default: '64,256,1024' },
     soak: { type: 'string' },
   },
 })
@@ -52,6 +57,10 @@ interface Target {
   pid: number
   /** Driven over HTTP/2 with h2load (one stream at a time per connection), not wrk. */
   h2?: boolean
+  /** Measured at the first connection count only (TLS, sites): the goals need the others at each one. */
+  once?: boolean
+  /** RSS right after it started, before any load. */
+  idleRssMb?: number
 }
 
 const started: Pinned[] = []
@@ -67,7 +76,8 @@ async function start(
   const pinned = startPinned(cores, command, args, env)
   started.push(pinned)
   await waitFor200(readyUrl)
-  return { name, url, pid: pinned.child.pid as number }
+  const pid = pinned.child.pid as number
+  return { name, url, pid, idleRssMb: rssMb(pid) }
 }
 
 async function colorproxy(
@@ -176,14 +186,17 @@ async function main(): Promise<void> {
     const url = `http://127.0.0.1:${port}/`
     targets.push(await start('nginx', PROXY_CORE, 'nginx', proxyConfig(port, backends), url, url))
   }
+  targets.push(...(await bareTargets(blueUrl)))
   targets.push(await colorproxy('colorproxy', PROXY_CORE, backends, {}))
   targets.push(await colorproxy('colorproxy log', PROXY_CORE, backends, { LOG_LEVEL: 'info' }))
   const allCores = `0-${availableParallelism() - 1}`
   targets.push(await colorproxy('colorproxy WORKERS=2', allCores, backends, { WORKERS: '2' }))
-  targets.push(...(await tlsTargets(backends)))
-  targets.push(...(await siteTargets(backends)))
+  const once = (list: Target[]) => list.map((target) => ({ ...target, once: true }))
+  targets.push(...once(await tlsTargets(backends)))
+  targets.push(...once(await siteTargets(backends)))
   say(
     'targets: direct (straight to the blue backend), nginx (split_clients 4:1, Color, keepalive; one worker),\n' +
+      '         bare stream / bare dispatch (node:http + one undici Pool, no features: Pool.stream, Pool.dispatch),\n' +
       '         colorproxy (LOG_LEVEL=warn), colorproxy log (the access log on, read through a pipe),\n' +
       `         colorproxy WORKERS=2 (LOG_LEVEL=warn; on cores ${allCores}, so it shares a core with wrk and the backends)`,
   )
@@ -191,64 +204,171 @@ async function main(): Promise<void> {
   // Warm up: the JIT, the pools.
   for (const target of targets) await load(target.url, 64, 2, target.h2)
 
-  const results = new Map<string, { result: LoadResult; rssMb: number }[]>()
-  const key = (target: string, c: number) => `${target} c=${c}`
+  const results = await measure(targets)
+  report(targets, results)
+  const figures = figuresOf(results, targets)
+  figures.openLoopP99 = await openLoop(targets, figures.value('colorproxy', connections[0] as number, 'rps'))
+  say('')
+  say('Goals (issue 14):')
+  for (const line of goalTable(goals(figures))) say(line)
+}
+
+interface Run {
+  result: LoadResult
+  rssMb: number
+  /** The proxy's CPU time (user + system, its whole process tree) per request, in µs. */
+  cpuUs: number
+}
+type Results = Map<string, Run[]>
+const key = (target: string, c: number) => `${target} c=${c}`
+
+/** Every target at every connection count, taking turns, `rounds` times. */
+async function measure(targets: readonly Target[]): Promise<Results> {
+  const results: Results = new Map()
   for (let round = 1; round <= rounds; round++) {
-    for (const c of connections) {
+    for (const [i, c] of connections.entries()) {
       for (const target of targets) {
+        if (target.once && i > 0) continue
         const stopSampling = target.pid ? sampleRss(target.pid) : () => 0
+        const cpuBefore = target.pid ? cpuSeconds(target.pid) : 0
         const result = await load(target.url, c, durationS, target.h2)
-        const rssMb = stopSampling()
+        const cpuUs = target.pid ? ((cpuSeconds(target.pid) - cpuBefore) * 1e6) / result.requests : Number.NaN
         const runs = results.get(key(target.name, c)) ?? []
-        runs.push({ result, rssMb })
+        runs.push({ result, rssMb: stopSampling(), cpuUs })
         results.set(key(target.name, c), runs)
       }
     }
     say(`round ${round}/${rounds} done`)
   }
+  return results
+}
 
+function report(targets: readonly Target[], results: Results): void {
   say('')
-  say('| target | conns | req/s | p50 ms | p99 ms | peak RSS MB | errors |')
-  say('|---|---:|---:|---:|---:|---:|---:|')
+  say('| target | conns | req/s | p50 ms | p99 ms | CPU µs/req | idle RSS MB | peak RSS MB | errors |')
+  say('|---|---:|---:|---:|---:|---:|---:|---:|---:|')
   for (const c of connections) {
     for (const target of targets) {
-      const runs = results.get(key(target.name, c)) ?? []
-      const rps = median(runs.map((run) => run.result.requestsPerSecond))
-      const p50 = median(runs.map((run) => run.result.p50Ms))
-      const p99 = median(runs.map((run) => run.result.p99Ms))
+      const runs = results.get(key(target.name, c))
+      if (!runs) continue
+      const of = (pick: (run: Run) => number) => median(runs.map(pick))
+      const p99 = of((run) => run.result.p99Ms)
       const rss = Math.max(...runs.map((run) => run.rssMb))
       const errors = runs.reduce((sum, run) => sum + run.result.errors, 0)
+      const cpu = of((run) => run.cpuUs)
       say(
-        `| ${target.name} | ${c} | ${Math.round(rps)} | ${p50.toFixed(2)} | ${Number.isNaN(p99) ? '-' : p99.toFixed(2)} | ${target.pid ? rss.toFixed(0) : '-'} | ${errors} |`,
+        `| ${target.name} | ${c} | ${Math.round(of((run) => run.result.requestsPerSecond))} | ${of((run) => run.result.p50Ms).toFixed(2)} | ${Number.isNaN(p99) ? '-' : p99.toFixed(2)} | ${Number.isNaN(cpu) ? '-' : cpu.toFixed(0)} | ${target.idleRssMb?.toFixed(0) ?? '-'} | ${target.pid ? rss.toFixed(0) : '-'} | ${errors} |`,
       )
     }
   }
-
-  /** The median over rounds of a/b, each round's a and b measured side by side. */
-  const ratio = (a: string, b: string, c: number, of: (result: LoadResult) => number): string => {
-    const as = results.get(key(a, c))
-    const bs = results.get(key(b, c))
-    if (!as || !bs) return '-'
-    return `${median(as.map((run, i) => of(run.result) / of((bs[i] as { result: LoadResult }).result))).toFixed(2)}×`
-  }
+  const figures = figuresOf(results, targets)
   say('')
   say('| ratio (median of per-round ratios) | ' + connections.map((c) => `c=${c}`).join(' | ') + ' |')
   say('|---|' + connections.map(() => '---:|').join(''))
-  const rows: [string, string, string, (result: LoadResult) => number][] = [
-    ['req/s colorproxy / nginx', 'colorproxy', 'nginx', (r) => r.requestsPerSecond],
-    ['req/s colorproxy / direct', 'colorproxy', 'direct', (r) => r.requestsPerSecond],
-    ['req/s nginx / direct', 'nginx', 'direct', (r) => r.requestsPerSecond],
-    ['p99 colorproxy / nginx', 'colorproxy', 'nginx', (r) => r.p99Ms],
-    ['req/s access log on / off', 'colorproxy log', 'colorproxy', (r) => r.requestsPerSecond],
-    ['req/s WORKERS=2 / WORKERS=1', 'colorproxy WORKERS=2', 'colorproxy', (r) => r.requestsPerSecond],
-    ['req/s https h1 colorproxy / nginx', 'colorproxy https', 'nginx https', (r) => r.requestsPerSecond],
-    ['req/s https h2 colorproxy / nginx', 'colorproxy h2', 'nginx h2', (r) => r.requestsPerSecond],
-    ['req/s colorproxy https / http', 'colorproxy https', 'colorproxy', (r) => r.requestsPerSecond],
-    ['req/s 50 sites / 1 site', 'colorproxy 50 sites', 'colorproxy 1 site', (r) => r.requestsPerSecond],
+  const rows: [string, string, string, 'rps' | 'p99' | 'rss'][] = [
+    ['req/s colorproxy / nginx', 'colorproxy', 'nginx', 'rps'],
+    ['req/s colorproxy / direct', 'colorproxy', 'direct', 'rps'],
+    ['req/s colorproxy / bare dispatch', 'colorproxy', 'bare dispatch', 'rps'],
+    ['req/s bare dispatch / bare stream', 'bare dispatch', 'bare stream', 'rps'],
+    ['req/s nginx / direct', 'nginx', 'direct', 'rps'],
+    ['p99 colorproxy / nginx', 'colorproxy', 'nginx', 'p99'],
+    ['req/s access log on / off', 'colorproxy log', 'colorproxy', 'rps'],
+    ['req/s WORKERS=2 / WORKERS=1', 'colorproxy WORKERS=2', 'colorproxy', 'rps'],
+    ['req/s https h1 colorproxy / nginx', 'colorproxy https', 'nginx https', 'rps'],
+    ['req/s https h2 colorproxy / nginx', 'colorproxy h2', 'nginx h2', 'rps'],
+    ['req/s colorproxy https / http', 'colorproxy https', 'colorproxy', 'rps'],
+    ['req/s 50 sites / 1 site', 'colorproxy 50 sites', 'colorproxy 1 site', 'rps'],
   ]
   for (const [label, a, b, of] of rows) {
-    say(`| ${label} | ${connections.map((c) => ratio(a, b, c, of)).join(' | ')} |`)
+    const cells = connections
+      .map((c) => figures.ratio(a, b, c, of))
+      .map((n) => (Number.isNaN(n) ? '-' : `${n.toFixed(2)}×`))
+    say(`| ${label} | ${cells.join(' | ')} |`)
   }
+}
+
+/** The run's figures as the goals read them. */
+function figuresOf(results: Results, targets: readonly Target[]) {
+  const pick = {
+    rps: (run: Run) => run.result.requestsPerSecond,
+    p50: (run: Run) => run.result.p50Ms,
+    p99: (run: Run) => run.result.p99Ms,
+    rss: (run: Run) => run.rssMb,
+    connectErrors: (run: Run) => run.result.connectErrors,
+  }
+  return {
+    connections,
+    openLoopP99: Number.NaN,
+    ratio(a: string, b: string, c: number, of: 'rps' | 'p99' | 'rss'): number {
+      const as = results.get(key(a, c))
+      const bs = results.get(key(b, c))
+      if (!as || !bs) return Number.NaN
+      return median(as.map((run, i) => pick[of](run) / pick[of](bs[i] as Run)))
+    },
+    value(target: string, c: number, of: keyof typeof pick | 'idleRss'): number {
+      if (of === 'idleRss') return targets.find((one) => one.name === target)?.idleRssMb ?? Number.NaN
+      return median((results.get(key(target, c)) ?? []).map(pick[of]))
+    },
+  }
+}
+
+/**
+ * The tail at a load colorproxy can carry: nginx and colorproxy in turns at one fixed rate (half
+ * colorproxy's own maximum at the first connection count), with autocannon's --overallRate (Debian has no
+ * wrk2). Returns the median of per-round p99 ratios, colorproxy over nginx.
+ */
+async function openLoop(targets: readonly Target[], maxRate: number): Promise<number> {
+  const nginx = targets.find((target) => target.name === 'nginx')
+  const proxy = targets.find((target) => target.name === 'colorproxy')
+  if (!nginx || !proxy || !existsSync(AUTOCANNON) || Number.isNaN(maxRate)) return Number.NaN
+  const rate = Math.round(maxRate / 2)
+  const c = connections[0] as number
+  const ratios: number[] = []
+  say('')
+  say(
+    `open loop: ${rate} req/s (half colorproxy's c=${c} maximum) over ${c} connections, ${durationS} s each`,
+  )
+  for (let round = 1; round <= rounds; round++) {
+    const [a, b] = [await fixedRate(nginx.url, c, rate), await fixedRate(proxy.url, c, rate)]
+    say(
+      `  round ${round}: nginx p50 ${a.p50Ms} ms p99 ${a.p99Ms} ms; colorproxy p50 ${b.p50Ms} ms p99 ${b.p99Ms} ms`,
+    )
+    ratios.push(b.p99Ms / a.p99Ms)
+  }
+  return median(ratios)
+}
+
+async function fixedRate(url: string, c: number, rate: number): Promise<LoadResult> {
+  const args = ['--json', '-c', String(c), '-R', String(rate), '-d', String(durationS), url]
+  const child = spawn('taskset', ['-c', LOAD_CORE, process.execPath, AUTOCANNON, ...args], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  })
+  let output = ''
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk))
+  await once(child, 'exit')
+  return parseAutocannon(output)
+}
+
+/** The bare engines (bench/bare-proxy.ts) in front of the blue backend, on the proxy's core. */
+async function bareTargets(blueUrl: string): Promise<Target[]> {
+  const origin = blueUrl.replace(/\/$/, '')
+  const targets: Target[] = []
+  for (const mode of ['stream', 'dispatch']) {
+    const port = await freePort()
+    const url = `http://127.0.0.1:${port}/`
+    const script = join(dist, 'bench/bare-proxy.js')
+    targets.push(
+      await start(
+        `bare ${mode}`,
+        PROXY_CORE,
+        process.execPath,
+        [script, mode, String(port), origin],
+        url,
+        url,
+      ),
+    )
+  }
+  return targets
 }
 
 /**

@@ -6,6 +6,8 @@ export interface LoadResult {
   p99Ms: number
   /** Answers that were not 2xx/3xx, and socket errors (connect, read, write, timeout). */
   errors: number
+  /** Connections the load tool could not open (wrk's `connect`; 0 where the tool does not say). */
+  connectErrors: number
   requests: number
 }
 
@@ -32,6 +34,7 @@ export function parseWrk(output: string): LoadResult {
     p50Ms: durationMs(find(/^\s+50%\s+(\S+)/m, '50% latency (was --latency given?)')),
     p99Ms: durationMs(find(/^\s+99%\s+(\S+)/m, '99% latency')),
     requests: Number(find(/^\s+(\d+) requests in /m, 'request count')),
+    connectErrors: Number(socketErrors?.[1] ?? 0),
     errors:
       Number(non2xx?.[1] ?? 0) +
       (socketErrors ? socketErrors.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0),
@@ -65,6 +68,7 @@ export function parseH2load(output: string): LoadResult {
     p50Ms: mean ? Number(mean[1]) * (UNITS_MS[mean[2] as string] ?? Number.NaN) : Number.NaN,
     p99Ms: Number.NaN,
     errors: number(counts, 2) + number(counts, 3) + number(counts, 4),
+    connectErrors: 0,
     requests: number(counts, 1),
   }
 }

@@ -2,6 +2,7 @@
 // itself runs with npm run bench, never in the test suite.)
 import t from 'tap'
 import { parseAutocannon } from '../../bench/autocannon.js'
+import { cpuSeconds } from '../../bench/proc.js'
 import { durationMs, median, parseH2load, parseWrk } from '../../bench/wrk.js'
 
 const WRK = `Running 10s test @ http://127.0.0.1:8080/
@@ -15,14 +16,21 @@ const WRK = `Running 10s test @ http://127.0.0.1:8080/
      90%   11.57ms
      99%   17.90ms
   64912 requests in 10.01s, 9.72MB read
-  Socket errors: connect 0, read 2, write 0, timeout 1
+  Socket errors: connect 3, read 2, write 0, timeout 1
   Non-2xx or 3xx responses: 4
 Requests/sec:   6484.71
 Transfer/sec:      0.97MB
 `
 
 t.test('reads req/s, p50, p99, the request count and every kind of error from wrk --latency', async (t) => {
-  t.same(parseWrk(WRK), { requestsPerSecond: 6484.71, p50Ms: 9.41, p99Ms: 17.9, requests: 64912, errors: 7 })
+  t.same(parseWrk(WRK), {
+    requestsPerSecond: 6484.71,
+    p50Ms: 9.41,
+    p99Ms: 17.9,
+    requests: 64912,
+    errors: 10,
+    connectErrors: 3,
+  })
   const clean = WRK.replace(/ {2}Socket errors.*\n {2}Non-2xx.*\n/, '')
   t.equal(parseWrk(clean).errors, 0, 'no error lines: no errors')
 })
@@ -61,7 +69,14 @@ t.test('reads req/s, p50, p99, the request count and errors from autocannon --js
     latency: { p50: 9, p99: 18 },
     requests: { total: 50100, average: 5010 },
   })
-  t.same(parseAutocannon(json), { requestsPerSecond: 5000, p50Ms: 9, p99Ms: 18, requests: 50100, errors: 7 })
+  t.same(parseAutocannon(json), {
+    requestsPerSecond: 5000,
+    p50Ms: 9,
+    p99Ms: 18,
+    requests: 50100,
+    errors: 7,
+    connectErrors: 0,
+  })
 })
 
 t.test('parseH2load reads rate, mean latency and failures; p99 is unknown', async (t) => {
@@ -75,4 +90,12 @@ time for request:      1.23ms     45.67ms     10.16ms      3.21ms    80.00%
   t.match(result, { requestsPerSecond: 5912.33, p50Ms: 10.16, errors: 7, requests: 17737 })
   t.ok(Number.isNaN(result.p99Ms))
   t.ok(Number.isNaN(parseH2load('nothing').requestsPerSecond))
+})
+
+t.test("a process's CPU seconds come from /proc and grow as it works", async (t) => {
+  const before = cpuSeconds(process.pid)
+  const until = Date.now() + 100
+  while (Date.now() < until);
+  t.ok(cpuSeconds(process.pid) >= before + 0.05, 'at least 50 ms more after a 100 ms busy loop')
+  t.equal(cpuSeconds(2 ** 22 + 1), 0, 'a process that is not there used none')
 })
