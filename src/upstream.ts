@@ -91,6 +91,8 @@ export class Upstream {
   readonly auth: string | undefined
   /** The Authorization header those credentials make; undefined without credentials. */
   readonly authorization: string | undefined
+  /** The URL without credentials, safe to log and show (built once: the access log reads it per request). */
+  readonly redacted: string
   private endpoints: Endpoint[] = []
   private turn = 0
   private resolvedAt = Number.NEGATIVE_INFINITY
@@ -112,6 +114,7 @@ export class Upstream {
         ? `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`
         : undefined
     this.authorization = this.auth && `Basic ${Buffer.from(this.auth).toString('base64')}`
+    this.redacted = redactUrl(url)
     // WHATWG keeps IPv6 literals in brackets; sockets want them bare.
     this.hostname = url.hostname.replace(/^\[(.*)\]$/, '$1')
     this.port = Number(url.port || (url.protocol === 'https:' ? 443 : 80))
@@ -123,10 +126,6 @@ export class Upstream {
     }
   }
 
-  /** The URL without credentials, safe to log and show. */
-  get redacted(): string {
-    return redactUrl(this.url)
-  }
 
   /** The next endpoint in turn. Resolves the host first when it has no addresses yet. */
   async endpoint(): Promise<Endpoint> {
