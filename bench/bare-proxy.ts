@@ -2,12 +2,12 @@
 // header rules, no metrics, no log). What a proxy on this engine costs before colorproxy adds anything.
 //   stream:   Pool.stream, one Writable and one promise-less callback per request (colorproxy before issue 14)
 //   dispatch: Pool.dispatch with a plain handler object that writes straight to the client's response
-// Usage: node dist/bench/bare-proxy.js <stream|dispatch> <port> <upstream origin>
+// Usage: node dist/bench/bare-proxy.js <stream|dispatch> <port> <upstream origin> [pipelining, default 1]
 import { createServer, type ServerResponse } from 'node:http'
 import { Pool, type Dispatcher } from 'undici'
 
-const [mode, port, origin] = process.argv.slice(2) as [string, string, string]
-const pool = new Pool(origin, { keepAliveTimeout: 60_000 })
+const [mode, port, origin, pipelining = '1'] = process.argv.slice(2) as [string, string, string, string?]
+const pool = new Pool(origin, { keepAliveTimeout: 60_000, pipelining: Number(pipelining) })
 
 /** The response's head and body as undici's raw handler calls hand them over. */
 class Handler implements Dispatcher.DispatchHandler {
