@@ -74,6 +74,11 @@ class HttpRequest implements Dispatcher.DispatchHandler {
   private abort: ((error?: Error) => void) | undefined
   /** Lets the upstream's answer flow again once the client has read what it was sent. */
   private resume: (() => void) | undefined
+  /**
+   * Bytes of the answer's body still to come: its Content-Length counted down, Infinity for a chunked
+   * one, undefined for one that ends when the upstream closes the connection.
+   */
+  private left: number | undefined
 
   constructor(
     private readonly exchange: Exchange,
@@ -171,14 +176,20 @@ class HttpRequest implements Dispatcher.DispatchHandler {
       return true
     }
     this.resume = resume
+    this.left = bodyLength(headers)
     this.sink = this.answer(statusCode, headers)
     return true
   }
 
   onData(chunk: Buffer): boolean {
     const sink = this.sink as Writable
+    if (this.left !== undefined) this.left -= chunk.length
     if (sink.write(chunk)) return true
     // The client reads slower than the upstream sends: the upstream's socket waits for the client's.
+    // Never on a body's last bytes, nor on a body that ends with the connection: undici 7 asserts, and the
+    // process dies, when the upstream closes while its parser waits (nodejs/undici#5360; fixed only in
+    // undici 8, which needs Node 22). Those bytes are already here; Node buffers them for the client.
+    if (this.left === undefined || this.left <= 0) return true
     sink.once('drain', this.resume as () => void)
     return false
   }
@@ -273,4 +284,11 @@ class HttpRequest implements Dispatcher.DispatchHandler {
     }
     exchange.finish(status, bytes)
   }
+}
+
+/** How much body an answer's head announces: its Content-Length, Infinity when chunked, else undefined. */
+function bodyLength(headers: IncomingHttpHeaders): number | undefined {
+  if (headers['transfer-encoding'] !== undefined) return Number.POSITIVE_INFINITY
+  const length = headers['content-length']
+  return length === undefined ? undefined : Number(length)
 }

@@ -80,13 +80,25 @@ async function send(
   timeouts: { serverMs: number; serverIdleMs: number },
 ): Promise<number> {
   const endpoint = await route.upstream.endpoint()
-  const answer = await endpoint.pool().request({
-    path: joinPath(endpoint.target.pathname, path),
-    method,
-    headers,
-    headersTimeout: timeouts.serverMs,
-    bodyTimeout: timeouts.serverIdleMs,
+  return new Promise((resolve, reject) => {
+    let status = 0
+    // The answer is only counted: its body is read and dropped as it comes, never paused (a paused
+    // undici 7 parser meeting the upstream's FIN ends the process: nodejs/undici#5360).
+    endpoint.pool().dispatch(
+      {
+        path: joinPath(endpoint.target.pathname, path),
+        method,
+        headers,
+        headersTimeout: timeouts.serverMs,
+        bodyTimeout: timeouts.serverIdleMs,
+      },
+      {
+        onConnect: () => {},
+        onHeaders: (statusCode) => ((status = statusCode), true),
+        onData: () => true,
+        onComplete: () => resolve(status),
+        onError: reject,
+      },
+    )
   })
-  await answer.body.dump()
-  return answer.statusCode
 }

@@ -126,7 +126,6 @@ export class Upstream {
     }
   }
 
-
   /** The next endpoint in turn. Resolves the host first when it has no addresses yet. */
   async endpoint(): Promise<Endpoint> {
     const now = this.endpointNow()

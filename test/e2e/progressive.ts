@@ -3,7 +3,7 @@
 // mirrored copies to a slow green never slow a client.
 import http from 'node:http'
 import t from 'tap'
-import { get, recordingUpstream } from '../helpers/net.js'
+import { get, rawUpstream, recordingUpstream } from '../helpers/net.js'
 import { startColorProxy } from '../helpers/proxy.js'
 
 const INTERVAL_MS = 1500
@@ -208,5 +208,30 @@ t.test(
     stop = true
     await noise
     agent.destroy()
+  },
+)
+
+t.test(
+  'a mirrored answer that is large and closes its connection at once never crashes the proxy',
+  async (t) => {
+    // The copy's answer arrives with its headers, more than a stream buffers, and the upstream's FIN: had
+    // its body been left to wait, undici 7 would assert when the FIN came (nodejs/undici#5360).
+    const blue = await recordingUpstream(t, (_req, res) => res.end('blue\n'))
+    const big = 'Z'.repeat(256 * 1024)
+    const green = await rawUpstream(t, (_head, socket) => {
+      socket.end(`HTTP/1.1 200 OK\r\nContent-Length: ${big.length}\r\nConnection: close\r\n\r\n${big}`)
+    })
+    const proxy = await startColorProxy(t, {
+      BLUE: blue.url,
+      GREEN: green.url,
+      GREEN_WEIGHT: '0',
+      MIRROR: 'green',
+    })
+    for (let i = 0; i < 5; i++) t.equal((await get(`${proxy.url}/`)).body, 'blue\n')
+    const counted = /^colorproxy_mirrored_total\{site="default",color="green",code="200"\} (\d+)$/m
+    let copies = 0
+    while (copies < 5) copies = Number(counted.exec((await get(`${proxy.admin}/metrics`)).body)?.[1] ?? 0)
+    t.equal(copies, 5, 'every copy answered and counted')
+    t.equal((await get(`${proxy.url}/`)).body, 'blue\n', 'and the proxy still serves')
   },
 )
