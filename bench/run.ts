@@ -197,6 +197,7 @@ async function main(): Promise<void> {
   say(
     'targets: direct (straight to the blue backend), nginx (split_clients 4:1, Color, keepalive; one worker),\n' +
       '         bare stream / bare dispatch (node:http + one undici Pool, no features: Pool.stream, Pool.dispatch),\n' +
+      '         bare raw (route (c): node:http + pooled node:net sockets framed by llhttp, no features),\n' +
       '         colorproxy (LOG_LEVEL=warn), colorproxy log (the access log on, read through a pipe),\n' +
       `         colorproxy WORKERS=2 (LOG_LEVEL=warn; on cores ${allCores}, so it shares a core with wrk and the backends)`,
   )
@@ -270,6 +271,7 @@ function report(targets: readonly Target[], results: Results): void {
     ['req/s colorproxy / direct', 'colorproxy', 'direct', 'rps'],
     ['req/s colorproxy / bare dispatch', 'colorproxy', 'bare dispatch', 'rps'],
     ['req/s bare dispatch / bare stream', 'bare dispatch', 'bare stream', 'rps'],
+    ['req/s bare raw / bare dispatch', 'bare raw', 'bare dispatch', 'rps'],
     ['req/s nginx / direct', 'nginx', 'direct', 'rps'],
     ['p99 colorproxy / nginx', 'colorproxy', 'nginx', 'p99'],
     ['req/s access log on / off', 'colorproxy log', 'colorproxy', 'rps'],
@@ -349,23 +351,26 @@ async function fixedRate(url: string, c: number, rate: number): Promise<LoadResu
   return parseAutocannon(output)
 }
 
-/** The bare engines (bench/bare-proxy.ts) in front of the blue backend, on the proxy's core. */
+/**
+ * The bare engines in front of the blue backend, on the proxy's core: bench/bare-proxy.ts (undici, two
+ * ways) and bench/raw-proxy.ts (route (c): pooled node:net sockets framed by Node's llhttp).
+ */
 async function bareTargets(blueUrl: string): Promise<Target[]> {
   const origin = blueUrl.replace(/\/$/, '')
+  const { hostname, port: backendPort } = new URL(blueUrl)
+  const engines: [string, string, string[]][] = [
+    ['bare stream', 'bare-proxy.js', ['stream', origin]],
+    ['bare dispatch', 'bare-proxy.js', ['dispatch', origin]],
+    ['bare raw', 'raw-proxy.js', [hostname, backendPort]],
+  ]
   const targets: Target[] = []
-  for (const mode of ['stream', 'dispatch']) {
-    const port = await freePort()
+  for (const [name, file, args] of engines) {
+    const port = String(await freePort())
     const url = `http://127.0.0.1:${port}/`
-    const script = join(dist, 'bench/bare-proxy.js')
+    // bare-proxy.js takes the mode first, raw-proxy.js the port first.
+    const argv = file === 'raw-proxy.js' ? [port, ...args] : [args[0] as string, port, args[1] as string]
     targets.push(
-      await start(
-        `bare ${mode}`,
-        PROXY_CORE,
-        process.execPath,
-        [script, mode, String(port), origin],
-        url,
-        url,
-      ),
+      await start(name, PROXY_CORE, process.execPath, [join(dist, 'bench', file), ...argv], url, url),
     )
   }
   return targets
