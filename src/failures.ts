@@ -60,14 +60,7 @@ const CODE_REASONS: Record<string, FailureReason> = {
   ECONNECTTIMEOUT: 'connect_timeout',
   ESERVERTIMEOUT: 'server_timeout',
   ESERVERIDLE: 'server_idle_timeout',
-  // undici's own codes
-  UND_ERR_SOCKET: 'reset',
-  UND_ERR_CONNECT_TIMEOUT: 'connect_timeout',
-  UND_ERR_HEADERS_TIMEOUT: 'server_timeout',
-  UND_ERR_BODY_TIMEOUT: 'server_idle_timeout',
-  UND_ERR_RES_CONTENT_LENGTH_MISMATCH: 'bad_response',
-  UND_ERR_HEADERS_OVERFLOW: 'bad_response',
-  UND_ERR_RES_EXCEEDED_MAX_SIZE: 'bad_response',
+  EBADANSWER: 'bad_response',
 }
 
 /** Failures where the upstream was never reached: ejection counts them, and failover may act on them. */
@@ -80,11 +73,8 @@ export const CONNECT_FAILURES: ReadonlySet<FailureReason> = new Set([
 
 export function failureReason(error: NodeJS.ErrnoException): FailureReason {
   const code = error.code ?? ''
-  // llhttp's parse errors (an invalid chunk, a bad status line, Content-Length with Transfer-Encoding):
-  // undici's carry no code, only their name.
-  if (code.startsWith('HPE_') || error.name === 'HTTPParserError') return 'bad_response'
-  // undici says "bad response" for an answer no request asked for, or a 100 Continue it cannot take.
-  if (code === 'UND_ERR_SOCKET' && error.message === 'bad response') return 'bad_response'
+  // llhttp's parse errors (an invalid chunk, a bad status line, Content-Length with Transfer-Encoding).
+  if (code.startsWith('HPE_')) return 'bad_response'
   return (
     CODE_REASONS[code] ??
     (/^(ERR_TLS|ERR_SSL|CERT_|DEPTH_ZERO|SELF_SIGNED|UNABLE_TO|HOSTNAME_MISMATCH)/.test(code)

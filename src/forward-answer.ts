@@ -39,7 +39,7 @@ export function passAnswer(
   res.statusCode = statusCode
   const head = clientHeaders(req, res, answer)
   for (const name in head) res.setHeader(name, head[name] as string | string[])
-  // RFC 9110 section 6.4.1: no body, whatever Content-Length says (undici 7 would fail a 304 with one).
+  // RFC 9110 section 6.4.1: no body, whatever Content-Length says.
   if (statusCode === 204 || statusCode === 304 || req.method === 'HEAD') {
     ended()
     res.end()

@@ -1,15 +1,16 @@
-// One HTTP request to its color's upstream: bodiless ones over undici, uploads over node:http's client
-// (forward-upload.ts). undici was chosen by measurement (npm run bench, README "Performance"): on this
-// machine a bare undici proxy forwards about twice what a bare http-proxy-3 one does. The request is its
-// own undici handler (Pool.dispatch): the answer's head and body go straight to the client's response, with
-// no stream, promise or closure per request between them (Pool.stream's Writable cost ~7% of throughput).
+// One HTTP request to its color's upstream: bodiless ones over colorproxy's own keep-alive connections
+// (upstream-pool.ts: node:net sockets, answers framed by Node's llhttp), uploads over node:http's client
+// (forward-upload.ts). The request is its own answer handler: the answer's head and body go straight to the
+// client's response, with no stream, promise or closure per request between them. That path was chosen by
+// measurement (npm run bench, README "Performance"): bare, that engine forwards 1.19–1.30× what undici's
+// Pool.dispatch does, which was itself faster than undici's Pool.stream.
 //
 // Each attempt that fails asks attempts.ts what next: the same color again on a new connection, another
 // color, or the failure's status (failures.ts). Every call has an error path, so one bad upstream or client
 // never ends the process, and a broken answer never corrupts the client's connection.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import type { Writable } from 'node:stream'
-import { type Dispatcher, util } from 'undici'
+import { util } from 'undici'
 import { nextAttempt } from './attempts.js'
 import type { Decision } from './events.js'
 import { Exchange, type Admitted, type ForwardOptions, type Route } from './exchange.js'
@@ -18,6 +19,7 @@ import { passAnswer } from './forward-answer.js'
 import { sendUpload } from './forward-upload.js'
 import { attemptFields, joinPath, ownFields, requestFields } from './headers.js'
 import type { Endpoint } from './upstream.js'
+import type { AnswerHandler, UpstreamRequest } from './upstream-connection.js'
 import { sentBytes } from './sent-bytes.js'
 import { createTlsWarning } from './tls-warning.js'
 
@@ -58,7 +60,7 @@ interface Shared {
 }
 
 /** The attempts of one request, until the client has its answer or its failure. */
-class HttpRequest implements Dispatcher.DispatchHandler {
+class HttpRequest implements AnswerHandler {
   /** The fields every attempt sends (Host and the color come per attempt). */
   private readonly base: string[]
   private readonly hasBody: boolean
@@ -70,15 +72,12 @@ class HttpRequest implements Dispatcher.DispatchHandler {
   private over = false
   /** Where the current attempt's answer body goes: the client's response, or a sink (a bodiless answer's). */
   private sink: Writable | undefined
-  /** Cancels the current attempt (undici's). */
-  private abort: ((error?: Error) => void) | undefined
+  /** Cancels the current attempt (its upstream connection closes). */
+  private abort: (() => void) | undefined
   /** Lets the upstream's answer flow again once the client has read what it was sent. */
   private resume: (() => void) | undefined
-  /**
-   * Bytes of the answer's body still to come: its Content-Length counted down, Infinity for a chunked
-   * one, undefined for one that ends when the upstream closes the connection.
-   */
-  private left: number | undefined
+  /** The answer waits for the client's response to drain. */
+  private waiting = false
 
   constructor(
     private readonly exchange: Exchange,
@@ -147,51 +146,44 @@ class HttpRequest implements Dispatcher.DispatchHandler {
       return
     }
     this.abort = undefined
-    const pool = kind === 'retry' ? endpoint.fresh() : endpoint.pool()
-    pool.dispatch(
-      {
-        path,
-        method: req.method as Dispatcher.HttpMethod,
-        headers,
-        body: null,
-        headersTimeout: timeouts.serverMs,
-        bodyTimeout: timeouts.serverIdleMs,
-        // undici closes the connection after every HEAD unless told the upstream frames HEAD right.
-        ...(req.method === 'HEAD' && { reset: false }),
-      },
-      this,
-    )
+    const request: UpstreamRequest = {
+      path,
+      method: req.method as string,
+      headers,
+      headersTimeout: timeouts.serverMs,
+      bodyTimeout: timeouts.serverIdleMs,
+    }
+    if (kind === 'retry') endpoint.pool().fresh(request, this)
+    else endpoint.pool().dispatch(request, this)
   }
 
-  // undici's handler: the attempt's connection, the answer's head, its body, its end, or its failure.
+  // The answer handler: the attempt's start, the answer's head, its body, its end, or its failure.
 
-  onConnect(abort: (error?: Error) => void): void {
+  onConnect(abort: () => void): void {
     this.abort = abort
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
-    const headers = util.parseHeaders(rawHeaders) as IncomingHttpHeaders
-    if (statusCode < 200) {
-      this.onInfo(statusCode, headers)
-      return true
-    }
+  onHeaders(statusCode: number, fields: string[], resume: () => void): void {
+    const headers = util.parseHeaders(fields) as IncomingHttpHeaders
+    if (statusCode < 200) return this.onInfo(statusCode, headers)
     this.resume = resume
-    this.left = bodyLength(headers)
     this.sink = this.answer(statusCode, headers)
-    return true
   }
 
   onData(chunk: Buffer): boolean {
     const sink = this.sink as Writable
-    if (this.left !== undefined) this.left -= chunk.length
     if (sink.write(chunk)) return true
     // The client reads slower than the upstream sends: the upstream's socket waits for the client's.
-    // Never on a body's last bytes, nor on a body that ends with the connection: undici 7 asserts, and the
-    // process dies, when the upstream closes while its parser waits (nodejs/undici#5360; fixed only in
-    // undici 8, which needs Node 22). Those bytes are already here; Node buffers them for the client.
-    if (this.left === undefined || this.left <= 0) return true
-    sink.once('drain', this.resume as () => void)
+    if (!this.waiting) {
+      this.waiting = true
+      sink.once('drain', this.drained)
+    }
     return false
+  }
+
+  private readonly drained = (): void => {
+    this.waiting = false
+    ;(this.resume as () => void)()
   }
 
   onComplete(): void {
@@ -257,8 +249,9 @@ class HttpRequest implements Dispatcher.DispatchHandler {
       exchange.failOver(other)
       return this.send(other, 'failover')
     }
-    // Too late for a status, or nobody left to tell: cut the response so it reads as incomplete.
-    if (!answerable) res.destroy()
+    // Too late for a status, or nobody left to tell: cut the response so it reads as incomplete, once
+    // what was already written for it has left (a destroy now would drop the head Node still holds).
+    if (!answerable) setImmediate(() => res.destroy())
     else writeFailure(res, reason)
   }
 
@@ -268,9 +261,9 @@ class HttpRequest implements Dispatcher.DispatchHandler {
     this.over = true
     let status = res.statusCode
     if (!res.writableFinished) {
-      // undici destroys the answer with the upstream's error when the upstream breaks mid-body: that is
-      // the upstream's failure (counted against the color); otherwise the client went away. An HTTP/2
-      // response keeps the error on its stream.
+      // An upstream that broke mid-body has named its failure already (failed(): counted against the
+      // color), and a response destroyed with an error carries it (an HTTP/2 one on its stream); otherwise
+      // the client went away.
       const stream = (res as unknown as { stream?: { errored: Error | null } }).stream
       const cut = (res.errored ?? stream?.errored) as NodeJS.ErrnoException | null
       if (cut && exchange.reason === undefined) exchange.reason = failureReason(cut)
@@ -278,17 +271,10 @@ class HttpRequest implements Dispatcher.DispatchHandler {
         exchange.reason = 'client_gone'
         // Nobody will read the rest: the upstream request is cancelled (its connection closes).
         this.abandoned = true
-        this.abort?.(new Error('the client went away'))
+        this.abort?.()
       }
       status = FAILURES[exchange.reason].status
     }
     exchange.finish(status, bytes)
   }
-}
-
-/** How much body an answer's head announces: its Content-Length, Infinity when chunked, else undefined. */
-function bodyLength(headers: IncomingHttpHeaders): number | undefined {
-  if (headers['transfer-encoding'] !== undefined) return Number.POSITIVE_INFINITY
-  const length = headers['content-length']
-  return length === undefined ? undefined : Number(length)
 }

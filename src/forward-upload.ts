@@ -1,7 +1,6 @@
-// A request with a body goes to its upstream through node:http's client rather than undici: RFC 9110
-// section 15.2 lets an upstream send 100 Continue (or any 1xx) before its answer whether or not it was
-// asked, and undici 7 closes the connection on a 100. Uploads are where a 100 comes; bodiless requests
-// keep undici, which is faster (README "Performance").
+// A request with a body goes to its upstream through node:http's client, which streams the body, honours
+// `Expect: 100-continue` and skips a 100 Continue (RFC 9110 section 15.2). Bodiless requests take
+// colorproxy's own kept connections (upstream-pool.ts), which are faster (README "Performance").
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http'
 import https from 'node:https'
 import type { Socket } from 'node:net'

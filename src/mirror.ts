@@ -3,7 +3,6 @@
 // At most MIRROR_MAX_IN_FLIGHT copies are out at once (shared by every site in the process); past that a
 // copy is skipped and counted. Each answer is counted, and told to the canary's figures for a dark launch.
 import type { IncomingMessage } from 'node:http'
-import type { Dispatcher } from 'undici'
 import type { Admitted, Route } from './exchange.js'
 import type { RequestRecord } from './events.js'
 import { attemptFields, joinPath, ownFields, requestFields, requestId } from './headers.js'
@@ -65,16 +64,13 @@ export function createMirror(route: Route, options: MirrorOptions): Mirror {
       }
       options.answered(status, record)
     }
-    send(route, req.method as Dispatcher.HttpMethod, admitted.path, headers, options.timeouts).then(
-      finish,
-      () => finish(0),
-    )
+    send(route, req.method as string, admitted.path, headers, options.timeouts).then(finish, () => finish(0))
   }
 }
 
 async function send(
   route: Route,
-  method: Dispatcher.HttpMethod,
+  method: string,
   path: string,
   headers: string[],
   timeouts: { serverMs: number; serverIdleMs: number },
@@ -82,8 +78,7 @@ async function send(
   const endpoint = await route.upstream.endpoint()
   return new Promise((resolve, reject) => {
     let status = 0
-    // The answer is only counted: its body is read and dropped as it comes, never paused (a paused
-    // undici 7 parser meeting the upstream's FIN ends the process: nodejs/undici#5360).
+    // The answer is only counted: its body is read and dropped as it comes.
     endpoint.pool().dispatch(
       {
         path: joinPath(endpoint.target.pathname, path),
@@ -94,7 +89,9 @@ async function send(
       },
       {
         onConnect: () => {},
-        onHeaders: (statusCode) => ((status = statusCode), true),
+        onHeaders: (statusCode) => {
+          status = statusCode
+        },
         onData: () => true,
         onComplete: () => resolve(status),
         onError: reject,

@@ -1,21 +1,16 @@
-// One upstream: keep-alive pools (undici), socket age, and spreading over every address its host resolves to.
+// One upstream: its keep-alive pools (upstream-pool.ts), and spreading over every address its host resolves to.
 //
-// Behind a Swarm VIP a pooled socket pins one task, so each connection is retired once it is older than
-// maxSocketAgeMs: its next request goes out with undici's `reset` (the connection closes after that answer)
-// and the next one opens a new connection, which the VIP spreads. Connections are retired one at a time,
-// not a pool at once: each one's age limit is drawn between half and all of maxSocketAgeMs, so connections
-// opened together (a burst of load) are not all reopened together 30 s later, which was a latency spike of
-// up to 750 ms at c=256. (undici's own clientTtl scans every connection with a clock read per request.)
 // Idle connections are kept for keepAliveMs (UPSTREAM_KEEP_ALIVE, below nginx's 75 s) rather than undici's
 // 4 s, which reopened hundreds at once after a lull; an upstream's own `Keep-Alive: timeout=` is shorter
-// and wins. When the host resolves to several addresses (`tasks.myapp-v1`), each address gets its own pool
-// and requests take the addresses in turn; the name is resolved again every resolveEveryMs.
+// and wins. Each connection is retired by age on its own (upstream-pool.ts). When the host resolves to
+// several addresses (`tasks.myapp-v1`), each address gets its own pool and requests take the addresses in
+// turn; the name is resolved again every resolveEveryMs.
 import { lookup as dnsLookup } from 'node:dns/promises'
 import http from 'node:http'
 import https from 'node:https'
 import { isIP } from 'node:net'
 import { rootCertificates } from 'node:tls'
-import { Client, type Dispatcher, Pool } from 'undici'
+import { ConnectionPool } from './upstream-pool.js'
 import { redactUrl } from './redact.js'
 
 export interface Address {
@@ -30,7 +25,7 @@ export const systemResolver: Resolver = (hostname) => dnsLookup(hostname, { all:
 
 export interface UpstreamOptions {
   maxSocketAgeMs: number
-  /** UPSTREAM_KEEP_ALIVE: an idle pooled connection closes after this long (undici's default: 4 s). */
+  /** UPSTREAM_KEEP_ALIVE: an idle pooled connection closes after this long (4 s when not given). */
   keepAliveMs?: number
   /** Draws a connection's share of maxSocketAgeMs, from 0.5 to 1 (Math.random by default; tests pin it). */
   random?: () => number
@@ -63,13 +58,8 @@ export interface Endpoint {
   /** `http://10.0.0.7:8080/base`: the base path of the upstream URL, the host replaced by one address. */
   target: Target
   address: string
-  /** The keep-alive pool for ordinary requests; each of its connections is retired once maxSocketAgeMs old. */
-  pool(): Pool
-  /**
-   * A connection of its own, closed after the one request: for the one retry after a pooled socket was
-   * reset, which must go out on a new connection.
-   */
-  fresh(): Dispatcher
+  /** The keep-alive pool for bodiless requests; each of its connections is retired by age. */
+  pool(): ConnectionPool
   /** How the pools connect: the TLS name and roots to verify with, and TIMEOUT_CONNECT. */
   readonly connect: { timeout: number; servername?: string }
   /**
@@ -205,12 +195,19 @@ export class Upstream {
     // TLS must check the certificate against the name, not the address.
     const tls = secure ? { ...(!isIP(this.hostname) && { servername: this.hostname }), ...this.trust() } : {}
     const connect = { timeout: this.options.connectTimeoutMs, ...tls }
-    const origin = `${protocol}//${host}`
-    const keepAliveMs = this.options.keepAliveMs ?? 4000
-    const pooled = { connect, keepAliveTimeout: keepAliveMs, keepAliveMaxTimeout: keepAliveMs }
     const maxAgeMs = this.options.maxSocketAgeMs
-    const age = { maxMs: maxAgeMs, now: this.now, random: this.options.random ?? Math.random }
-    const current = agedPool(origin, pooled, age)
+    const current = new ConnectionPool({
+      destination: {
+        address,
+        port: this.port,
+        tls: secure ? tls : undefined,
+        connectTimeoutMs: this.options.connectTimeoutMs,
+      },
+      keepAliveMs: this.options.keepAliveMs ?? 4000,
+      maxAgeMs,
+      now: this.now,
+      random: this.options.random ?? Math.random,
+    })
     const keptAgent = () =>
       secure ? new https.Agent({ keepAlive: true, ...tls }) : new http.Agent({ keepAlive: true })
     let agent = keptAgent()
@@ -224,7 +221,6 @@ export class Upstream {
       connect,
       freshAgent,
       pool: () => current,
-      fresh: () => oneShot(origin, { connect }),
       agent: () => {
         // Uploads' agent is replaced whole once old (requests in flight on the old one finish first).
         if (this.now() - born >= maxAgeMs) {
@@ -235,63 +231,11 @@ export class Upstream {
         return agent
       },
       close: () => {
-        current.close().catch(() => {})
+        current.close()
         retire(agent)
       },
     }
   }
-}
-
-/**
- * A pool whose connections are retired by age, one at a time. Each of its clients holds one connection
- * (undici's default pipelining of 1) and reconnects when it closes: that is when its next age limit is drawn.
- */
-function agedPool(origin: string, options: Pool.Options, age: Age): Pool {
-  return new Pool(origin, {
-    ...options,
-    factory: (url, clientOptions) => new AgedClient(url, clientOptions as Client.Options, age),
-  })
-}
-
-interface Age {
-  maxMs: number
-  now: () => number
-  random: () => number
-}
-
-class AgedClient extends Client {
-  /** When the connection must be retired: its request after this is its last. */
-  private retireAt = Number.POSITIVE_INFINITY
-
-  constructor(
-    url: URL,
-    options: Client.Options,
-    private readonly age: Age,
-  ) {
-    super(url, options)
-    this.on('connect', () => {
-      this.retireAt = age.now() + age.maxMs * (1 - age.random() / 2)
-    })
-  }
-
-  override dispatch(request: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-    if (this.age.now() < this.retireAt) return super.dispatch(request, handler)
-    this.retireAt = Number.POSITIVE_INFINITY
-    return super.dispatch({ ...request, reset: true }, handler)
-  }
-}
-
-/** A connection for one request: closed once that request is done (close() lets it finish first). */
-function oneShot(origin: string, options: Client.Options): Dispatcher {
-  const client = new Client(origin, options)
-  const dispatch = client.dispatch.bind(client)
-  return Object.assign(client, {
-    dispatch(request: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler) {
-      const accepted = dispatch(request, handler)
-      client.close().catch(() => {})
-      return accepted
-    },
-  })
 }
 
 /**

@@ -159,14 +159,18 @@ t.test(
     const upstream = await rawUpstream(t, (head, socket) => {
       const info = head.includes('/hints')
         ? 'HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n'
-        : 'HTTP/1.1 102 Processing\r\n\r\n'
+        : head.includes('/continue')
+          ? 'HTTP/1.1 100 Continue\r\n\r\n'
+          : 'HTTP/1.1 102 Processing\r\n\r\n'
       socket.write(`${info}HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok`)
     })
     const proxy = await startColorProxy(t, { BLUE: upstream.url })
-    const skipped = rawConnection(proxy.port)
-    skipped.socket.write('GET /processing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
-    await skipped.closed()
-    t.match(skipped.text, /^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nok$/)
+    for (const path of ['/processing', '/continue']) {
+      const skipped = rawConnection(proxy.port)
+      skipped.socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`)
+      await skipped.closed()
+      t.match(skipped.text, /^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nok$/, `${path}: the 1xx skipped`)
+    }
     const hinted = rawConnection(proxy.port)
     hinted.socket.write('GET /hints HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
     await hinted.closed()

@@ -1,0 +1,79 @@
+// The keep-alive connections to one upstream address (upstream-connection.ts), and their ages.
+//
+// A request takes the connection used last (idle ones past their keep-alive close on their own), or opens a
+// new one: there is no cap and no queue, as with undici's Pool before. Behind a Swarm VIP a kept connection
+// pins one task, so each connection is retired by age: its limit is drawn between half and all of
+// UPSTREAM_MAX_SOCKET_AGE when it connects, and the request it carries past that limit asks the upstream to
+// close after answering. Connections opened together (a burst of load) are thus not all reopened together,
+// which was a latency spike of up to 750 ms at c=256.
+import { requestHead } from './request-head.js'
+import {
+  type AnswerHandler,
+  type ConnectionOwner,
+  type Destination,
+  UpstreamConnection,
+  type UpstreamRequest,
+} from './upstream-connection.js'
+
+export interface PoolOptions {
+  destination: Destination
+  /** UPSTREAM_KEEP_ALIVE: an idle connection closes after this long (or the upstream's own, if shorter). */
+  keepAliveMs: number
+  /** UPSTREAM_MAX_SOCKET_AGE */
+  maxAgeMs: number
+  now: () => number
+  /** Draws a connection's share of maxAgeMs, from 0.5 to 1. */
+  random: () => number
+}
+
+export class ConnectionPool implements ConnectionOwner {
+  /** Idle connections, the one used last at the end. */
+  private idle: UpstreamConnection[] = []
+  private closing = false
+
+  constructor(private readonly options: PoolOptions) {}
+
+  /** Sends the request on a kept connection, or a new one. */
+  dispatch(request: UpstreamRequest, handler: AnswerHandler): void {
+    const head = requestHead(request.method, request.path, request.headers)
+    if (typeof head !== 'string') return handler.onError(head)
+    const connection = this.idle.pop() ?? new UpstreamConnection(this.options.destination, this)
+    const last = this.closing || this.options.now() >= connection.retireAt
+    connection.send(head, last, request, handler)
+  }
+
+  /**
+   * Sends the request on a connection of its own, closed after it: for the one retry after a kept
+   * connection was reset, which must go out on a new connection.
+   */
+  fresh(request: UpstreamRequest, handler: AnswerHandler): void {
+    const head = requestHead(request.method, request.path, request.headers)
+    if (typeof head !== 'string') return handler.onError(head)
+    new UpstreamConnection(this.options.destination, this).send(head, true, request, handler)
+  }
+
+  /** Out of rotation: idle connections close now, busy ones after their answer. */
+  close(): void {
+    this.closing = true
+    for (const connection of this.idle) connection.destroy()
+    this.idle = []
+  }
+
+  connected(connection: UpstreamConnection): void {
+    const { maxAgeMs, now, random } = this.options
+    connection.retireAt = now() + maxAgeMs * (1 - random() / 2)
+  }
+
+  released(connection: UpstreamConnection): void {
+    const keepMs = Math.min(this.options.keepAliveMs, connection.keepAliveMs ?? Number.POSITIVE_INFINITY)
+    // An upstream that keeps connections a second or less would close this one as the next request comes.
+    if (this.closing || keepMs <= 0) return connection.destroy()
+    this.idle.push(connection)
+    connection.idle(keepMs)
+  }
+
+  gone(connection: UpstreamConnection): void {
+    const index = this.idle.lastIndexOf(connection)
+    if (index !== -1) this.idle.splice(index, 1)
+  }
+}
