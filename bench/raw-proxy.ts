@@ -1,27 +1,12 @@
-// A prototype for issue 14's route (c), for measuring only (never in src/): node:http faces the client,
-// and the upstream side is pooled node:net sockets whose answers are framed by Node's own llhttp
-// (process.binding('http_parser'), the parser node:http uses: kept by Node and fuzzed upstream). Heads are
-// parsed, bodies are written through as they come. No features, no error handling beyond a 502.
+// The bare proxy on colorproxy's own engine (issue 14's route (c), src/upstream-connection.ts), for
+// measuring only: node:http faces the client, and the upstream side is pooled node:net sockets whose
+// answers are framed by Node's own llhttp (src/llhttp.ts). Heads are parsed, bodies are written through as
+// they come. No features, no checks, no error handling beyond a 502: what colorproxy's features cost is
+// colorproxy's figure against this one.
 // Usage: node dist/bench/raw-proxy.js <port> <upstream host> <upstream port>
 import { createServer, type ServerResponse } from 'node:http'
 import { connect, type Socket } from 'node:net'
-
-interface Parser {
-  initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void
-  execute(data: Buffer): number | Error
-  [key: number]: unknown
-}
-interface HTTPParserClass {
-  new (): Parser
-  RESPONSE: number
-  kOnHeaders: number
-  kOnHeadersComplete: number
-  kOnBody: number
-  kOnMessageComplete: number
-}
-const { HTTPParser } = (
-  process as unknown as { binding(name: string): { HTTPParser: HTTPParserClass } }
-).binding('http_parser')
+import { HTTPParser } from '../src/llhttp.js'
 
 const [port, host, upstreamPort] = process.argv.slice(2) as [string, string, string]
 const hostHeader = `${host}:${upstreamPort}`

@@ -7,8 +7,10 @@
 // Then one open-loop run (a fixed rate, half colorproxy's own maximum) for the tail, and the goals of
 // issue 14 in one table, each said met or not.
 //
-// Usage: npm run bench [-- --duration 10 --rounds 3 --connections 64,256,1024]
+// Usage: npm run bench [-- --duration 10 --rounds 3 --connections 64,256,1024 --warmup 10]
 //        npm run bench -- --soak 1000000    (RSS of colorproxy every 10 s over that many requests at c=256)
+//        npm run bench -- --timeline 60     (colorproxy alone at c=256: latency by 5 s window and by
+//                                            connection order, GC pauses, event-loop delay)
 import { execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { chmodSync, existsSync, mkdtempSync } from 'node:fs'
@@ -21,6 +23,7 @@ import { parseArgs } from 'node:util'
 import { backendsConfig, proxyConfig, tlsProxyConfig } from './nginx.js'
 import { goals, goalTable } from './goals.js'
 import { cpuSeconds } from './proc.js'
+import { gcPauses, type TimelineSummary, timelineTables } from './timeline.js'
 import { freePort, hasCommand, type Pinned, rssMb, sampleRss, startPinned, waitFor200 } from './processes.js'
 import { parseAutocannon } from './autocannon.js'
 import { type LoadResult, median, parseH2load, parseWrk } from './wrk.js'
@@ -31,11 +34,14 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '64,256,1024' },
     soak: { type: 'string' },
+    warmup: { type: 'string', default: '10' },
+    timeline: { type: 'string' },
   },
 })
 const durationS = Number(values.duration)
 const rounds = Number(values.rounds)
 const connections = values.connections.split(',').map(Number)
+const warmupS = Number(values.warmup)
 
 const dist = join(dirname(fileURLToPath(import.meta.url)), '..')
 const PROXY_CORE = '0'
@@ -61,6 +67,8 @@ interface Target {
   once?: boolean
   /** RSS right after it started, before any load. */
   idleRssMb?: number
+  /** colorproxy's admin listener. */
+  admin?: string
 }
 
 const started: Pinned[] = []
@@ -85,13 +93,14 @@ async function colorproxy(
   cores: string,
   backends: { blue: number; green: number },
   env: Record<string, string>,
+  nodeArgs: string[] = [],
 ): Promise<Target> {
   const [port, adminPort] = [await freePort(), await freePort()]
-  return start(
+  const target = await start(
     name,
     cores,
     process.execPath,
-    [join(dist, 'src/main.js')],
+    [...nodeArgs, join(dist, 'src/main.js')],
     `http://127.0.0.1:${port}/`,
     `http://127.0.0.1:${adminPort}/readyz`,
     {
@@ -105,6 +114,7 @@ async function colorproxy(
       ...env,
     },
   )
+  return { ...target, admin: `http://127.0.0.1:${adminPort}` }
 }
 
 /** Drives `url` from the load core with wrk, or autocannon when wrk is not installed (h2load for h2). */
@@ -146,7 +156,7 @@ async function soak(target: Target, total: number): Promise<void> {
 
 async function main(): Promise<void> {
   const backends = { blue: await freePort(), green: await freePort() }
-  if (!values.soak) {
+  if (!values.soak && !values.timeline) {
     say(
       `bench: ${rounds} rounds of ${durationS} s per target and connection count (${connections.join(', ')})`,
     )
@@ -179,6 +189,10 @@ async function main(): Promise<void> {
     await soak(await colorproxy('colorproxy', PROXY_CORE, backends, {}), Number(values.soak))
     return
   }
+  if (values.timeline) {
+    await timelineRun(backends, Number(values.timeline))
+    return
+  }
   const blueUrl = `http://127.0.0.1:${backends.blue}/`
   const targets: Target[] = [{ name: 'direct', url: blueUrl, pid: 0 }]
   if (withNginx) {
@@ -197,13 +211,15 @@ async function main(): Promise<void> {
   say(
     'targets: direct (straight to the blue backend), nginx (split_clients 4:1, Color, keepalive; one worker),\n' +
       '         bare stream / bare dispatch (node:http + one undici Pool, no features: Pool.stream, Pool.dispatch),\n' +
-      '         bare raw (route (c): node:http + pooled node:net sockets framed by llhttp, no features),\n' +
+      "         bare raw (colorproxy's engine, route (c), bare: node:http + pooled node:net sockets framed by llhttp),\n" +
       '         colorproxy (LOG_LEVEL=warn), colorproxy log (the access log on, read through a pipe),\n' +
       `         colorproxy WORKERS=2 (LOG_LEVEL=warn; on cores ${allCores}, so it shares a core with wrk and the backends)`,
   )
 
-  // Warm up: the JIT, the pools.
-  for (const target of targets) await load(target.url, 64, 2, target.h2)
+  // Warm up: the JIT, the pools, and the first mark-compacts (npm run bench -- --timeline shows when
+  // they come) before anything is measured.
+  say(`warm-up: ${warmupS} s per target`)
+  for (const target of targets) await load(target.url, 64, warmupS, target.h2)
 
   const results = await measure(targets)
   report(targets, results)
@@ -212,6 +228,57 @@ async function main(): Promise<void> {
   say('')
   say('Goals (issue 14):')
   for (const line of goalTable(goals(figures))) say(line)
+}
+
+/**
+ * colorproxy alone at c=256 for `seconds`, after the warm-up: latency per 5 s window and by the order the
+ * connections were opened (bench/timeline.ts), its GC pauses (--trace-gc) and event-loop delay in the
+ * same window.
+ */
+async function timelineRun(backends: { blue: number; green: number }, seconds: number): Promise<void> {
+  const c = connections.length === 1 ? (connections[0] as number) : 256
+  const bornAt = Date.now()
+  const target = await colorproxy('colorproxy', PROXY_CORE, backends, {}, ['--trace-gc'])
+  let trace = ''
+  started
+    .at(-1)
+    ?.child.stdout?.setEncoding('utf8')
+    .on('data', (chunk: string) => (trace += chunk))
+  say(`timeline: colorproxy at c=${c} for ${seconds} s, after ${warmupS} s of warm-up at c=${c}`)
+  await load(target.url, c, warmupS)
+  await fetch(`${target.admin}/metrics`).then((answer) => answer.text())
+  const fromMs = Date.now() - bornAt
+  const child = spawn(
+    'taskset',
+    [
+      '-c',
+      LOAD_CORE,
+      process.execPath,
+      join(dist, 'bench/timeline-load.js'),
+      target.url,
+      String(c),
+      String(seconds),
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  )
+  let output = ''
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk))
+  await once(child, 'exit')
+  const toMs = Date.now() - bornAt
+  const metrics = await fetch(`${target.admin}/metrics`).then((answer) => answer.text())
+  const summary = JSON.parse(output) as TimelineSummary & { errors: number }
+  for (const line of timelineTables(summary)) say(line)
+  say('')
+  say(`errors: ${summary.errors}`)
+  const gc = gcPauses(trace, fromMs, toMs)
+  say(
+    `GC in the window (--trace-gc): ${gc.scavenges} scavenges (longest ${gc.maxScavengeMs} ms), ` +
+      `${gc.markCompacts} mark-compacts (longest ${gc.maxMarkCompactMs} ms)`,
+  )
+  const delay = [...metrics.matchAll(/^colorproxy_event_loop_delay_seconds\{quantile="([\d.]+)"\} (\S+)$/gm)]
+  say(
+    `event-loop delay in the window: ${delay.map(([, q, v]) => `q${q} ${(Number(v) * 1000).toFixed(1)} ms`).join(', ')}`,
+  )
 }
 
 interface Run {
@@ -269,6 +336,7 @@ function report(targets: readonly Target[], results: Results): void {
   const rows: [string, string, string, 'rps' | 'p99' | 'rss'][] = [
     ['req/s colorproxy / nginx', 'colorproxy', 'nginx', 'rps'],
     ['req/s colorproxy / direct', 'colorproxy', 'direct', 'rps'],
+    ['req/s colorproxy / bare raw', 'colorproxy', 'bare raw', 'rps'],
     ['req/s colorproxy / bare dispatch', 'colorproxy', 'bare dispatch', 'rps'],
     ['req/s bare dispatch / bare stream', 'bare dispatch', 'bare stream', 'rps'],
     ['req/s bare raw / bare dispatch', 'bare raw', 'bare dispatch', 'rps'],

@@ -3,6 +3,7 @@
 import t from 'tap'
 import { parseAutocannon } from '../../bench/autocannon.js'
 import { cpuSeconds } from '../../bench/proc.js'
+import { gcPauses, Timeline, timelineTables } from '../../bench/timeline.js'
 import { durationMs, median, parseH2load, parseWrk } from '../../bench/wrk.js'
 
 const WRK = `Running 10s test @ http://127.0.0.1:8080/
@@ -98,4 +99,49 @@ t.test("a process's CPU seconds come from /proc and grow as it works", async (t)
   while (Date.now() < until);
   t.ok(cpuSeconds(process.pid) >= before + 0.05, 'at least 50 ms more after a 100 ms busy loop')
   t.equal(cpuSeconds(2 ** 22 + 1), 0, 'a process that is not there used none')
+})
+
+t.test(
+  'the timeline: latency per 5 s window, and per tenth of the connections with their first requests',
+  async (t) => {
+    const timeline = new Timeline(20)
+    // Connections 0..19, one request each in the first window; the last two were accepted late (900 ms).
+    for (let c = 0; c < 20; c++) timeline.add(c, 100, c >= 18 ? 900 : 2)
+    // Then a second request on each, in the second window, all fast.
+    for (let c = 0; c < 20; c++) timeline.add(c, 6000, 3)
+    const summary = timeline.summary()
+    t.same(
+      summary.windows.map((w) => [w.requests, w.p50Ms, w.maxMs]),
+      [
+        [20, 2, 900],
+        [20, 3, 3],
+      ],
+    )
+    t.equal(summary.byOrder.length, 10)
+    t.match(summary.byOrder[0], { requests: 4, firstP50Ms: 2, firstMaxMs: 2 })
+    t.match(summary.byOrder[9], { requests: 4, firstP50Ms: 900.1, firstMaxMs: 900, p50Ms: 3 })
+    const lines = timelineTables(summary)
+    t.equal(
+      lines[2],
+      '| 0 | 20 | 2 | 900.1 | 900 |',
+      'HdrHistogram: percentiles read as the highest equivalent value',
+    )
+    t.equal(lines.at(-1), '| 90–100% | 4 | 3 | 900.1 | 900 | 900.1 | 900 |')
+  },
+)
+
+t.test('GC pauses from --trace-gc, counted only inside the window', async (t) => {
+  const trace = [
+    '[7:0x1]      900 ms: Scavenge 3.8 (4.0) -> 3.4 (5.0) MB, 6.24 / 0.00 ms  (average mu = 1.000) allocation failure;',
+    '[7:0x1]     1200 ms: Scavenge 4.1 (5.2) -> 3.8 (5.9) MB, 0.92 / 0.00 ms  (average mu = 1.000) allocation failure;',
+    '[7:0x1]     1500 ms: Mark-Compact (reduce) 59.5 (78.3) -> 43.0 (77.4) MB, 12.50 / 0.00 ms  (+ 1.5 ms in 12 steps) finalize;',
+    '[7:0x1]     1700 ms: Scavenge 4.1 (5.2) -> 3.8 (5.9) MB, 1.10 / 0.00 ms  (average mu = 1.000) allocation failure;',
+    '{"level":40,"msg":"not a GC line"}',
+  ].join('\n')
+  t.same(gcPauses(trace, 1000, 2000), {
+    scavenges: 2,
+    markCompacts: 1,
+    maxScavengeMs: 1.1,
+    maxMarkCompactMs: 12.5,
+  })
 })
