@@ -20,8 +20,8 @@ export const REDACTED_PATHS = [
 /** pino's number for warn. */
 const WARN = 40
 
-/** How the JSON log reaches stdout: through a buffer, written asynchronously. */
-export const STDOUT_BUFFER = { bytes: 4096, flushEveryMs: 1000 }
+/** How the JSON log reaches stdout: through a 32 KiB buffer (as nginx's `buffer=32k`), written asynchronously. */
+export const STDOUT_BUFFER = { bytes: 32_768, flushEveryMs: 1000 }
 
 export function createLogger(
   { level, format }: { level: LogLevel; format: LogFormat },
@@ -60,7 +60,17 @@ export function bufferedDestination(
   dest: number | string,
   { bytes, flushEveryMs }: { bytes: number; flushEveryMs: number },
 ): ReturnType<typeof pino.destination> {
-  const stream = pino.destination({ dest, sync: false, minLength: bytes })
+  // sonic-boom's buffer mode, each line encoded once as it comes: its string mode measures the whole
+  // pending text again for every line (Buffer.byteLength of a growing string), ~1.5 µs a line at 4 KiB.
+  const stream = pino.destination({
+    dest,
+    sync: false,
+    minLength: bytes,
+    maxWrite: Math.max(16_384, 2 * bytes),
+    contentMode: 'buffer',
+  })
+  const writeBytes = stream.write.bind(stream) as unknown as (bytes: Buffer) => boolean
+  stream.write = (line: string) => writeBytes(Buffer.from(line))
   const timer = setInterval(() => stream.flush(), flushEveryMs).unref()
   stream.once('close', () => clearInterval(timer))
   return stream

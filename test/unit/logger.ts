@@ -101,3 +101,21 @@ t.test('a warning or an error is written at once, with what was buffered before 
   for (;;) if ((await once(stream, 'write'))[0] > 0) break
   t.match(written(), /"msg":"after"[^]*"msg":"more news"/)
 })
+
+t.test(
+  'the buffered destination writes each line as UTF-8, whole, across its buffer boundaries',
+  async (t) => {
+    const { logger, written } = await fileLog(t, { bytes: 1000, flushEveryMs: 60_000 })
+    // Lines of 2- and 4-byte characters, so the buffer fills mid-character many times over.
+    const lines = Array.from({ length: 50 }, (_, i) => `héllo ${i} ${'é'.repeat(i)} 🟦🟩`)
+    for (const line of lines) logger.info(line)
+    await flushed(logger)
+    t.same(
+      written()
+        .trim()
+        .split('\n')
+        .map((text) => JSON.parse(text).msg),
+      lines,
+    )
+  },
+)
