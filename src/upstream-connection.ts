@@ -1,7 +1,7 @@
 // One upstream connection (node:net, or node:tls for an https:// upstream) carrying one request at a time.
 // The request goes out as one string (request-head.ts); the answer is framed by llhttp (llhttp.ts), Node's
 // own strict parser, and its head and body go to the request's handler as they come, with no stream,
-// promise or client library in between: measured, this path forwards 1.2–1.6× what undici's Pool.dispatch
+// promise or client library in between: measured, this path forwards 1.2–1.4× what undici's Pool.dispatch
 // does (README "Performance").
 //
 // What the upstream sends is never trusted: a parse error, a status llhttp would take as an upgrade, bytes
