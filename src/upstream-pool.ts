@@ -33,6 +33,11 @@ export class ConnectionPool implements ConnectionOwner {
 
   constructor(private readonly options: PoolOptions) {}
 
+  /** Where its connections go, and how (the TLS name and trust, TIMEOUT_CONNECT). */
+  get destination(): Destination {
+    return this.options.destination
+  }
+
   /** Sends the request on a kept connection, or a new one. */
   dispatch(request: UpstreamRequest, handler: AnswerHandler): void {
     const head = requestHead(request.method, request.path, request.headers)

@@ -60,8 +60,6 @@ export interface Endpoint {
   address: string
   /** The keep-alive pool for bodiless requests; each of its connections is retired by age. */
   pool(): ConnectionPool
-  /** How the pools connect: the TLS name and roots to verify with, and TIMEOUT_CONNECT. */
-  readonly connect: { timeout: number; servername?: string }
   /**
    * node:http's keep-alive agent for requests with a body (forward-upload.ts), replaced with the pool once
    * maxSocketAgeMs old.
@@ -194,7 +192,6 @@ export class Upstream {
     const secure = this.url.protocol === 'https:'
     // TLS must check the certificate against the name, not the address.
     const tls = secure ? { ...(!isIP(this.hostname) && { servername: this.hostname }), ...this.trust() } : {}
-    const connect = { timeout: this.options.connectTimeoutMs, ...tls }
     const maxAgeMs = this.options.maxSocketAgeMs
     const current = new ConnectionPool({
       destination: {
@@ -218,7 +215,6 @@ export class Upstream {
     return {
       target,
       address,
-      connect,
       freshAgent,
       pool: () => current,
       agent: () => {

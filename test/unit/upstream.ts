@@ -362,7 +362,12 @@ t.test('https upstreams verify the certificate against the name, not the address
   const endpoint = await upstream.endpoint()
   t.equal(endpoint.target.href, 'https://127.0.0.1:443/')
   t.equal(endpoint.target.port, 443, 'a default port is a number, never 0')
-  t.same(endpoint.connect, { timeout: 5000, servername: 'secure.example' })
+  t.match(endpoint.pool().destination, {
+    address: '127.0.0.1',
+    port: 443,
+    connectTimeoutMs: 5000,
+    tls: { servername: 'secure.example' },
+  })
   t.match((endpoint.freshAgent as unknown as { options: object }).options, { servername: 'secure.example' })
 })
 
