@@ -5,6 +5,7 @@ import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http'
 import https from 'node:https'
 import type { Socket } from 'node:net'
 import type { Writable } from 'node:stream'
+import { onMalformed } from './malformed-body.js'
 import type { Endpoint } from './upstream.js'
 
 export interface Upload {
@@ -62,12 +63,15 @@ export function sendUpload(upload: Upload): void {
     answer.once('end', () => done(null))
     answer.pipe(sink)
   })
-  // The client left mid-upload: the upstream request goes too; the client's side logs it.
-  upload.body.once('aborted', () => {
+  // The client left mid-upload, or its body does not parse (malformed-body.ts answers it): the upstream
+  // request goes too, never completed.
+  const cancel = () => {
     finished = true
     timers.stop()
     request.destroy()
-  })
+  }
+  upload.body.once('aborted', cancel)
+  onMalformed(upload.body, cancel)
   upload.body.pipe(request)
 }
 

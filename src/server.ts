@@ -21,6 +21,8 @@ import { refuse, type Admitted } from './exchange.js'
 import { writeRawAnswer } from './failures.js'
 import { createForwarding, type Forwarding } from './forwarding.js'
 import { MAX_HEADER_FIELDS } from './headers.js'
+import { answerMalformed, isMalformed, malformedBody } from './malformed-body.js'
+import { serialize, whenIdle } from './pipeline.js'
 import { answerAsPlainRequest, isWebSocket } from './plain-upgrade.js'
 import { requestTarget } from './request-target.js'
 
@@ -92,6 +94,8 @@ function passer(config: Config, app: Traffic, proto: 'http' | 'https'): Pass {
   const hsts =
     proto === 'https' && config.hstsSeconds !== undefined ? `max-age=${config.hstsSeconds}` : undefined
   const forward = (req: IncomingMessage, res: ServerResponse, client: string, passage: Passage) => {
+    // Its body broke while it waited (its turn on a pipelined connection, or the password check).
+    if (isMalformed(req)) return res.headersSent || answerMalformed(res)
     if ('status' in passage) return refuse(passage.options, req, res, { ...passage, client })
     const { site, admitted } = passage
     site.http(req, res, admitted, site.router.decide(req, client))
@@ -136,6 +140,9 @@ function serveHttp1(server: Server, config: Config, app: Traffic, listener: List
   // RFC 9112 section 9.3: a request that says close is the last on its connection. Node parses pipelined
   // requests behind it all the same; none of them is forwarded.
   const closing = new WeakSet<Duplex>()
+  // Admitted requests are forwarded one after another (pipeline.ts), each once the one before is answered;
+  // Node writes the answers in the order the requests came, refusals included.
+  const serve = serialize(pass)
   server.on('request', (req, res) => {
     if (req.httpVersionMajor === 2 && http2) return http2(req, res, pass)
     if (closing.has(req.socket)) return
@@ -146,10 +153,13 @@ function serveHttp1(server: Server, config: Config, app: Traffic, listener: List
       refuse(app.forwardOptions, req, res, { ...admitted, client: forwarding(req, proto).client })
       return
     }
-    pass(req, res, admitted)
+    serve(req, res, admitted)
   })
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (!isWebSocket(req)) return answerAsPlainRequest(req, socket, head, listener.reparse)
+    whenIdle(socket, () => upgradeWebSocket(req, socket, head))
+  })
+  const upgradeWebSocket = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const admitted = admit(req)
     if ('status' in admitted) return writeRawAnswer(socket, admitted.status, admitted.text)
     const upgrade = (passage: Passage) => {
@@ -162,7 +172,7 @@ function serveHttp1(server: Server, config: Config, app: Traffic, listener: List
     const passage = gate(req, admitted)
     if (passage instanceof Promise) passage.then(upgrade)
     else upgrade(passage)
-  })
+  }
   // colorproxy is a reverse proxy: CONNECT gets a 405 that says so (RFC 9110 section 15.5.6), not a reset.
   // node:http2 hands an HTTP/2 CONNECT here too, with a response in place of a socket: h2.ts answers it.
   server.on('connect', (req: IncomingMessage, socket: Duplex) => {
@@ -213,6 +223,7 @@ const CLIENT_ERRORS: Record<string, [number, string]> = {
  * and the answers already under way finish before Node closes the connection.
  */
 function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code !== 'ECONNRESET' && malformedBody(socket, error)) return
   if (error.code === 'HPE_CLOSED_CONNECTION') {
     socket.pause()
     return

@@ -159,9 +159,13 @@ t.test(
     await client.received('first ')
     const drained = proxy.proxy.shutdown({ delayMs: 0 })
     await proxy.line((l) => l.msg === 'draining: no new connections')
-    // The connection is busy, so the drain leaves it open; a second request arrives on it now.
-    client.socket.write('GET /second HTTP/1.1\r\nHost: x\r\n\r\n')
-    await new Promise<void>((resolve) => up.server.once('request', () => resolve()))
+    // The connection is busy, so the drain leaves it open; a second request arrives on it now. It is
+    // forwarded once the first is answered (serial pipelining): the proxy has read it after the write is
+    // done and its event loop has polled once (two turns of setImmediate).
+    await new Promise<void>((resolve) =>
+      client.socket.write('GET /second HTTP/1.1\r\nHost: x\r\n\r\n', () => resolve()),
+    )
+    for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve))
     first?.end('done')
     await client.closed()
     const [firstReply, secondReply] = client.text.split(/(?=HTTP\/1\.1 )/)
