@@ -1,8 +1,8 @@
 # colorproxy: the edge proxy. Multi-stage: compile with dev dependencies, run with production ones only.
-# Image budget: node:20-alpine plus under 20 MB of app (dist/src, dist/lib and production node_modules; the image
+# Image budget: node:26-alpine plus under 20 MB of app (dist/src, dist/lib and production node_modules; the image
 # smoke test measures it).
 
-FROM node:20-alpine AS build
+FROM node:26-alpine AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
@@ -13,12 +13,12 @@ COPY myapp ./myapp
 COPY scripts ./scripts
 RUN npm run build
 
-FROM node:20-alpine AS deps
+FROM node:26-alpine AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
-FROM node:20-alpine
+FROM node:26-alpine
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json ./

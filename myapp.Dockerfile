@@ -1,7 +1,7 @@
 # myapp: the demo backend. Same stages as the proxy's Dockerfile; it imports nothing from src/, so it
 # builds and copies only myapp/ and the small lib/ it shares with colorproxy.
 
-FROM node:20-alpine AS build
+FROM node:26-alpine AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
@@ -10,12 +10,12 @@ COPY lib ./lib
 COPY myapp ./myapp
 RUN npm run build
 
-FROM node:20-alpine AS deps
+FROM node:26-alpine AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
-FROM node:20-alpine
+FROM node:26-alpine
 ENV NODE_ENV=production PORT=8080
 WORKDIR /app
 COPY package.json ./

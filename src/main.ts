@@ -12,13 +12,18 @@ const EX_USAGE = 64
 // The whole configuration is the environment: the command line only asks for help or the version.
 const args = process.argv.slice(2)
 if (args.length > 0) {
-  const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'))
+  const { version, engines } = JSON.parse(
+    readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+  )
   if (args.length === 1 && (args[0] === '--help' || args[0] === '-h')) {
     process.stdout.write(usage(version))
     process.exit(0)
   }
   if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
-    process.stdout.write(`colorproxy ${version}\n`)
+    // The Node line it runs on, and the lines it supports (package.json engines).
+    process.stdout.write(
+      `colorproxy ${version} on Node.js ${process.version} (supported: node ${engines.node})\n`,
+    )
     process.exit(0)
   }
   process.stderr.write(`colorproxy: unknown argument ${JSON.stringify(args[0])}\n\n${usage(version)}`)

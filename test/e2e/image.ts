@@ -64,8 +64,8 @@ t.test('Dockerfile: the proxy image serves and passes its health check', async (
   const image = replayDockerfile(PROXY_DOCKERFILE, root, work)
   t.ok(image.stages.length >= 2, 'multi-stage')
   t.ok(
-    image.stages.every((stage) => /^node:20[.-]/.test(stage.from)),
-    'a Node 20 base in every stage',
+    image.stages.every((stage) => /^node:26[.-]/.test(stage.from)),
+    'a Node 26 (Active LTS) base in every stage',
   )
   t.ok(image.user && !/^(root|0)(:|$)/.test(image.user), `runs as a non-root user (${image.user})`)
   t.ok(image.execForm, 'exec-form entrypoint, so SIGTERM reaches node')

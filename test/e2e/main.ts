@@ -200,7 +200,13 @@ t.test('--help prints every variable, grouped, with defaults, and exits 0; --ver
   }
   const version = start(t, PROXY, {}, ['--version'])
   t.match(await version.exit, { code: 0 })
-  t.match(version.lines, [{ text: /^colorproxy \d+\.\d+\.\d+$/ }])
+  t.match(version.lines, [
+    {
+      text: new RegExp(
+        `^colorproxy \\d+\\.\\d+\\.\\d+ on Node\\.js ${process.version} \\(supported: node >=24\\)$`,
+      ),
+    },
+  ])
 })
 
 t.test('any other argument exits 64 with the usage', async (t) => {
