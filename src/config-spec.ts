@@ -44,6 +44,7 @@ export const GROUPS = [
   'Redirects and basic auth',
   'Sites',
   'Progressive delivery',
+  'Limits',
   'Admin and processes',
 ] as const
 
@@ -221,6 +222,33 @@ export const VARIABLES = [
     type: DURATION,
     default: '5s',
     meaning: 'How often an upstream host name is resolved again.',
+  }),
+  spec({
+    name: 'UPSTREAM_MAX_CONNECTIONS',
+    parse: (input: string) => parseCount(input, { min: 1, max: 1_000_000 }),
+    group: 'Limits',
+    type: 'whole number',
+    default: '1024',
+    meaning:
+      "Open connections to one color of one site, all its addresses together, whatever carries them (kept connections, uploads, WebSocket tunnels): Envoy's circuit-breaker default. A request that finds none free waits for one (a kept connection that finishes, or a slot).",
+  }),
+  spec({
+    name: 'UPSTREAM_MAX_PENDING',
+    parse: (input: string) => parseCount(input, { min: 0, max: 1_000_000 }),
+    group: 'Limits',
+    type: 'whole number',
+    default: '1024',
+    meaning:
+      'Requests waiting for a connection to one color. Beyond it, or after `TIMEOUT_QUEUE`, the proxy answers `503` at once (`upstream_overloaded`), counted against the color and in `colorproxy_upstream_overflow_total{site,color}`.',
+  }),
+  spec({
+    name: 'TIMEOUT_QUEUE',
+    parse: duration,
+    group: 'Limits',
+    type: DURATION,
+    default: '5s',
+    meaning:
+      'The longest a request waits for an upstream connection (`UPSTREAM_MAX_CONNECTIONS`), then `503`.',
   }),
   spec({
     name: 'UPSTREAM_CA',

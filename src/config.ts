@@ -56,6 +56,8 @@ export interface Config {
     keepAliveMs: number
     /** How often an upstream host name is resolved again (UPSTREAM_RESOLVE_EVERY, 5s). */
     resolveEveryMs: number
+    /** Connections, waiting requests and the wait per color of a site (UPSTREAM_MAX_CONNECTIONS 1024, UPSTREAM_MAX_PENDING 1024, TIMEOUT_QUEUE 5s). */
+    limits: { maxConnections: number; maxPending: number; queueTimeoutMs: number }
   }
   shutdown: {
     /** After SIGTERM, keep serving this long while the orchestrator stops routing here (SHUTDOWN_DELAY, 2s). */
@@ -273,6 +275,11 @@ function build(
       maxSocketAgeMs: values.UPSTREAM_MAX_SOCKET_AGE,
       keepAliveMs: values.UPSTREAM_KEEP_ALIVE,
       resolveEveryMs: values.UPSTREAM_RESOLVE_EVERY,
+      limits: {
+        maxConnections: values.UPSTREAM_MAX_CONNECTIONS,
+        maxPending: values.UPSTREAM_MAX_PENDING,
+        queueTimeoutMs: values.TIMEOUT_QUEUE,
+      },
     },
     shutdown: { delayMs: values.SHUTDOWN_DELAY, timeoutMs: values.SHUTDOWN_TIMEOUT },
     log: { level: values.LOG_LEVEL, format: values.LOG_FORMAT },

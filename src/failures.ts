@@ -17,6 +17,7 @@ export type FailureReason =
   | 'bad_response'
   | 'tls'
   | 'no_color'
+  | 'upstream_overloaded'
   | 'client_gone'
   | 'error'
 
@@ -31,7 +32,11 @@ const LINES: Record<number, Partial<Record<FailureReason, string>>> = {
     bad_response: 'the upstream sent a malformed answer',
     error: 'the upstream request failed',
   },
-  503: { no_color: 'no color is available to serve this request' },
+  503: {
+    no_color: 'no color is available to serve this request',
+    upstream_overloaded:
+      'the upstream has no free connection (UPSTREAM_MAX_CONNECTIONS) and too many requests wait',
+  },
   504: {
     connect_timeout: 'the upstream did not accept the connection in time',
     server_timeout: 'the upstream did not answer in time',
@@ -61,6 +66,7 @@ const CODE_REASONS: Record<string, FailureReason> = {
   ESERVERTIMEOUT: 'server_timeout',
   ESERVERIDLE: 'server_idle_timeout',
   EBADANSWER: 'bad_response',
+  EUPSTREAMOVERLOADED: 'upstream_overloaded',
 }
 
 /** Failures where the upstream was never reached: ejection counts them, and failover may act on them. */

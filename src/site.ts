@@ -116,6 +116,7 @@ function routesOf(config: Config, site: SiteConfig, deps: SiteDependencies) {
       resolveEveryMs: config.upstream.resolveEveryMs,
       connectTimeoutMs: config.timeouts.connectMs,
       trust: config.upstreamTls,
+      limits: config.upstream.limits,
       resolve: deps.resolve,
       now: deps.upstreamNow,
     }),

@@ -1,11 +1,12 @@
 // The keep-alive connections to one upstream address (upstream-connection.ts), and their ages.
 //
 // A request takes the connection used last (idle ones past their keep-alive close on their own), or opens a
-// new one: there is no cap and no queue, as with undici's Pool before. Behind a Swarm VIP a kept connection
+// new one while its color's limit allows (connection-limit.ts), or waits in that limit's line. Behind a Swarm VIP a kept connection
 // pins one task, so each connection is retired by age: its limit is drawn between half and all of
 // UPSTREAM_MAX_SOCKET_AGE when it connects, and the request it carries past that limit asks the upstream to
 // close after answering. Connections opened together (a burst of load) are thus not all reopened together,
 // which was a latency spike of up to 750 ms at c=256.
+import type { ConnectionLimit } from './connection-limit.js'
 import { requestHead } from './request-head.js'
 import {
   type AnswerHandler,
@@ -24,6 +25,8 @@ export interface PoolOptions {
   now: () => number
   /** Draws a connection's share of maxAgeMs, from 0.5 to 1. */
   random: () => number
+  /** The color's connection limit, shared by every address's pool and the upload agent. */
+  limit: ConnectionLimit<UpstreamConnection>
 }
 
 export class ConnectionPool implements ConnectionOwner {
@@ -38,13 +41,22 @@ export class ConnectionPool implements ConnectionOwner {
     return this.options.destination
   }
 
-  /** Sends the request on a kept connection, or a new one. */
+  /**
+   * Sends the request on a kept connection, or a new one when the color's limit has a free slot, or waits
+   * in its line (connection-limit.ts) for either.
+   */
   dispatch(request: UpstreamRequest, handler: AnswerHandler): void {
     const head = requestHead(request.method, request.path, request.headers)
     if (typeof head !== 'string') return handler.onError(head)
-    const connection = this.idle.pop() ?? new UpstreamConnection(this.options.destination, this)
-    const last = this.closing || this.options.now() >= connection.retireAt
-    connection.send(head, last, request, handler)
+    const kept = this.idle.pop()
+    if (kept) return this.sendOn(kept, head, request, handler)
+    const { limit } = this.options
+    if (limit.tryAcquire()) return this.sendOn(this.open(), head, request, handler)
+    limit.wait({
+      granted: () => this.sendOn(this.open(), head, request, handler),
+      reuse: (connection) => this.sendOn(connection, head, request, handler),
+      refused: (error) => handler.onError(error),
+    })
   }
 
   /**
@@ -54,7 +66,29 @@ export class ConnectionPool implements ConnectionOwner {
   fresh(request: UpstreamRequest, handler: AnswerHandler): void {
     const head = requestHead(request.method, request.path, request.headers)
     if (typeof head !== 'string') return handler.onError(head)
-    new UpstreamConnection(this.options.destination, this).send(head, true, request, handler)
+    this.options.limit.wait({
+      granted: () => this.open().send(head, true, request, handler),
+      refused: (error) => handler.onError(error),
+    })
+  }
+
+  /** The most recently used idle connection, for a request of another address that waits (or undefined). */
+  takeIdle(): UpstreamConnection | undefined {
+    return this.idle.shift()
+  }
+
+  private open(): UpstreamConnection {
+    return new UpstreamConnection(this.options.destination, this)
+  }
+
+  private sendOn(
+    connection: UpstreamConnection,
+    head: string,
+    request: UpstreamRequest,
+    handler: AnswerHandler,
+  ) {
+    const last = this.closing || this.options.now() >= connection.retireAt
+    connection.send(head, last, request, handler)
   }
 
   /** Out of rotation: idle connections close now, busy ones after their answer. */
@@ -73,6 +107,12 @@ export class ConnectionPool implements ConnectionOwner {
     const keepMs = Math.min(this.options.keepAliveMs, connection.keepAliveMs ?? Number.POSITIVE_INFINITY)
     // An upstream that keeps connections a second or less would close this one as the next request comes.
     if (this.closing || keepMs <= 0) return connection.destroy()
+    const { limit } = this.options
+    // A request waits for a connection: it takes this one, or (an upload's, a tunnel's) its slot.
+    if (limit.wanted) {
+      if (!limit.handOver(connection)) connection.destroy()
+      return
+    }
     this.idle.push(connection)
     connection.idle(keepMs)
   }
@@ -80,5 +120,6 @@ export class ConnectionPool implements ConnectionOwner {
   gone(connection: UpstreamConnection): void {
     const index = this.idle.lastIndexOf(connection)
     if (index !== -1) this.idle.splice(index, 1)
+    this.options.limit.release()
   }
 }

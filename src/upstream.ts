@@ -10,7 +10,10 @@ import http from 'node:http'
 import https from 'node:https'
 import { isIP } from 'node:net'
 import { rootCertificates } from 'node:tls'
+import type { Duplex } from 'node:stream'
+import { ConnectionLimit, type LimitOptions } from './connection-limit.js'
 import { ConnectionPool } from './upstream-pool.js'
+import type { UpstreamConnection } from './upstream-connection.js'
 import { redactUrl } from './redact.js'
 
 export interface Address {
@@ -36,6 +39,14 @@ export interface UpstreamOptions {
   now?: () => number
   /** https:// upstreams: UPSTREAM_CA added to Node's roots; rejectUnauthorized false (UPSTREAM_TLS_VERIFY). */
   trust?: { ca: string | undefined; verify: boolean }
+  /** UPSTREAM_MAX_CONNECTIONS, UPSTREAM_MAX_PENDING, TIMEOUT_QUEUE for this color (unlimited when not given). */
+  limits?: LimitOptions
+}
+
+const UNLIMITED: LimitOptions = {
+  maxConnections: Number.POSITIVE_INFINITY,
+  maxPending: 0,
+  queueTimeoutMs: 0,
 }
 
 /**
@@ -69,6 +80,8 @@ export interface Endpoint {
   freshAgent: http.Agent
   /** Out of rotation: idle connections close now, busy ones after their request. */
   close(): void
+  /** Closes one idle upload connection, for a request that waits for a slot; false when there is none. */
+  closeIdleUpload(): boolean
 }
 
 export class Upstream {
@@ -90,6 +103,8 @@ export class Upstream {
   private readonly resolve: Resolver
   private readonly now: () => number
   private trusted: { ca?: string[]; rejectUnauthorized?: false } | undefined
+  /** Every connection to this color counts here (connection-limit.ts). */
+  readonly limit: ConnectionLimit<UpstreamConnection>
 
   constructor(
     url: URL,
@@ -108,6 +123,8 @@ export class Upstream {
     this.port = Number(url.port || (url.protocol === 'https:' ? 443 : 80))
     this.resolve = options.resolve ?? systemResolver
     this.now = options.now ?? Date.now
+    this.limit = new ConnectionLimit(options.limits ?? UNLIMITED)
+    this.limit.closeIdle = () => this.closeIdle()
     if (isIP(this.hostname)) {
       this.endpoints = [this.createEndpoint(this.hostname)]
       this.resolvedAt = Number.POSITIVE_INFINITY
@@ -147,6 +164,19 @@ export class Upstream {
   close(): void {
     for (const endpoint of this.endpoints) endpoint.close()
     this.endpoints = []
+  }
+
+  /** A request waits for a slot: an idle connection (any address, or the upload agent's) makes room. */
+  private closeIdle(): boolean {
+    for (const endpoint of this.endpoints) {
+      const kept = endpoint.pool().takeIdle()
+      if (kept) {
+        if (!this.limit.handOver(kept)) kept.destroy()
+        return true
+      }
+      if (endpoint.closeIdleUpload()) return true
+    }
+    return false
   }
 
   private refresh(): Promise<Endpoint[]> {
@@ -204,14 +234,19 @@ export class Upstream {
       maxAgeMs,
       now: this.now,
       random: this.options.random ?? Math.random,
+      limit: this.limit,
     })
     const keptAgent = () =>
-      secure ? new https.Agent({ keepAlive: true, ...tls }) : new http.Agent({ keepAlive: true })
+      limited(
+        secure ? new https.Agent({ keepAlive: true, ...tls }) : new http.Agent({ keepAlive: true }),
+        this.limit,
+      )
     let agent = keptAgent()
     let born = this.now()
-    const freshAgent = secure
-      ? new https.Agent({ keepAlive: false, ...tls })
-      : new http.Agent({ keepAlive: false })
+    const freshAgent = limited(
+      secure ? new https.Agent({ keepAlive: false, ...tls }) : new http.Agent({ keepAlive: false }),
+      this.limit,
+    )
     return {
       target,
       address,
@@ -230,6 +265,7 @@ export class Upstream {
         current.close()
         retire(agent)
       },
+      closeIdleUpload: () => closeOneIdle(agent),
     }
   }
 }
@@ -242,6 +278,39 @@ function trustOptions(trust: UpstreamOptions['trust']): { ca?: string[]; rejectU
   if (trust === undefined) return {}
   if (!trust.verify) return { rejectUnauthorized: false }
   return trust.ca === undefined ? {} : { ca: [...rootCertificates, trust.ca] }
+}
+
+/**
+ * The agent's connections count against the color's limit: a new one opens when a slot is free, else
+ * waits for one (Agent's createConnection may answer through its callback), or fails as overloaded.
+ */
+function limited<A extends http.Agent>(agent: A, limit: ConnectionLimit<UpstreamConnection>): A {
+  const create = agent.createConnection.bind(agent) as (options: object) => Duplex
+  const open = (options: object): Duplex => {
+    const socket = create(options)
+    socket.once('close', () => limit.release())
+    return socket
+  }
+  type Callback = (error: Error | null, socket?: Duplex) => void
+  const createConnection = (options: object, callback: Callback): Duplex | undefined => {
+    if (limit.tryAcquire()) return open(options)
+    limit.wait({ granted: () => callback(null, open(options)), refused: (error) => callback(error) })
+    return undefined
+  }
+  agent.createConnection = createConnection as typeof agent.createConnection
+  return agent
+}
+
+/** Closes one of an agent's idle sockets: true when there was one. */
+function closeOneIdle(agent: http.Agent): boolean {
+  for (const sockets of Object.values(agent.freeSockets)) {
+    const socket = sockets?.[0]
+    if (socket) {
+      socket.destroy()
+      return true
+    }
+  }
+  return false
 }
 
 /** An agent's idle sockets close now, and its busy ones once their request is done (Node's 'free' rule). */

@@ -52,7 +52,12 @@ t.test('defaults from SPEC.md with only BLUE set', async (t) => {
     keepAliveMs: 15000,
     tunnelMs: 3600000,
   })
-  t.same(config.upstream, { maxSocketAgeMs: 30000, keepAliveMs: 60000, resolveEveryMs: 5000 })
+  t.same(config.upstream, {
+    maxSocketAgeMs: 30000,
+    keepAliveMs: 60000,
+    resolveEveryMs: 5000,
+    limits: { maxConnections: 1024, maxPending: 1024, queueTimeoutMs: 5000 },
+  })
   t.same(config.shutdown, { delayMs: 2000, timeoutMs: 7000 })
   t.same(config.log, { level: 'info', format: 'json' })
   t.same(config.warnings, [])
@@ -91,6 +96,9 @@ t.test('every scalar variable takes its good values', async (t) => {
       UPSTREAM_MAX_SOCKET_AGE: '10s',
       UPSTREAM_KEEP_ALIVE: '20s',
       UPSTREAM_RESOLVE_EVERY: '250ms',
+      UPSTREAM_MAX_CONNECTIONS: '50',
+      UPSTREAM_MAX_PENDING: '0',
+      TIMEOUT_QUEUE: '200ms',
       SHUTDOWN_DELAY: '0',
       SHUTDOWN_TIMEOUT: '3s',
       LOG_LEVEL: 'silent',
@@ -118,7 +126,12 @@ t.test('every scalar variable takes its good values', async (t) => {
     keepAliveMs: 120000,
     tunnelMs: 3600000,
   })
-  t.same(config.upstream, { maxSocketAgeMs: 10000, keepAliveMs: 20000, resolveEveryMs: 250 })
+  t.same(config.upstream, {
+    maxSocketAgeMs: 10000,
+    keepAliveMs: 20000,
+    resolveEveryMs: 250,
+    limits: { maxConnections: 50, maxPending: 0, queueTimeoutMs: 200 },
+  })
   t.same(config.shutdown, { delayMs: 0, timeoutMs: 3000 })
   t.same(config.log, { level: 'silent', format: 'pretty' })
 })
@@ -145,6 +158,9 @@ t.test('bad values are each named with what is expected', async (t) => {
     ['TIMEOUT_TUNNEL', '999999h', /at most 596h/],
     ['UPSTREAM_MAX_SOCKET_AGE', 'soon', /duration/],
     ['UPSTREAM_KEEP_ALIVE', '0', /duration above 0/],
+    ['UPSTREAM_MAX_CONNECTIONS', '0', /whole number from 1 to 1000000/],
+    ['UPSTREAM_MAX_PENDING', 'many', /whole number from 0 to 1000000/],
+    ['TIMEOUT_QUEUE', '0', /duration above 0/],
     ['UPSTREAM_RESOLVE_EVERY', '', /duration/],
     ['SHUTDOWN_DELAY', '2 s', /duration 0 or more/],
     ['SHUTDOWN_TIMEOUT', 'x', /duration/],

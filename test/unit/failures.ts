@@ -20,7 +20,9 @@ t.test('failures map to statuses in one table', async (t) => {
 t.test('every failure reason has a status and a line', async (t) => {
   const reasons = ['refused', 'reset', 'dns', 'unreachable', 'connect_timeout', 'server_timeout']
   reasons.push('server_idle_timeout', 'bad_response', 'tls', 'no_color', 'client_gone', 'error')
+  reasons.push('upstream_overloaded')
   t.same(Object.keys(FAILURES).sort(), reasons.sort())
   t.same(FAILURES.no_color, { status: 503, text: 'no color is available to serve this request' })
   t.equal(FAILURES.server_idle_timeout.status, 504)
+  t.equal(FAILURES.upstream_overloaded.status, 503)
 })

@@ -3,6 +3,7 @@
 import { once } from 'node:events'
 import { createServer, type Socket } from 'node:net'
 import t from 'tap'
+import { ConnectionLimit } from '../../src/connection-limit.js'
 import type { AnswerHandler, UpstreamRequest } from '../../src/upstream-connection.js'
 import { ConnectionPool } from '../../src/upstream-pool.js'
 import { listen, rawUpstream } from '../helpers/net.js'
@@ -14,6 +15,11 @@ function pool(port: number, keepAliveMs = 60_000) {
     maxAgeMs: 30_000,
     now: Date.now,
     random: () => 0,
+    limit: new ConnectionLimit({
+      maxConnections: Number.POSITIVE_INFINITY,
+      maxPending: 0,
+      queueTimeoutMs: 0,
+    }),
   })
 }
 
