@@ -263,24 +263,8 @@ function build(
     colorHeader: values.COLOR_HEADER,
     preserveHost: values.PRESERVE_HOST,
     trustedProxies: values.TRUSTED_PROXIES,
-    timeouts: {
-      connectMs: values.TIMEOUT_CONNECT,
-      serverMs: values.TIMEOUT_SERVER,
-      serverIdleMs: values.TIMEOUT_SERVER_IDLE,
-      clientMs: values.TIMEOUT_CLIENT,
-      keepAliveMs: values.TIMEOUT_HTTP_KEEP_ALIVE,
-      tunnelMs: values.TIMEOUT_TUNNEL,
-    },
-    upstream: {
-      maxSocketAgeMs: values.UPSTREAM_MAX_SOCKET_AGE,
-      keepAliveMs: values.UPSTREAM_KEEP_ALIVE,
-      resolveEveryMs: values.UPSTREAM_RESOLVE_EVERY,
-      limits: {
-        maxConnections: values.UPSTREAM_MAX_CONNECTIONS,
-        maxPending: values.UPSTREAM_MAX_PENDING,
-        queueTimeoutMs: values.TIMEOUT_QUEUE,
-      },
-    },
+    timeouts: timeoutsOf(values),
+    upstream: upstreamOf(values),
     shutdown: { delayMs: values.SHUTDOWN_DELAY, timeoutMs: values.SHUTDOWN_TIMEOUT },
     log: { level: values.LOG_LEVEL, format: values.LOG_FORMAT },
     eject: { after: values.EJECT_AFTER, forMs: values.EJECT_FOR },
@@ -302,6 +286,30 @@ function build(
     canaryAbortHealth: values.CANARY_ABORT_HEALTH,
     mirrorMaxInFlight: values.MIRROR_MAX_IN_FLIGHT,
     warnings,
+  }
+}
+
+function timeoutsOf(values: Values): Config['timeouts'] {
+  return {
+    connectMs: values.TIMEOUT_CONNECT,
+    serverMs: values.TIMEOUT_SERVER,
+    serverIdleMs: values.TIMEOUT_SERVER_IDLE,
+    clientMs: values.TIMEOUT_CLIENT,
+    keepAliveMs: values.TIMEOUT_HTTP_KEEP_ALIVE,
+    tunnelMs: values.TIMEOUT_TUNNEL,
+  }
+}
+
+function upstreamOf(values: Values): Config['upstream'] {
+  return {
+    maxSocketAgeMs: values.UPSTREAM_MAX_SOCKET_AGE,
+    keepAliveMs: values.UPSTREAM_KEEP_ALIVE,
+    resolveEveryMs: values.UPSTREAM_RESOLVE_EVERY,
+    limits: {
+      maxConnections: values.UPSTREAM_MAX_CONNECTIONS,
+      maxPending: values.UPSTREAM_MAX_PENDING,
+      queueTimeoutMs: values.TIMEOUT_QUEUE,
+    },
   }
 }
 
