@@ -12,7 +12,16 @@ import {
   type Values,
   type VariableSpec,
 } from './config-spec.js'
-import { colorVariable, type Sticky } from './validators.js'
+import { colorVariable, type RateKey, type Sticky } from './validators.js'
+
+/** RATE_LIMIT, RATE_LIMIT_BURST, RATE_LIMIT_BY of a site. */
+export interface RateLimitRule {
+  /** Requests per second, above 0. */
+  rate: number
+  /** The bucket's size: requests a client may send at once. */
+  burst: number
+  by: RateKey
+}
 
 export interface ColorConfig {
   /** `blue` */
@@ -48,6 +57,8 @@ export interface SiteConfig {
   canary: { color: string; rules: CanaryRules } | undefined
   /** MIRROR: the color that gets copies of bodiless GET/HEAD requests, and what share; undefined: off. */
   mirror: { color: string; percent: number } | undefined
+  /** RATE_LIMIT, RATE_LIMIT_BURST (2 × the rate), RATE_LIMIT_BY; undefined: off. */
+  rateLimit: RateLimitRule | undefined
 }
 
 export interface ConfigProblem {
@@ -83,6 +94,9 @@ const SITE_SETTINGS = [
   'CANARY_MIN_REQUESTS',
   'MIRROR',
   'MIRROR_PERCENT',
+  'RATE_LIMIT',
+  'RATE_LIMIT_BURST',
+  'RATE_LIMIT_BY',
 ]
 
 /** Every site, the default one first; problems and warnings are added to. */
@@ -129,7 +143,14 @@ function globalSettings(values: Partial<Values>) {
     overrideHeader: values.OVERRIDE_HEADER,
     failover: values.FAILOVER ?? true,
     users: values.USERS,
+    rateLimit: rateLimitRule(values.RATE_LIMIT ?? 0, values.RATE_LIMIT_BURST, values.RATE_LIMIT_BY),
   }
+}
+
+/** RATE_LIMIT 0 is off; the burst is twice the rate unless given. */
+function rateLimitRule(rate: number, burst: number | undefined, by: RateKey | undefined) {
+  if (rate === 0) return undefined
+  return { rate, burst: burst ?? 2 * rate, by: by ?? { mode: 'ip' as const } }
 }
 
 function readSite(
@@ -165,6 +186,11 @@ function readSite(
     overrideHeader: own('OVERRIDE_HEADER', global.overrideHeader),
     failover: own('FAILOVER', global.failover),
     users: own('USERS', global.users),
+    rateLimit: rateLimitRule(
+      own('RATE_LIMIT', values.RATE_LIMIT ?? 0),
+      own('RATE_LIMIT_BURST', values.RATE_LIMIT_BURST),
+      own('RATE_LIMIT_BY', values.RATE_LIMIT_BY),
+    ),
     ...rollout(
       prefix,
       read.colors,

@@ -19,6 +19,7 @@ import {
   parseKeyPem,
   parseListenHost,
   parsePublicPort,
+  parseRateKey,
   parseRealm,
   parseSeconds,
   parseSiteHosts,
@@ -222,6 +223,33 @@ export const VARIABLES = [
     type: DURATION,
     default: '5s',
     meaning: 'How often an upstream host name is resolved again.',
+  }),
+  spec({
+    name: 'RATE_LIMIT',
+    parse: (input: string) => parseCount(input, { min: 0, max: 1_000_000 }),
+    group: 'Limits',
+    type: 'whole number',
+    default: '0',
+    meaning:
+      'Requests per second per client (`0`: off), a token bucket of `RATE_LIMIT_BURST` keyed by `RATE_LIMIT_BY`. Beyond it: `429` with `Retry-After`, never forwarded, never counted against a color, counted in `colorproxy_rate_limited_total{site}`. Per site: `<SITE>_RATE_LIMIT`. At most 100,000 client keys are remembered per site (an LRU).',
+  }),
+  spec({
+    name: 'RATE_LIMIT_BURST',
+    parse: (input: string) => parseCount(input, { min: 1, max: 1_000_000 }),
+    group: 'Limits',
+    type: 'whole number',
+    unset: '2 × `RATE_LIMIT`',
+    meaning:
+      'Requests a client may send at once before the rate applies. Per site: `<SITE>_RATE_LIMIT_BURST`.',
+  }),
+  spec({
+    name: 'RATE_LIMIT_BY',
+    parse: parseRateKey,
+    group: 'Limits',
+    type: '`ip`, `header:<Name>`',
+    default: 'ip',
+    meaning:
+      '`ip`: the client address (after `TRUSTED_PROXIES` and `PROXY_PROTOCOL`); `header:X-Api-Key`: that header, and the address for a request without it. Per site: `<SITE>_RATE_LIMIT_BY`.',
   }),
   spec({
     name: 'UPSTREAM_MAX_CONNECTIONS',

@@ -1,5 +1,6 @@
 // What an admitted request passes before a color is chosen: the HTTPS redirect (plain port,
-// HTTPS_REDIRECT), its site (SITES: host and path; none is a 404), and that site's basic auth (USERS,
+// HTTPS_REDIRECT), its site (SITES: host and path; none is a 404), its rate limit (RATE_LIMIT: 429), and
+// that site's basic auth (USERS,
 // <SITE>_USERS). Both ports and both protocols ask the same gate; a request it stops is answered as a
 // refusal (logged, never counted against a color).
 import type { IncomingMessage } from 'node:http'
@@ -7,6 +8,7 @@ import type { BasicAuth, Verdict } from './basic-auth.js'
 import type { Config } from './config.js'
 import type { Admitted, ForwardOptions, Route } from './exchange.js'
 import type { HttpForwarder } from './forward-http.js'
+import type { RateLimit } from './rate-limit.js'
 import type { WsForwarder } from './forward-ws.js'
 import type { Router } from './router.js'
 
@@ -19,6 +21,8 @@ export interface TrafficSite {
   forwardOptions: ForwardOptions
   /** `<SITE>_USERS` or USERS: basic auth; undefined: none. */
   auth?: BasicAuth
+  /** RATE_LIMIT: undefined when the request may pass, else the seconds for Retry-After; absent: off. */
+  rateLimit?: RateLimit
 }
 
 /** Where admitted traffic goes (the app, built by app.ts). */
@@ -58,7 +62,17 @@ export function createGate(
     }
     const routed = traffic.route(req.headers.host, admitted)
     if (routed === undefined) return noSite
-    const { auth, forwardOptions: options } = routed.site
+    const { auth, forwardOptions: options, rateLimit } = routed.site
+    // Before the password check, as nginx's limit_req runs before auth: a flood never reaches bcrypt.
+    const wait = rateLimit?.(req, routed.admitted.forwarded.client)
+    if (wait !== undefined) {
+      return {
+        status: 429,
+        text: 'too many requests: slow down',
+        headers: { 'retry-after': String(wait) },
+        options,
+      }
+    }
     if (auth === undefined) return routed
     const judged = (verdict: Verdict): Passage => {
       if ('user' in verdict) return { ...routed, admitted: { ...routed.admitted, user: verdict.user } }

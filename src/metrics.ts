@@ -15,6 +15,8 @@ const HELP = {
   upstream_errors_total:
     'Upstream attempts that failed before an answer, by color and reason (refused, reset, dns, ...)',
   failovers_total: 'Requests sent to another color because theirs could not be reached',
+  rate_limited_total:
+    'Requests answered 429 by RATE_LIMIT, by site: never forwarded, never counted against a color',
   upstream_overflow_total:
     'Requests answered 503 because every connection to their color was busy and UPSTREAM_MAX_PENDING waited, or TIMEOUT_QUEUE passed',
   ejections_total: 'Times a color left the split after EJECT_AFTER consecutive connect failures',
@@ -44,6 +46,7 @@ export class Metrics {
   private readonly upstreamErrors: Counter<'site' | 'color' | 'reason'>
   private readonly failovers: Counter<'site' | 'from' | 'to'>
   private readonly overflows: Counter<'site' | 'color'>
+  private readonly rateLimits: Counter<'site'>
   private readonly ejections: Counter<'site' | 'color'>
   private readonly protocols: Tally<'proto' | 'tls'>
   private readonly mirroredCopies: Counter<'site' | 'color' | 'code'>
@@ -62,6 +65,7 @@ export class Metrics {
     this.upstreamErrors = counter('upstream_errors_total', ['site', 'color', 'reason'])
     this.failovers = counter('failovers_total', ['site', 'from', 'to'])
     this.overflows = counter('upstream_overflow_total', ['site', 'color'])
+    this.rateLimits = counter('rate_limited_total', ['site'])
     this.ejections = counter('ejections_total', ['site', 'color'])
     this.protocols = tally('client_requests_total', ['proto', 'tls'])
     this.mirroredCopies = counter('mirrored_total', ['site', 'color', 'code'])
@@ -94,11 +98,13 @@ export class Metrics {
     colorGauges(sites, registers)
     eventLoopDelay(registers)
     // Every color shows up from the first scrape, at 0.
-    for (const site of sites)
+    for (const site of sites) {
+      this.rateLimits.inc({ site: site.name }, 0)
       for (const color of site.colors) {
         this.ejections.inc({ site: site.name, color: color.name }, 0)
         this.overflows.inc({ site: site.name, color: color.name }, 0)
       }
+    }
     collectDefaultMetrics({ register: this.registry })
   }
 
@@ -120,6 +126,10 @@ export class Metrics {
   upstreamFailed(site: string, color: string, reason: FailureReason): void {
     this.upstreamErrors.inc({ site, color, reason })
     if (reason === 'upstream_overloaded') this.overflows.inc({ site, color })
+  }
+
+  rateLimited(site: string): void {
+    this.rateLimits.inc({ site })
   }
 
   failedOver(site: string, from: string, to: string): void {

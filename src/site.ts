@@ -12,6 +12,7 @@ import { CONNECT_FAILURES } from './failures.js'
 import { createHttpForwarder, type HttpForwarder } from './forward-http.js'
 import { createWsForwarder, type WsForwarder } from './forward-ws.js'
 import type { Metrics } from './metrics.js'
+import { createRateLimit, type RateLimit } from './rate-limit.js'
 import { createRouter, type Router } from './router.js'
 import { createMirror, type Mirror } from './mirror.js'
 import { type Rollout, type RolloutOptions, startRollout } from './rollout.js'
@@ -41,6 +42,8 @@ export interface Site {
   forwardOptions: ForwardOptions
   /** `<SITE>_USERS` (or USERS); undefined: no auth. */
   auth: BasicAuth | undefined
+  /** `<SITE>_RATE_LIMIT` (or RATE_LIMIT); undefined: off. */
+  rateLimit: RateLimit | undefined
   stats: Stats
   ejection: Ejection
   /** CANARY, running; undefined: none. */
@@ -95,6 +98,7 @@ export function createSite(config: Config, site: SiteConfig, deps: SiteDependenc
     ws: createWsForwarder(forwardOptions),
     forwardOptions,
     auth: site.users && createBasicAuth(site.users, deps.passwords()),
+    rateLimit: rateLimitFor(site, metrics),
     stats,
     ejection,
     rollout,
@@ -102,6 +106,17 @@ export function createSite(config: Config, site: SiteConfig, deps: SiteDependenc
       rollout?.close()
       routes.forEach((route) => route.upstream.close())
     },
+  }
+}
+
+/** RATE_LIMIT for this site, each refusal counted. */
+function rateLimitFor(site: SiteConfig, metrics: Metrics): RateLimit | undefined {
+  if (site.rateLimit === undefined) return undefined
+  const limit = createRateLimit(site.rateLimit)
+  return (req, client) => {
+    const wait = limit(req, client)
+    if (wait !== undefined) metrics.rateLimited(site.name)
+    return wait
   }
 }
 

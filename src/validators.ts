@@ -123,6 +123,17 @@ export function parseSticky(raw: string): Sticky {
   throw new Error('must be off, cookie, ip, or header:<Name> such as header:X-User-Id')
 }
 
+export type RateKey = { mode: 'ip' } | { mode: 'header'; header: string }
+
+/** RATE_LIMIT_BY: `ip`, or `header:<Name>` such as header:X-Api-Key. */
+export function parseRateKey(raw: string): RateKey {
+  const value = raw.trim()
+  if (value === 'ip') return { mode: 'ip' }
+  const header = /^header:(.+)$/i.exec(value)?.[1]
+  if (header !== undefined && TOKEN.test(header.trim())) return { mode: 'header', header: header.trim() }
+  throw new Error('must be ip, or header:<Name> such as header:X-Api-Key')
+}
+
 // RFC 6265 section 4.1.1: a cookie name is a token.
 export function parseCookieName(raw: string): string {
   const value = raw.trim()
