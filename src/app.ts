@@ -42,6 +42,8 @@ export interface App {
   statsState(): { state: StatsState; ejected: string[]; canary?: CanaryView }[]
   /** CANARY_ABORT_HEALTH: some site's canary has aborted (then /healthz answers 503). */
   canaryAborted(): boolean
+  /** A client connection was closed at accept (client-connections.ts): counted. */
+  connectionRefused(reason: string): void
   /** Closes every upstream's pooled connections and the password worker. */
   close(): void
 }
@@ -84,6 +86,7 @@ export function createApp(config: Config, deps: Dependencies): App {
           canary: site.rollout?.view(),
         })),
       ),
+    connectionRefused: (reason) => metrics.connectionRefused(reason),
     canaryAborted: () => sites.some((site) => site.rollout?.status().state === 'aborted'),
     statsState: () =>
       sites.map((site) => ({

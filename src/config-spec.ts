@@ -252,6 +252,24 @@ export const VARIABLES = [
       '`ip`: the client address (after `TRUSTED_PROXIES` and `PROXY_PROTOCOL`); `header:X-Api-Key`: that header, and the address for a request without it. Per site: `<SITE>_RATE_LIMIT_BY`.',
   }),
   spec({
+    name: 'MAX_CONNECTIONS_PER_CLIENT',
+    parse: (input: string) => parseCount(input, { min: 0, max: 1_000_000 }),
+    group: 'Limits',
+    type: 'whole number',
+    default: '0',
+    meaning:
+      'Open client connections per client address (`0`: off), on each listener; a connection beyond it is closed at accept and counted in `colorproxy_client_connections_refused_total{reason="per_client_limit"}` (nginx `limit_conn`). The address is the peer, or what its PROXY header says.',
+  }),
+  spec({
+    name: 'PROXY_PROTOCOL',
+    parse: parseBoolean,
+    group: 'Limits',
+    type: 'boolean',
+    default: 'false',
+    meaning:
+      "`true`: connections from `TRUSTED_PROXIES` peers must begin with a PROXY protocol v1 or v2 header (HAProxy's spec), whose source address becomes the client address for limits, `STICKY=ip`, `X-Forwarded-For` and the log. From other peers a PROXY header is refused (connection closed). Behind the Swarm mesh the peer address is the mesh's, so per-client limits need this or `mode: host` ports. Needs `TRUSTED_PROXIES`.",
+  }),
+  spec({
     name: 'UPSTREAM_MAX_CONNECTIONS',
     parse: (input: string) => parseCount(input, { min: 1, max: 1_000_000 }),
     group: 'Limits',

@@ -35,6 +35,8 @@ export interface Config {
   preserveHost: boolean
   /** Peers whose X-Forwarded-* are kept and appended to (TRUSTED_PROXIES, default none). */
   trustedProxies: BlockList | undefined
+  /** PROXY_PROTOCOL (false) and MAX_CONNECTIONS_PER_CLIENT (0: off). */
+  clients: { proxyProtocol: boolean; maxPerClient: number }
   timeouts: {
     /** Upstream TCP/TLS connect, then 504 (TIMEOUT_CONNECT, 5s). */
     connectMs: number
@@ -180,6 +182,12 @@ function checkPairs(values: Partial<Values>, problems: ConfigProblem[]): void {
   if ((blankless(values.STATS_USER) === undefined) !== (blankless(values.STATS_PASS) === undefined)) {
     problems.push({ variable: 'STATS_USER, STATS_PASS', message: 'set both for basic auth, or neither' })
   }
+  if (values.PROXY_PROTOCOL === true && values.TRUSTED_PROXIES === undefined) {
+    problems.push({
+      variable: 'PROXY_PROTOCOL, TRUSTED_PROXIES',
+      message: 'PROXY_PROTOCOL=true needs TRUSTED_PROXIES: the peers whose PROXY header is believed',
+    })
+  }
   if ((values.TLS_CERT === undefined) !== (values.TLS_KEY === undefined)) {
     problems.push({
       variable: 'TLS_CERT, TLS_KEY',
@@ -263,6 +271,7 @@ function build(
     colorHeader: values.COLOR_HEADER,
     preserveHost: values.PRESERVE_HOST,
     trustedProxies: values.TRUSTED_PROXIES,
+    clients: { proxyProtocol: values.PROXY_PROTOCOL, maxPerClient: values.MAX_CONNECTIONS_PER_CLIENT },
     timeouts: timeoutsOf(values),
     upstream: upstreamOf(values),
     shutdown: { delayMs: values.SHUTDOWN_DELAY, timeoutMs: values.SHUTDOWN_TIMEOUT },

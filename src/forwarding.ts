@@ -19,6 +19,19 @@ export interface Forwarded {
 
 export type Forwarding = (req: IncomingMessage, proto: 'http' | 'https') => Forwarded
 
+/**
+ * The client address a PROXY header named (client-connections.ts), kept on the connection's socket; on a
+ * TLS socket, on the plain socket under it (`_parent`).
+ */
+export const CLIENT_ADDRESS = Symbol.for('colorproxy.client-address')
+
+type Tagged = { [CLIENT_ADDRESS]?: string; _parent?: Tagged; remoteAddress?: string }
+
+/** The peer: what a PROXY header said, else the socket's own. */
+function proxiedPeer(socket: Tagged): string | undefined {
+  return socket[CLIENT_ADDRESS] ?? socket._parent?.[CLIENT_ADDRESS] ?? socket.remoteAddress
+}
+
 /** A header's value, its repeated fields joined as one list. */
 function joined(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(', ') : value
@@ -31,9 +44,10 @@ function trusts(list: BlockList, address: string): boolean {
   return list.check(address, family === 6 ? 'ipv6' : 'ipv4')
 }
 
-export function createForwarding(trusted: BlockList | undefined): Forwarding {
+export function createForwarding(trusted: BlockList | undefined, proxyProtocol = false): Forwarding {
   return (req, proto) => {
-    const peer = (req.socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.)/, '')
+    const address = proxyProtocol ? proxiedPeer(req.socket as Tagged) : req.socket.remoteAddress
+    const peer = (address ?? '').replace(/^::ffff:(?=\d+\.)/, '')
     const headers = req.headers
     const host = headers.host ?? ''
     const ownPort = /:(\d+)$/.exec(host)?.[1] ?? (proto === 'https' ? '443' : '80')

@@ -18,10 +18,10 @@ interface Http2Request {
 }
 
 export function serveHttp2(
-  config: Pick<Config, 'trustedProxies' | 'timeouts'>,
+  config: Pick<Config, 'trustedProxies' | 'clients' | 'timeouts'>,
   app: { forwardOptions: Parameters<typeof refuse>[0] },
 ) {
-  const forwarding = createForwarding(config.trustedProxies)
+  const forwarding = createForwarding(config.trustedProxies, config.clients.proxyProtocol)
   return (req: IncomingMessage, res: ServerResponse, pass: Pass): void => {
     const refusal = admission(req)
     if (refusal !== undefined) {

@@ -15,6 +15,8 @@ const HELP = {
   upstream_errors_total:
     'Upstream attempts that failed before an answer, by color and reason (refused, reset, dns, ...)',
   failovers_total: 'Requests sent to another color because theirs could not be reached',
+  client_connections_refused_total:
+    'Client connections closed at accept: per_client_limit (MAX_CONNECTIONS_PER_CLIENT), proxy_protocol (a missing, bad or untrusted PROXY header)',
   rate_limited_total:
     'Requests answered 429 by RATE_LIMIT, by site: never forwarded, never counted against a color',
   upstream_overflow_total:
@@ -47,6 +49,7 @@ export class Metrics {
   private readonly failovers: Counter<'site' | 'from' | 'to'>
   private readonly overflows: Counter<'site' | 'color'>
   private readonly rateLimits: Counter<'site'>
+  private readonly connectionsRefused: Counter<'reason'>
   private readonly ejections: Counter<'site' | 'color'>
   private readonly protocols: Tally<'proto' | 'tls'>
   private readonly mirroredCopies: Counter<'site' | 'color' | 'code'>
@@ -66,6 +69,7 @@ export class Metrics {
     this.failovers = counter('failovers_total', ['site', 'from', 'to'])
     this.overflows = counter('upstream_overflow_total', ['site', 'color'])
     this.rateLimits = counter('rate_limited_total', ['site'])
+    this.connectionsRefused = counter('client_connections_refused_total', ['reason'])
     this.ejections = counter('ejections_total', ['site', 'color'])
     this.protocols = tally('client_requests_total', ['proto', 'tls'])
     this.mirroredCopies = counter('mirrored_total', ['site', 'color', 'code'])
@@ -126,6 +130,10 @@ export class Metrics {
   upstreamFailed(site: string, color: string, reason: FailureReason): void {
     this.upstreamErrors.inc({ site, color, reason })
     if (reason === 'upstream_overloaded') this.overflows.inc({ site, color })
+  }
+
+  connectionRefused(reason: string): void {
+    this.connectionsRefused.inc({ reason })
   }
 
   rateLimited(site: string): void {

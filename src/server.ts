@@ -36,7 +36,10 @@ export interface TrafficServer<S extends AnyServer = AnyServer> {
   drainer: Drainer
 }
 
-type Config = Pick<FullConfig, 'timeouts' | 'trustedProxies' | 'httpsRedirect' | 'authRealm' | 'hstsSeconds'>
+type Config = Pick<
+  FullConfig,
+  'timeouts' | 'trustedProxies' | 'clients' | 'httpsRedirect' | 'authRealm' | 'hstsSeconds'
+>
 
 /** The plain listener (PORT). */
 export function createTrafficServer(config: Config, app: Traffic): TrafficServer<Server> {
@@ -132,7 +135,7 @@ function serveHttp1(server: Server, config: Config, app: Traffic, listener: List
     // Node would drop header fields past its default 2000 array slots silently: colorproxy counts them.
     maxHeadersCount: 0,
   })
-  const forwarding = createForwarding(config.trustedProxies)
+  const forwarding = createForwarding(config.trustedProxies, config.clients.proxyProtocol)
   const admit = (req: IncomingMessage) => admission(req, forwarding, proto)
   const pass = passer(config, app, proto)
   const gate = createGate(config, proto, app)

@@ -1,12 +1,13 @@
 // One process's colorproxy: the app, its traffic listener and (unless it is a cluster worker) the admin
 // listener; start() resolves the bound ports, shutdown() runs the SPEC.md sequence and resolves when done.
 import { readFileSync } from 'node:fs'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Server as NetServer } from 'node:net'
 import type { Registry } from 'prom-client'
 import { type DrainResult, gracefulStop } from '../lib/drain.js'
 import { createAdminServer } from './admin.js'
 import { createApp, type Dependencies } from './app.js'
 import { type Config, listFiles } from './config.js'
+import { guardConnections } from './client-connections.js'
 import { createSecureTrafficServer, createTrafficServer, listen } from './server.js'
 import { createTlsListener } from './tls-listener.js'
 import type { CanaryView } from './canary.js'
@@ -43,6 +44,15 @@ export function createService(config: Config, options: ServiceOptions): Service 
   const { server: traffic, drainer } = createTrafficServer(config, app)
   const tls = config.tls && createTlsListener(config.tls, logger, { readFile: readText, list: listFiles })
   const secure = tls && config.tls && createSecureTrafficServer(config, app, tls.server)
+  // In front of every listener the servers have set up: PROXY headers and MAX_CONNECTIONS_PER_CLIENT.
+  const rules = {
+    proxyProtocol: config.clients.proxyProtocol ? config.trustedProxies : undefined,
+    maxPerClient: config.clients.maxPerClient,
+    headerTimeoutMs: config.timeouts.clientMs,
+    refused: app.connectionRefused,
+  }
+  guardConnections(traffic, rules)
+  if (secure) guardConnections(secure.server as unknown as NetServer, rules)
   let ready = true
   // A worker never listens on the admin port: the primary owns it.
   const admin = options.worker

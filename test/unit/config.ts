@@ -164,6 +164,8 @@ t.test('bad values are each named with what is expected', async (t) => {
     ['RATE_LIMIT', '-1', /whole number from 0 to 1000000/],
     ['RATE_LIMIT_BURST', '0', /whole number from 1 to 1000000/],
     ['RATE_LIMIT_BY', 'cookie', /ip, or header:<Name>/],
+    ['MAX_CONNECTIONS_PER_CLIENT', '-1', /whole number from 0 to 1000000/],
+    ['PROXY_PROTOCOL', 'v2', /true or false/],
     ['UPSTREAM_RESOLVE_EVERY', '', /duration/],
     ['SHUTDOWN_DELAY', '2 s', /duration 0 or more/],
     ['SHUTDOWN_TIMEOUT', 'x', /duration/],
