@@ -39,7 +39,12 @@ export interface App {
   metricsText(): Promise<{ type: string; body: string }>
   stats(): Promise<SitesSnapshot>
   /** This process's stats and ejected colors per site, for a cluster primary to merge. */
-  statsState(): { state: StatsState; ejected: string[]; canary?: CanaryView }[]
+  statsState(): {
+    state: StatsState
+    ejected: string[]
+    unhealthy: Record<string, string[]>
+    canary?: CanaryView
+  }[]
   /** CANARY_ABORT_HEALTH: some site's canary has aborted (then /healthz answers 503). */
   canaryAborted(): boolean
   /** A client connection was closed at accept (client-connections.ts): counted. */
@@ -82,7 +87,7 @@ export function createApp(config: Config, deps: Dependencies): App {
         sites.map((site) => ({
           name: site.name,
           serves: serves(site.config),
-          snapshot: site.stats.snapshot(site.ejection.ejected()),
+          snapshot: site.stats.snapshot(site.ejection.ejected(), site.unhealthy()),
           canary: site.rollout?.view(),
         })),
       ),
@@ -92,6 +97,7 @@ export function createApp(config: Config, deps: Dependencies): App {
       sites.map((site) => ({
         state: site.stats.state(),
         ejected: site.ejection.ejected(),
+        unhealthy: site.unhealthy(),
         canary: site.rollout?.view(),
       })),
     close() {

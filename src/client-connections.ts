@@ -132,12 +132,12 @@ function judgeV1(seen: Buffer): Verdict {
   const end = seen.indexOf('\r\n')
   if (end === -1) return seen.length >= V1_MAX ? 'refuse' : 'more'
   if (end + 2 > V1_MAX) return 'refuse'
+  const line = seen.toString('latin1', 0, end + 2)
+  // UNKNOWN (the balancer's own health check): the rest of the line is ignored, the peer stays the client.
+  if (line.startsWith('PROXY UNKNOWN')) return { client: undefined, rest: seen.subarray(end + 2) }
   try {
-    const header = V1ProxyProtocol.parse(seen.toString('latin1', 0, end + 2))
-    // UNKNOWN (a health check of the balancer's own): the peer stays the client.
-    const client = header.inetProtocol === 'UNKNOWN' ? undefined : normalized(header.source.ipAddress)
-    if (header.inetProtocol !== 'UNKNOWN' && client === undefined) return 'refuse'
-    return { client, rest: seen.subarray(end + 2) }
+    const client = normalized(V1ProxyProtocol.parse(line).source.ipAddress)
+    return client === undefined ? 'refuse' : { client, rest: seen.subarray(end + 2) }
   } catch {
     return 'refuse'
   }

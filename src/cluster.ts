@@ -48,19 +48,13 @@ export function createPrimary(
     const answers = await Promise.all([...pool.listening].map((worker) => askStats(worker, id)))
     // Each worker answers its sites in config order: merged site by site.
     return sitesSnapshot(
-      config.sites.map((site, index) => {
-        const mine = answers.map((answer) => answer[index] as SiteState)
-        const merged = Stats.merge(
-          site.colors,
+      config.sites.map((site, index) =>
+        mergedSite(
+          site,
+          answers.map((answer) => answer[index] as SiteState),
           now,
-          mine.map((one) => one.state),
-        )
-        const ejected = [...new Set(mine.flatMap((one) => one.ejected))]
-        // Each worker judges its own canary: shown is the first worker's, or one that has aborted.
-        const canaries = mine.flatMap((one) => (one.canary ? [one.canary] : []))
-        const canary = canaries.find((one) => one.state === 'aborted') ?? canaries[0]
-        return { name: site.name, serves: serves(site), snapshot: merged.snapshot(ejected), canary }
-      }),
+        ),
+      ),
     )
   }
   const admin = createAdminServer(config, {
@@ -150,8 +144,32 @@ class WorkerPool {
   }
 }
 
+/** One site as every worker sees it, merged for the primary's stats page. */
+function mergedSite(site: Config['sites'][number], mine: SiteState[], now: () => number) {
+  const merged = Stats.merge(
+    site.colors,
+    now,
+    mine.map((one) => one.state),
+  )
+  const ejected = [...new Set(mine.flatMap((one) => one.ejected))]
+  // Every worker checks every address itself: one that any worker has taken out is shown.
+  const unhealthy: Record<string, string[]> = {}
+  for (const one of mine)
+    for (const [color, addresses] of Object.entries(one.unhealthy))
+      unhealthy[color] = [...new Set([...(unhealthy[color] ?? []), ...addresses])]
+  // Each worker judges its own canary: shown is the first worker's, or one that has aborted.
+  const canaries = mine.flatMap((one) => (one.canary ? [one.canary] : []))
+  const canary = canaries.find((one) => one.state === 'aborted') ?? canaries[0]
+  return { name: site.name, serves: serves(site), snapshot: merged.snapshot(ejected, unhealthy), canary }
+}
+
 /** One site's counts in one worker, the colors that worker has ejected, and its canary. */
-type SiteState = { state: StatsState; ejected: string[]; canary?: CanaryView }
+type SiteState = {
+  state: StatsState
+  ejected: string[]
+  unhealthy: Record<string, string[]>
+  canary?: CanaryView
+}
 
 function askStats(worker: Worker, id: number): Promise<SiteState[]> {
   return new Promise((resolve, reject) => {

@@ -23,6 +23,18 @@ export interface RateLimitRule {
   by: RateKey
 }
 
+/** HEALTH_CHECK_PATH and the HEALTH_CHECK_* rules of a site. */
+export interface HealthRules {
+  /** HEALTH_CHECK_PATH, e.g. `/healthz`. */
+  path: string
+  intervalMs: number
+  timeoutMs: number
+  /** Failures in a row that take an address out. */
+  fails: number
+  /** Passes in a row that bring it back. */
+  passes: number
+}
+
 export interface ColorConfig {
   /** `blue` */
   name: string
@@ -59,6 +71,8 @@ export interface SiteConfig {
   mirror: { color: string; percent: number } | undefined
   /** RATE_LIMIT, RATE_LIMIT_BURST (2 × the rate), RATE_LIMIT_BY; undefined: off. */
   rateLimit: RateLimitRule | undefined
+  /** HEALTH_CHECK_PATH and its rules; undefined: passive ejection only. */
+  healthCheck: HealthRules | undefined
 }
 
 export interface ConfigProblem {
@@ -97,6 +111,7 @@ const SITE_SETTINGS = [
   'RATE_LIMIT',
   'RATE_LIMIT_BURST',
   'RATE_LIMIT_BY',
+  'HEALTH_CHECK_PATH',
 ]
 
 /** Every site, the default one first; problems and warnings are added to. */
@@ -144,6 +159,19 @@ function globalSettings(values: Partial<Values>) {
     failover: values.FAILOVER ?? true,
     users: values.USERS,
     rateLimit: rateLimitRule(values.RATE_LIMIT ?? 0, values.RATE_LIMIT_BURST, values.RATE_LIMIT_BY),
+    healthCheck: healthRules(values, values.HEALTH_CHECK_PATH),
+  }
+}
+
+/** The HEALTH_CHECK_* rules for a path; none without one. */
+function healthRules(values: Partial<Values>, path: string | undefined): HealthRules | undefined {
+  if (path === undefined) return undefined
+  return {
+    path,
+    intervalMs: values.HEALTH_CHECK_INTERVAL ?? 5000,
+    timeoutMs: values.HEALTH_CHECK_TIMEOUT ?? 2000,
+    fails: values.HEALTH_CHECK_FAILS ?? 3,
+    passes: values.HEALTH_CHECK_PASSES ?? 2,
   }
 }
 
@@ -191,6 +219,7 @@ function readSite(
       own('RATE_LIMIT_BURST', values.RATE_LIMIT_BURST),
       own('RATE_LIMIT_BY', values.RATE_LIMIT_BY),
     ),
+    healthCheck: healthRules(values, own('HEALTH_CHECK_PATH', values.HEALTH_CHECK_PATH)),
     ...rollout(
       prefix,
       read.colors,

@@ -42,10 +42,12 @@ export class ConnectionLimit<C> {
   /** Connections open now (or being opened). */
   open = 0
   private readonly line: Entry<C>[] = []
-  /** Closes one idle connection of this color somewhere, so that a slot frees; false when there is none. */
-  closeIdle: () => boolean = () => false
 
-  constructor(private readonly options: LimitOptions) {}
+  /** `closeIdle`: closes (or hands over) one idle connection of this color; false when there is none. */
+  constructor(
+    private readonly options: LimitOptions,
+    private readonly closeIdle: () => boolean,
+  ) {}
 
   /** Takes a slot at once if one is free (the caller opens a connection), else false. */
   tryAcquire(): boolean {
@@ -86,8 +88,7 @@ export class ConnectionLimit<C> {
    */
   handOver(connection: C): boolean {
     const first = this.line[0]
-    if (first === undefined) return false
-    if (first.waiter.reuse === undefined) return false
+    if (first?.waiter.reuse === undefined) return false
     this.line.shift()
     clearTimeout(first.timer)
     first.waiter.reuse(connection)

@@ -18,6 +18,8 @@ export class Ejection {
   /** Changes whenever the set of ejected colors does, so a router can rebuild its choice lazily. */
   private version = 0
   private readonly listeners: EjectListener[] = []
+  /** Colors whose every address fails its active health checks (HEALTH_CHECK_PATH). */
+  private readonly down = new Set<string>()
 
   /** `colors`: every color that takes weighted traffic (weight above 0). */
   constructor(
@@ -30,8 +32,20 @@ export class Ejection {
     this.listeners.push(listener)
   }
 
-  /** False while the color is ejected. */
+  /**
+   * HEALTH_CHECK_PATH: the color has no healthy address (down), or has one again. A down color leaves the
+   * split as an ejected one does, unless every color that takes traffic is down.
+   */
+  setDown(color: string, down: boolean): void {
+    if (down === this.down.has(color)) return
+    if (down) this.down.add(color)
+    else this.down.delete(color)
+    this.version++
+  }
+
+  /** False while the color is ejected, or down while another color is not. */
   available(color: string): boolean {
+    if (this.down.has(color) && this.colors.some((other) => !this.down.has(other))) return false
     const until = this.ejectedUntil.get(color)
     if (until === undefined) return true
     if (this.options.now() < until) return false

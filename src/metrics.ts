@@ -54,6 +54,7 @@ export class Metrics {
   private readonly protocols: Tally<'proto' | 'tls'>
   private readonly mirroredCopies: Counter<'site' | 'color' | 'code'>
   private readonly canaryShare: Gauge<'site' | 'color'>
+  private readonly healthy: Gauge<'site' | 'color' | 'address'>
   private readonly canaryState: Gauge<'site' | 'color' | 'state'>
   private readonly inFlight: Gauge
 
@@ -73,6 +74,13 @@ export class Metrics {
     this.ejections = counter('ejections_total', ['site', 'color'])
     this.protocols = tally('client_requests_total', ['proto', 'tls'])
     this.mirroredCopies = counter('mirrored_total', ['site', 'color', 'code'])
+    this.healthy = new Gauge({
+      name: 'colorproxy_upstream_healthy',
+      help: 'HEALTH_CHECK_PATH: 1 while an address of a color passes its active health checks, 0 while it is out of rotation',
+      labelNames: ['site', 'color', 'address'],
+      registers,
+      aggregator: 'min',
+    })
     this.canaryShare = new Gauge({
       name: 'colorproxy_canary_share_percent',
       help: "The canary's share of new traffic now (CANARY), per site",
@@ -130,6 +138,10 @@ export class Metrics {
   upstreamFailed(site: string, color: string, reason: FailureReason): void {
     this.upstreamErrors.inc({ site, color, reason })
     if (reason === 'upstream_overloaded') this.overflows.inc({ site, color })
+  }
+
+  upstreamHealthy(site: string, color: string, address: string, healthy: boolean): void {
+    this.healthy.set({ site, color, address }, healthy ? 1 : 0)
   }
 
   connectionRefused(reason: string): void {

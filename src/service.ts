@@ -5,13 +5,11 @@ import type { AddressInfo, Server as NetServer } from 'node:net'
 import type { Registry } from 'prom-client'
 import { type DrainResult, gracefulStop } from '../lib/drain.js'
 import { createAdminServer } from './admin.js'
-import { createApp, type Dependencies } from './app.js'
+import { type App, createApp, type Dependencies } from './app.js'
 import { type Config, listFiles } from './config.js'
 import { guardConnections } from './client-connections.js'
 import { createSecureTrafficServer, createTrafficServer, listen } from './server.js'
 import { createTlsListener } from './tls-listener.js'
-import type { CanaryView } from './canary.js'
-import type { StatsState } from './stats.js'
 import { logListening } from './summary.js'
 
 export type { Dependencies }
@@ -33,7 +31,7 @@ export interface Service {
    */
   shutdown(options: { delayMs: number }): Promise<DrainResult>
   /** This process's stats and ejected colors, for a cluster primary to merge. */
-  statsState(): { state: StatsState; ejected: string[]; canary?: CanaryView }[]
+  statsState(): ReturnType<App['statsState']>
   /** This process's metrics, for a cluster primary to sum. */
   readonly registry: Registry
 }

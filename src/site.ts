@@ -12,6 +12,7 @@ import { CONNECT_FAILURES } from './failures.js'
 import { createHttpForwarder, type HttpForwarder } from './forward-http.js'
 import { createWsForwarder, type WsForwarder } from './forward-ws.js'
 import type { Metrics } from './metrics.js'
+import { type HealthCheck, startHealthCheck } from './health-check.js'
 import { createRateLimit, type RateLimit } from './rate-limit.js'
 import { createRouter, type Router } from './router.js'
 import { createMirror, type Mirror } from './mirror.js'
@@ -48,6 +49,8 @@ export interface Site {
   ejection: Ejection
   /** CANARY, running; undefined: none. */
   rollout: Rollout | undefined
+  /** HEALTH_CHECK_PATH: each color's addresses out of rotation now. */
+  unhealthy(): Record<string, string[]>
   close(): void
 }
 
@@ -57,15 +60,7 @@ export function createSite(config: Config, site: SiteConfig, deps: SiteDependenc
   const weighted = routes.filter((route) => route.weight > 0).map((route) => route.name)
   const ejection = new Ejection(weighted, { after: config.eject.after, forMs: config.eject.forMs, now })
   const stats = new Stats(routes, now)
-  ejection.onEject((color, failures) => {
-    const where = site.prefix === '' ? '' : ` (site ${site.name})`
-    deps.logger.warn(
-      { site: site.name, color, failures, for_ms: config.eject.forMs },
-      `${color}${where} ejected for ${config.eject.forMs} ms after ${failures} connect failures in a row`,
-    )
-    metrics.ejected(site.name, color)
-    stats.ejected(color)
-  })
+  ejection.onEject(ejectionTold(config, site, deps, stats))
   const rollout =
     site.canary && startRollout(site.canary, routes, rolloutOptions(site.name, site.canary.color, deps))
   const router = createRouter(routes, {
@@ -76,6 +71,7 @@ export function createSite(config: Config, site: SiteConfig, deps: SiteDependenc
     weightsVersion: rollout?.version,
     keeps: rollout && ((color) => color !== rollout.color || rollout.status().state !== 'aborted'),
   })
+  const checks = healthChecks(site, routes, ejection, deps)
   const events = siteEvents(site.name, metrics, stats, ejection, rollout)
   const forwardOptions: ForwardOptions = {
     ...forwardingOptions(config, deps.logger, site.name, events),
@@ -102,11 +98,53 @@ export function createSite(config: Config, site: SiteConfig, deps: SiteDependenc
     stats,
     ejection,
     rollout,
+    unhealthy: () =>
+      Object.fromEntries(routes.map((route) => [route.name, route.upstream.unhealthyAddresses])),
     close() {
       rollout?.close()
+      checks.forEach((check) => check.close())
       routes.forEach((route) => route.upstream.close())
     },
   }
+}
+
+/** An ejection: its log line, its counters. */
+function ejectionTold(config: Config, site: SiteConfig, deps: SiteDependencies, stats: Stats) {
+  return (color: string, failures: number) => {
+    const where = site.prefix === '' ? '' : ` (site ${site.name})`
+    deps.logger.warn(
+      { site: site.name, color, failures, for_ms: config.eject.forMs },
+      `${color}${where} ejected for ${config.eject.forMs} ms after ${failures} connect failures in a row`,
+    )
+    deps.metrics.ejected(site.name, color)
+    stats.ejected(color)
+  }
+}
+
+/** HEALTH_CHECK_PATH: each color's addresses checked; a color with none healthy is down (ejection.ts). */
+function healthChecks(
+  site: SiteConfig,
+  routes: readonly Route[],
+  ejection: Ejection,
+  deps: SiteDependencies,
+): HealthCheck[] {
+  const rules = site.healthCheck
+  if (rules === undefined) return []
+  return routes.map((route) =>
+    startHealthCheck(route.upstream, rules, (address, healthy, changed, reason) => {
+      deps.metrics.upstreamHealthy(site.name, route.name, address, healthy)
+      if (!changed) return
+      const where = site.prefix === '' ? '' : ` (site ${site.name})`
+      const fields = { site: site.name, color: route.name, address, healthy, reason }
+      if (healthy) deps.logger.info(fields, `${route.name}${where} ${address} passes its health checks again`)
+      else
+        deps.logger.warn(
+          fields,
+          `${route.name}${where} ${address} left rotation: ${rules.fails} failed health checks (${reason})`,
+        )
+      ejection.setDown(route.name, !route.upstream.anyHealthy)
+    }),
+  )
 }
 
 /** RATE_LIMIT for this site, each refusal counted. */

@@ -23,8 +23,11 @@ const ms = (value: number | null) => (value === null ? '–' : `${value} ms`)
 function row(color: ColorStats, index: number): string {
   const name = escapeHtml(color.name)
   const state = color.ejected ? '<span class="ejected">ejected</span>' : color.weight === 0 ? 'draining' : ''
+  const unhealthy = color.unhealthy.length
+    ? ` <span class="ejected unhealthy">unhealthy: ${escapeHtml(color.unhealthy.join(', '))}</span>`
+    : ''
   return `<tr data-color="${name}">
-<td><span class="swatch" style="background:${colorOf(color.name, index)}"></span>${name} ${state}</td>
+<td><span class="swatch" style="background:${colorOf(color.name, index)}"></span>${name} ${state}${unhealthy}</td>
 <td class="weight">${color.weight}</td>
 <td class="configured">${color.configured}%</td>
 <td class="observed">${color.observed}%</td>

@@ -40,6 +40,8 @@ export interface ColorStats {
   errors: number
   ejected: boolean
   ejections: number
+  /** HEALTH_CHECK_PATH: its addresses out of rotation now. */
+  unhealthy: string[]
 }
 
 export interface StatsSnapshot {
@@ -172,7 +174,10 @@ export class Stats {
     this.ejections.set(color, (this.ejections.get(color) ?? 0) + 1)
   }
 
-  snapshot(ejectedNow: readonly string[] = []): StatsSnapshot {
+  snapshot(
+    ejectedNow: readonly string[] = [],
+    unhealthy: Readonly<Record<string, string[]>> = {},
+  ): StatsSnapshot {
     const nowS = Math.floor(this.now() / 1000)
     const within = (seconds: number) => sum(this.seconds.filter((second) => second.at > nowS - seconds))
     const lastMinute = within(SHARE_WINDOW_S)
@@ -199,6 +204,7 @@ export class Stats {
         errors: all.errors,
         ejected: ejectedNow.includes(color.name),
         ejections: this.ejections.get(color.name) ?? 0,
+        unhealthy: unhealthy[color.name] ?? [],
       }
     })
     const history: StatsSnapshot['history'] = []

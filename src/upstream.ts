@@ -82,6 +82,10 @@ export interface Endpoint {
   close(): void
   /** Closes one idle upload connection, for a request that waits for a slot; false when there is none. */
   closeIdleUpload(): boolean
+  /** HEALTH_CHECK_*: false while active checks have taken it out of rotation (health-check.ts). */
+  healthy: boolean
+  /** An https:// upstream's TLS name and trust, for connections of its own (a health check). */
+  tls: { servername?: string; ca?: string[]; rejectUnauthorized?: false }
 }
 
 export class Upstream {
@@ -123,8 +127,7 @@ export class Upstream {
     this.port = Number(url.port || (url.protocol === 'https:' ? 443 : 80))
     this.resolve = options.resolve ?? systemResolver
     this.now = options.now ?? Date.now
-    this.limit = new ConnectionLimit(options.limits ?? UNLIMITED)
-    this.limit.closeIdle = () => this.closeIdle()
+    this.limit = new ConnectionLimit(options.limits ?? UNLIMITED, () => this.closeIdle())
     if (isIP(this.hostname)) {
       this.endpoints = [this.createEndpoint(this.hostname)]
       this.resolvedAt = Number.POSITIVE_INFINITY
@@ -136,9 +139,35 @@ export class Upstream {
     const now = this.endpointNow()
     if (now) return now
     await this.refresh()
-    const endpoint = this.endpoints[this.turn++ % this.endpoints.length]
+    const endpoint = this.next()
     if (!endpoint) throw Object.assign(new Error(`${this.hostname} has no address`), { code: 'ENOTFOUND' })
     return endpoint
+  }
+
+  /** Every endpoint in rotation, resolved first when due (for health checks). */
+  async current(): Promise<Endpoint[]> {
+    if (this.now() - this.resolvedAt >= this.options.resolveEveryMs) await this.refresh()
+    return this.endpoints
+  }
+
+  /** The next healthy endpoint in turn; when no address is healthy, the next of them all (as nginx does). */
+  private next(): Endpoint | undefined {
+    const { endpoints } = this
+    for (let tries = 0; tries < endpoints.length; tries++) {
+      const endpoint = endpoints[this.turn++ % endpoints.length] as Endpoint
+      if (endpoint.healthy) return endpoint
+    }
+    return endpoints[this.turn++ % endpoints.length]
+  }
+
+  /** Addresses active health checks have taken out of rotation. */
+  get unhealthyAddresses(): string[] {
+    return this.endpoints.filter((endpoint) => !endpoint.healthy).map((endpoint) => endpoint.address)
+  }
+
+  /** Some address passes its health checks (or none is checked). */
+  get anyHealthy(): boolean {
+    return this.endpoints.length === 0 || this.endpoints.some((endpoint) => endpoint.healthy)
   }
 
   /**
@@ -152,7 +181,7 @@ export class Upstream {
       // Keep serving the addresses we have while a new answer is on its way.
       refresh.catch(() => {})
     }
-    return this.endpoints[this.turn++ % this.endpoints.length]
+    return this.next()
   }
 
   /** Addresses in rotation now. */
@@ -236,17 +265,12 @@ export class Upstream {
       random: this.options.random ?? Math.random,
       limit: this.limit,
     })
-    const keptAgent = () =>
-      limited(
-        secure ? new https.Agent({ keepAlive: true, ...tls }) : new http.Agent({ keepAlive: true }),
-        this.limit,
-      )
+    const newAgent = (keepAlive: boolean) =>
+      limited(secure ? new https.Agent({ keepAlive, ...tls }) : new http.Agent({ keepAlive }), this.limit)
+    const keptAgent = () => newAgent(true)
     let agent = keptAgent()
     let born = this.now()
-    const freshAgent = limited(
-      secure ? new https.Agent({ keepAlive: false, ...tls }) : new http.Agent({ keepAlive: false }),
-      this.limit,
-    )
+    const freshAgent = newAgent(false)
     return {
       target,
       address,
@@ -266,6 +290,8 @@ export class Upstream {
         retire(agent)
       },
       closeIdleUpload: () => closeOneIdle(agent),
+      healthy: true,
+      tls,
     }
   }
 }

@@ -123,6 +123,13 @@ export function parseSticky(raw: string): Sticky {
   throw new Error('must be off, cookie, ip, or header:<Name> such as header:X-User-Id')
 }
 
+/** HEALTH_CHECK_PATH: an origin-form path, `/healthz` or `/status?full=1`. */
+export function parseHealthPath(raw: string): string {
+  const value = raw.trim()
+  if (!/^\/[\x21-\x7e]*$/.test(value)) throw new Error('must be a path starting with / such as /healthz')
+  return value
+}
+
 export type RateKey = { mode: 'ip' } | { mode: 'header'; header: string }
 
 /** RATE_LIMIT_BY: `ip`, or `header:<Name>` such as header:X-Api-Key. */

@@ -3,7 +3,16 @@
 import { once } from 'node:events'
 import { connect as netConnect, type Socket } from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
-import { Command, IPv4Address, IPv4ProxyAddress, TransportProtocol, V2ProxyProtocol } from 'proxy-protocol-js'
+import {
+  Command,
+  IPv4Address,
+  IPv4ProxyAddress,
+  IPv6Address,
+  IPv6ProxyAddress,
+  TransportProtocol,
+  UnspecProxyAddress,
+  V2ProxyProtocol,
+} from 'proxy-protocol-js'
 import t from 'tap'
 import { get, recordingUpstream } from '../helpers/net.js'
 import { startColorProxy } from '../helpers/proxy.js'
@@ -49,6 +58,37 @@ t.test('PROXY v1 and v2 from a trusted peer name the client the backend sees', a
   )
   const line = await proxy.line((l) => l.msg === 'request')
   t.equal(line.client, '203.0.113.7', 'the access log names it too')
+})
+
+t.test('PROXY v1 TCP6 and v2 IPv6 name an IPv6 client; UNKNOWN and LOCAL keep the peer', async (t) => {
+  const upstream = await recordingUpstream(t)
+  const proxy = await startColorProxy(t, {
+    BLUE: upstream.url,
+    PROXY_PROTOCOL: 'true',
+    TRUSTED_PROXIES: '127.0.0.1',
+  })
+  const six = new IPv6ProxyAddress(
+    IPv6Address.createFrom([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x07]),
+    40000,
+    IPv6Address.createFrom([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]),
+    80,
+  )
+  const local = new V2ProxyProtocol(Command.LOCAL, TransportProtocol.UNSPEC, new UnspecProxyAddress())
+  for (const bytes of [
+    Buffer.from(`PROXY TCP6 2001:db8::7 ::1 40000 80\r\n${GET}`),
+    Buffer.concat([
+      Buffer.from(new V2ProxyProtocol(Command.PROXY, TransportProtocol.STREAM, six).build()),
+      Buffer.from(GET),
+    ]),
+    Buffer.from(`PROXY UNKNOWN\r\n${GET}`),
+    Buffer.concat([Buffer.from(local.build()), Buffer.from(GET)]),
+  ]) {
+    t.match(await send(proxy.port, bytes), /^HTTP\/1\.1 200 /)
+  }
+  t.same(
+    upstream.requests.map((request) => request.headers['x-forwarded-for']),
+    ['2001:db8::7', '2001:db8::7', '127.0.0.1', '127.0.0.1'],
+  )
 })
 
 t.test('the rate limit keys by the address the PROXY header names', async (t) => {

@@ -15,11 +15,10 @@ function pool(port: number, keepAliveMs = 60_000) {
     maxAgeMs: 30_000,
     now: Date.now,
     random: () => 0,
-    limit: new ConnectionLimit({
-      maxConnections: Number.POSITIVE_INFINITY,
-      maxPending: 0,
-      queueTimeoutMs: 0,
-    }),
+    limit: new ConnectionLimit(
+      { maxConnections: Number.POSITIVE_INFINITY, maxPending: 0, queueTimeoutMs: 0 },
+      () => false,
+    ),
   })
 }
 
