@@ -97,7 +97,7 @@ function probe(upstream: Upstream, endpoint: Endpoint, rules: HealthRules): Prom
     req.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message))
     req.once('response', (res) => {
       res.resume()
-      const status = res.statusCode ?? 0
+      const status = res.statusCode as number
       resolve(status < 400 ? undefined : `status ${status}`)
     })
     req.end()

@@ -50,13 +50,12 @@ export class ConnectionPool implements ConnectionOwner {
     if (typeof head !== 'string') return handler.onError(head)
     const kept = this.idle.pop()
     if (kept) return this.sendOn(kept, head, request, handler)
-    const { limit } = this.options
-    if (limit.tryAcquire()) return this.sendOn(this.open(), head, request, handler)
-    limit.wait({
-      granted: () => this.sendOn(this.open(), head, request, handler),
-      reuse: (connection) => this.sendOn(connection, head, request, handler),
-      refused: (error) => handler.onError(error),
-    })
+    if (this.options.limit.tryAcquire()) return this.sendOn(this.open(), head, request, handler)
+    this.wait(
+      handler,
+      () => this.sendOn(this.open(), head, request, handler),
+      (connection) => this.sendOn(connection, head, request, handler),
+    )
   }
 
   /**
@@ -66,10 +65,16 @@ export class ConnectionPool implements ConnectionOwner {
   fresh(request: UpstreamRequest, handler: AnswerHandler): void {
     const head = requestHead(request.method, request.path, request.headers)
     if (typeof head !== 'string') return handler.onError(head)
-    this.options.limit.wait({
-      granted: () => this.open().send(head, true, request, handler),
-      refused: (error) => handler.onError(error),
-    })
+    this.wait(handler, () => this.open().send(head, true, request, handler))
+  }
+
+  /** In the color's line: a slot (`granted`), a kept connection (`reuse`, when given), or the refusal. */
+  private wait(
+    handler: AnswerHandler,
+    granted: () => void,
+    reuse?: (connection: UpstreamConnection) => void,
+  ): void {
+    this.options.limit.wait({ granted, reuse, refused: (error) => handler.onError(error) })
   }
 
   /** The most recently used idle connection, for a request of another address that waits (or undefined). */

@@ -130,6 +130,65 @@ t.test('a PROXY header from an untrusted peer is refused; a trusted peer without
   t.match(metrics, /colorproxy_client_connections_refused_total\{reason="proxy_protocol"\} 4\n/)
 })
 
+t.test('a PROXY header in pieces is read whole; one too long, cut short or late is refused', async (t) => {
+  const upstream = await recordingUpstream(t)
+  const proxy = await startColorProxy(t, {
+    BLUE: upstream.url,
+    PROXY_PROTOCOL: 'true',
+    TRUSTED_PROXIES: '127.0.0.1',
+    TIMEOUT_CLIENT: '300ms',
+  })
+  const pieces = async (parts: (string | Buffer)[], localAddress = '127.0.0.1') => {
+    const socket = netConnect({ port: proxy.port, host: '127.0.0.1', localAddress })
+    let text = ''
+    socket.setEncoding('latin1').on('data', (chunk: string) => (text += chunk))
+    socket.on('error', () => {})
+    const closed = once(socket, 'close')
+    await once(socket, 'connect')
+    for (const part of parts) {
+      socket.write(part)
+      // Apart, so that the proxy reads each piece on its own.
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    await closed
+    return text
+  }
+  const header = v2([203, 0, 113, 9])
+  t.match(await pieces(['PROXY TCP4 203.0.113.9', ` 127.0.0.1 40000 80\r\n${GET}`]), /^HTTP\/1\.1 200 /)
+  t.match(
+    await pieces([header.subarray(0, 5), header.subarray(5, 14), header.subarray(14), GET]),
+    /^HTTP\/1\.1 200 /,
+  )
+  t.match(
+    await pieces(['GE', 'T /who HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'], '127.0.0.2'),
+    /^HTTP\/1\.1 200 /,
+  )
+  t.equal(
+    await pieces(['\r\n\r\n', '\0\r\nQUIT\n!'], '127.0.0.2'),
+    '',
+    'a v2 signature in pieces from an untrusted peer',
+  )
+  t.equal(await pieces([`PROXY ${'x'.repeat(120)}`]), '', 'a v1 line past 107 bytes')
+  t.equal(
+    await pieces([`PROXY TCP4 ${'1'.repeat(100)} 127.0.0.1 1 2\r\n`]),
+    '',
+    'a v1 line ending past 107 bytes',
+  )
+  const huge = Buffer.from(header)
+  huge.writeUInt16BE(60000, 14)
+  t.equal(await pieces([huge]), '', 'a v2 header longer than any address block')
+  const bad = Buffer.from(header)
+  bad[12] = 0x31
+  t.equal(await pieces([bad, GET]), '', 'a v2 header of another version')
+  t.equal(
+    await pieces(['PROXY TCP4 unknown-host 127.0.0.1 1 2\r\n', GET]),
+    '',
+    'a v1 source that is no address',
+  )
+  t.equal(await pieces([]), '', 'nothing within TIMEOUT_CLIENT')
+  t.equal(upstream.requests.length, 3)
+})
+
 t.test('a PROXY header before a TLS handshake names the client of an HTTPS request', async (t) => {
   const upstream = await recordingUpstream(t)
   const site = selfSignedCertificate('localhost')

@@ -714,3 +714,28 @@ t.test('CANARY and MIRROR: read per site, and exit 78 without an upstream or a b
     ],
   )
 })
+
+t.test(
+  'limits per site: <SITE>_RATE_LIMIT_BY and <SITE>_HEALTH_CHECK_PATH, with the global rules',
+  async (t) => {
+    const config = loadConfig(
+      {
+        SITES: 'api',
+        API_BLUE: 'http://api:80',
+        API_RATE_LIMIT: '5',
+        API_RATE_LIMIT_BY: 'header:X-Api-Key',
+        API_HEALTH_CHECK_PATH: '/ready',
+        HEALTH_CHECK_INTERVAL: '1s',
+        HEALTH_CHECK_TIMEOUT: '500ms',
+        HEALTH_CHECK_FAILS: '2',
+        HEALTH_CHECK_PASSES: '4',
+      },
+      files(),
+    )
+    t.match(config.sites[0], {
+      name: 'api',
+      rateLimit: { rate: 5, burst: 10, by: { mode: 'header', header: 'X-Api-Key' } },
+      healthCheck: { path: '/ready', intervalMs: 1000, timeoutMs: 500, fails: 2, passes: 4 },
+    })
+  },
+)
