@@ -93,7 +93,8 @@ function readProxyHeader(socket: Tagged, trusted: boolean, timeoutMs: number): P
     const done = (ok: boolean, rest?: Buffer) => {
       clearTimeout(timer)
       socket.removeListener('data', onData)
-      socket.removeListener('close', onClose)
+      socket.removeListener('close', gone)
+      socket.removeListener('error', gone)
       socket.pause()
       if (rest !== undefined && rest.length > 0) socket.unshift(rest)
       resolve(ok)
@@ -106,10 +107,12 @@ function readProxyHeader(socket: Tagged, trusted: boolean, timeoutMs: number): P
       if (verdict.client !== undefined) socket[CLIENT_ADDRESS] = verdict.client
       done(true, verdict.rest)
     }
-    const onClose = () => done(false)
-    const timer = setTimeout(() => done(false), timeoutMs)
+    // A reset before the header is whole: no listener of Node's is there yet to take the error.
+    const gone = done.bind(undefined, false, undefined)
+    const timer = setTimeout(gone, timeoutMs)
     socket.on('data', onData)
-    socket.once('close', onClose)
+    socket.once('close', gone)
+    socket.once('error', gone)
   })
 }
 

@@ -186,6 +186,21 @@ t.test('a PROXY header in pieces is read whole; one too long, cut short or late 
     'a v1 source that is no address',
   )
   t.equal(await pieces([]), '', 'nothing within TIMEOUT_CLIENT')
+  const refused = async () =>
+    Number(
+      /client_connections_refused_total\{reason="proxy_protocol"\} (\d+)/.exec(
+        (await get(`${proxy.admin}/metrics`)).body,
+      )?.[1],
+    )
+  const before = await refused()
+  const gone = netConnect(proxy.port, '127.0.0.1')
+  gone.on('error', () => {})
+  await once(gone, 'connect')
+  gone.write('PROXY TCP4 203.0.1', () => gone.resetAndDestroy())
+  await once(gone, 'close')
+  // The proxy hears the close a moment after the client: counted then.
+  while ((await refused()) === before) await new Promise((resolve) => setImmediate(resolve))
+  t.equal(await refused(), before + 1, 'a peer that resets mid-header is refused and counted too')
   t.equal(upstream.requests.length, 3)
 })
 
