@@ -9,7 +9,7 @@
 import type { Server } from 'node:net'
 import { type BlockList, isIP, type Socket } from 'node:net'
 import { Command, V1ProxyProtocol, V2ProxyProtocol } from 'proxy-protocol-js'
-import { CLIENT_ADDRESS } from './forwarding.js'
+import { CLIENT_ADDRESS, plainAddress, trusts } from './forwarding.js'
 
 export interface ConnectionRules {
   /** PROXY_PROTOCOL: connections from these peers carry a PROXY header; undefined: off. */
@@ -40,7 +40,7 @@ export function guardConnections(server: Server, rules: ConnectionRules): void {
   server.removeAllListeners('connection')
   const open = new Map<string, number>()
   const admit = (socket: Tagged) => {
-    const client = socket[CLIENT_ADDRESS] ?? peerOf(socket)
+    const client = socket[CLIENT_ADDRESS] ?? plainAddress(socket.remoteAddress)
     const count = (open.get(client) ?? 0) + 1
     if (rules.maxPerClient > 0 && count > rules.maxPerClient) {
       rules.refused('per_client_limit')
@@ -56,30 +56,22 @@ export function guardConnections(server: Server, rules: ConnectionRules): void {
   }
   server.on('connection', (socket: Tagged) => {
     if (rules.proxyProtocol === undefined) return admit(socket)
-    void readProxyHeader(socket, trusts(rules.proxyProtocol, peerOf(socket)), rules.headerTimeoutMs).then(
-      (ok) => {
-        if (!ok) return refuse(socket, rules)
-        admit(socket)
-        // What followed the header was put back: it flows to the parser the listeners set up.
-        if (!socket.destroyed) socket.resume()
-      },
-    )
+    void readProxyHeader(
+      socket,
+      trusts(rules.proxyProtocol, plainAddress(socket.remoteAddress)),
+      rules.headerTimeoutMs,
+    ).then((ok) => {
+      if (!ok) return refuse(socket, rules)
+      admit(socket)
+      // What followed the header was put back: it flows to the parser the listeners set up.
+      if (!socket.destroyed) socket.resume()
+    })
   })
 }
 
 function refuse(socket: Socket, rules: ConnectionRules): void {
   rules.refused('proxy_protocol')
   socket.destroy()
-}
-
-/** Node reports IPv4 peers of a dual-stack socket as `::ffff:1.2.3.4`. */
-function peerOf(socket: Socket): string {
-  return (socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.)/, '')
-}
-
-function trusts(list: BlockList, address: string): boolean {
-  const family = isIP(address)
-  return family !== 0 && list.check(address, family === 6 ? 'ipv6' : 'ipv4')
 }
 
 /**

@@ -37,8 +37,13 @@ function joined(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(', ') : value
 }
 
-/** Node reports IPv4 peers of a dual-stack socket as `::ffff:1.2.3.4`; BlockList wants the family right. */
-function trusts(list: BlockList, address: string): boolean {
+/** Node reports IPv4 peers of a dual-stack socket as `::ffff:1.2.3.4`: the address as the rules read it. */
+export function plainAddress(address: string | undefined): string {
+  return (address ?? '').replace(/^::ffff:(?=\d+\.)/, '')
+}
+
+/** Whether the list holds the address; BlockList wants the family right. */
+export function trusts(list: BlockList, address: string): boolean {
   const family = isIP(address)
   if (family === 0) return false
   return list.check(address, family === 6 ? 'ipv6' : 'ipv4')
@@ -47,7 +52,7 @@ function trusts(list: BlockList, address: string): boolean {
 export function createForwarding(trusted: BlockList | undefined, proxyProtocol = false): Forwarding {
   return (req, proto) => {
     const address = proxyProtocol ? proxiedPeer(req.socket as Tagged) : req.socket.remoteAddress
-    const peer = (address ?? '').replace(/^::ffff:(?=\d+\.)/, '')
+    const peer = plainAddress(address)
     const headers = req.headers
     const host = headers.host ?? ''
     const ownPort = /:(\d+)$/.exec(host)?.[1] ?? (proto === 'https' ? '443' : '80')

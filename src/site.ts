@@ -108,10 +108,13 @@ export function createSite(config: Config, site: SiteConfig, deps: SiteDependenc
   }
 }
 
+/** ` (site shop)` in a log line about a named site; nothing for the default one. */
+const inSite = (site: SiteConfig) => (site.prefix === '' ? '' : ` (site ${site.name})`)
+
 /** An ejection: its log line, its counters. */
 function ejectionTold(config: Config, site: SiteConfig, deps: SiteDependencies, stats: Stats) {
   return (color: string, failures: number) => {
-    const where = site.prefix === '' ? '' : ` (site ${site.name})`
+    const where = inSite(site)
     deps.logger.warn(
       { site: site.name, color, failures, for_ms: config.eject.forMs },
       `${color}${where} ejected for ${config.eject.forMs} ms after ${failures} connect failures in a row`,
@@ -134,7 +137,7 @@ function healthChecks(
     startHealthCheck(route.upstream, rules, (address, healthy, changed, reason) => {
       deps.metrics.upstreamHealthy(site.name, route.name, address, healthy)
       if (!changed) return
-      const where = site.prefix === '' ? '' : ` (site ${site.name})`
+      const where = inSite(site)
       const fields = { site: site.name, color: route.name, address, healthy, reason }
       if (healthy) deps.logger.info(fields, `${route.name}${where} ${address} passes its health checks again`)
       else
