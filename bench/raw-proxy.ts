@@ -6,7 +6,7 @@
 // Usage: node dist/bench/raw-proxy.js <port> <upstream host> <upstream port>
 import { createServer, type ServerResponse } from 'node:http'
 import { connect, type Socket } from 'node:net'
-import { HTTPParser } from '../src/llhttp.js'
+import { HTTPParser } from '../src/upstream/llhttp.js'
 
 const [port, host, upstreamPort] = process.argv.slice(2) as [string, string, string]
 const hostHeader = `${host}:${upstreamPort}`

@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { markdownTable } from '../src/config-spec.js'
+import { markdownTable } from '../src/config/spec.js'
 
 export const START = '<!-- config-table: written by npm run docs from src/config-spec.ts -->'
 export const END = '<!-- config-table end -->'

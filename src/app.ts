@@ -1,18 +1,18 @@
 // createApp(config, deps): the wiring, and nothing else. It builds every site (site.ts: its colors'
 // upstreams, ejection, router, stats and forwarders), the metrics they share, the one password worker, and
-// the matcher that picks a request's site (site-match.ts). It opens no socket: server.ts listens,
+// the matcher that picks a request's site (site-match.ts). It opens no socket: listen/http1.ts listens,
 // service.ts runs the lifecycle.
 import type { Registry } from 'prom-client'
 import type { Logger } from '../lib/logger.js'
-import { createPasswordChecker, type PasswordChecker } from './basic-auth.js'
-import type { CanaryView } from './canary.js'
-import type { Config } from './config.js'
-import type { Admitted, ForwardOptions } from './exchange.js'
-import { Metrics } from './metrics.js'
+import { createPasswordChecker, type PasswordChecker } from './listen/basic-auth.js'
+import type { CanaryView } from './canary/controller.js'
+import type { Config } from './config/load.js'
+import type { Admitted, ForwardOptions } from './forward/exchange.js'
+import { Metrics } from './observe/metrics.js'
 import { createSite, forwardingOptions, type Site } from './site.js'
-import { createSiteMatcher, serves, stripSegments } from './site-match.js'
-import { type SitesSnapshot, type StatsState, sitesSnapshot } from './stats.js'
-import type { Resolver } from './upstream.js'
+import { createSiteMatcher, serves, stripSegments } from './route/site-match.js'
+import { type SitesSnapshot, type StatsState, sitesSnapshot } from './observe/stats.js'
+import type { Resolver } from './upstream/color-pools.js'
 
 export interface Dependencies {
   logger: Logger
@@ -21,6 +21,8 @@ export interface Dependencies {
   /** Milliseconds clock for socket age, re-resolution, ejection and the stats page. */
   now?: () => number
   resolve?: Resolver
+  /** The password worker's module (passwords.js beside basic-auth.js); tests run from source pass the built one. */
+  passwordModule?: URL
 }
 
 /** A request's site, and what it asks of it (the path with STRIP_PATH's prefix taken off). */
@@ -66,7 +68,7 @@ export function createApp(config: Config, deps: Dependencies): App {
   )
   const mirrors = { inFlight: 0, max: config.mirrorMaxInFlight }
   let checker: PasswordChecker | undefined
-  const passwords = () => (checker ??= createPasswordChecker())
+  const passwords = () => (checker ??= createPasswordChecker(deps.passwordModule))
   const sites: Site[] = config.sites.map((site) =>
     createSite(config, site, { ...deps, metrics, passwords, mirrors, now, upstreamNow: deps.now }),
   )

@@ -4,15 +4,15 @@
 // runs the one shutdown sequence for all. A worker that dies is replaced.
 import cluster, { type Worker } from 'node:cluster'
 import { AggregatorRegistry, type Registry } from 'prom-client'
-import { createAdminServer } from './admin.js'
-import type { Config } from './config.js'
+import { createAdminServer } from './observe/admin.js'
+import type { Config } from './config/load.js'
 import { gracefulStop } from '../lib/drain.js'
 import type { Logger } from '../lib/logger.js'
-import { listen } from './server.js'
-import type { CanaryView } from './canary.js'
-import { serves } from './site-match.js'
-import { Stats, type StatsState, sitesSnapshot } from './stats.js'
-import { logListening } from './summary.js'
+import { listen } from './listen/http1.js'
+import type { CanaryView } from './canary/controller.js'
+import { serves } from './route/site-match.js'
+import { Stats, type StatsState, sitesSnapshot } from './observe/stats.js'
+import { logListening } from './observe/summary.js'
 
 /** Messages between the primary and its workers. */
 export const MESSAGE = {

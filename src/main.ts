@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The only file with side effects: read the environment, exit 78 on a bad one, start, handle signals.
 import { readFileSync } from 'node:fs'
-import { ConfigError, loadConfig } from './config.js'
-import { usage } from './config-spec.js'
+import { ConfigError, loadConfig } from './config/load.js'
+import { usage } from './config/spec.js'
 
 /** EX_CONFIG from sysexits.h: Swarm sees the task fail at once and rolls the update back. */
 const EX_CONFIG = 78

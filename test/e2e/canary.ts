@@ -2,7 +2,8 @@
 // proxies, override, failover, ejection, metrics and basic auth on the admin listener.
 import http from 'node:http'
 import t from 'tap'
-import { get, recordingUpstream, refusedPort } from '../helpers/net.js'
+import { get } from '../helpers/clients.js'
+import { recordingUpstream, refusedPort } from '../helpers/upstreams.js'
 import { startProxy } from '../helpers/programs.js'
 import { startColorProxy } from '../helpers/proxy.js'
 

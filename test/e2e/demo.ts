@@ -4,8 +4,9 @@ import { once } from 'node:events'
 import http from 'node:http'
 import { createInterface } from 'node:readline'
 import t from 'tap'
-import { get } from '../helpers/net.js'
-import { cleanEnv, DEMO, root } from '../helpers/programs.js'
+import { get } from '../helpers/clients.js'
+import { cleanEnv } from '../helpers/programs.js'
+import { DEMO, root } from '../helpers/paths.js'
 
 t.test('npm run demo shows the 4:1 split and stops everything on Ctrl-C', async (t) => {
   const demo = spawn(process.execPath, ['--enable-source-maps', DEMO], {
@@ -39,7 +40,7 @@ t.test('npm run demo shows the 4:1 split and stops everything on Ctrl-C', async 
 
 t.test('the demo stops the backends and exits non-zero when the proxy cannot start', async (t) => {
   const { createServer } = await import('node:net')
-  const { listen } = await import('../helpers/net.js')
+  const { listen } = await import('../helpers/upstreams.js')
   const taken = await listen(t, createServer(), '0.0.0.0')
   const demo = spawn(process.execPath, ['--enable-source-maps', DEMO], {
     env: cleanEnv({ PORT: String(taken), ADMIN_PORT: '0' }),

@@ -7,7 +7,8 @@ import http2 from 'node:http2'
 import bcrypt from 'bcryptjs'
 import t from 'tap'
 import WebSocket, { WebSocketServer } from 'ws'
-import { get, listen, recordingUpstream } from '../helpers/net.js'
+import { get } from '../helpers/clients.js'
+import { listen, recordingUpstream } from '../helpers/upstreams.js'
 import { startColorProxy } from '../helpers/proxy.js'
 import { issue, testCa } from '../helpers/tls.js'
 
@@ -178,7 +179,7 @@ t.test('1,000 wrong passwords do not delay a signed-in user', async (t) => {
 })
 
 t.test('a check that cannot finish (the worker stopped) is a 503, never a pass', async (t) => {
-  const { createBasicAuth } = await import('../../src/basic-auth.js')
+  const { createBasicAuth } = await import('../../src/listen/basic-auth.js')
   const auth = createBasicAuth(new Map([['bea', bcrypt.hashSync('bcrypt-pass', 8)]]))
   const pending = auth.check(basic('bea', 'bcrypt-pass'))
   auth.close()
@@ -186,7 +187,7 @@ t.test('a check that cannot finish (the worker stopped) is a 503, never a pass',
 })
 
 t.test('checkPassword: each hash kind, wrong passwords, and constant-time equality', async (t) => {
-  const { checkPassword, sameText } = await import('../../src/passwords.js')
+  const { checkPassword, sameText } = await import('../../src/listen/passwords.js')
   const hashes = Object.fromEntries(
     USERS.split('\n').map((entry) => entry.split(/:(.*)/s) as [string, string]),
   )

@@ -5,8 +5,8 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { parse } from 'yaml'
-import { loadConfig } from '../../src/config.js'
-import { root } from '../helpers/programs.js'
+import { loadConfig } from '../../src/config/load.js'
+import { root } from '../helpers/paths.js'
 import { issue, testCa } from '../helpers/tls.js'
 
 const FILE = join(root, 'examples/swarm/stack.yml')

@@ -7,8 +7,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { type Image, inImage, replayDockerfile } from '../helpers/dockerfile.js'
-import { get, recordingUpstream, type Teardown } from '../helpers/net.js'
-import { cleanEnv, root } from '../helpers/programs.js'
+import { get } from '../helpers/clients.js'
+import { recordingUpstream, type Teardown } from '../helpers/upstreams.js'
+import { cleanEnv } from '../helpers/programs.js'
+import { root } from '../helpers/paths.js'
 
 // Outside the repository, as an image's filesystem is: nothing above it (no package.json) may leak in.
 const work = mkdtempSync(join(tmpdir(), 'colorproxy-image-'))

@@ -5,8 +5,10 @@ import http from 'node:http'
 import net from 'node:net'
 import { createInterface } from 'node:readline'
 import t from 'tap'
-import { get, listen, recordingUpstream, refusedPort } from '../helpers/net.js'
-import { cleanEnv, PROXY, start, startProxy } from '../helpers/programs.js'
+import { get } from '../helpers/clients.js'
+import { listen, recordingUpstream, refusedPort } from '../helpers/upstreams.js'
+import { cleanEnv, start, startProxy } from '../helpers/programs.js'
+import { PROXY } from '../helpers/paths.js'
 
 const BAD_ENVIRONMENTS: { env: Record<string, string>; names: string[] }[] = [
   { env: {}, names: ['BLUE, GREEN'] },

@@ -2,8 +2,9 @@
 import http from 'node:http'
 import { hostname } from 'node:os'
 import t from 'tap'
-import { get } from '../helpers/net.js'
-import { MYAPP, start, startMyapp } from '../helpers/programs.js'
+import { get } from '../helpers/clients.js'
+import { start, startMyapp } from '../helpers/programs.js'
+import { MYAPP } from '../helpers/paths.js'
 
 t.test('plain text: "<color> <name>\\n"', async (t) => {
   const { url } = await startMyapp(t, { HOSTNAME: 'e99a62b52d1d' })

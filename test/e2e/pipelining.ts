@@ -5,7 +5,8 @@ import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
 import http from 'node:http'
 import t from 'tap'
-import { get, listen, rawConnection, type Teardown } from '../helpers/net.js'
+import { get, rawConnection } from '../helpers/clients.js'
+import { listen, type Teardown } from '../helpers/upstreams.js'
 import { startProxy } from '../helpers/programs.js'
 
 /** Resident memory of a process in bytes (Linux). */

@@ -3,7 +3,8 @@
 // mirrored copies to a slow green never slow a client.
 import http from 'node:http'
 import t from 'tap'
-import { get, rawUpstream, recordingUpstream } from '../helpers/net.js'
+import { get } from '../helpers/clients.js'
+import { rawUpstream, recordingUpstream } from '../helpers/upstreams.js'
 import { startColorProxy } from '../helpers/proxy.js'
 
 const INTERVAL_MS = 1500
@@ -193,7 +194,7 @@ t.test(
     })
     const proxy = await startColorProxy(t, { ...env, GREEN: healthy.url, CANARY_STEPS: '0,50' })
     const agent = new http.Agent({ keepAlive: true })
-    const { rawConnection } = await import('../helpers/net.js')
+    const { rawConnection } = await import('../helpers/clients.js')
     const promoted = proxy.line((line) => /^canary green promoted/.test(String(line.msg)))
     let stop = false
     const noise = (async () => {

@@ -5,8 +5,8 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { refusedPort } from '../helpers/net.js'
-import { root } from '../helpers/programs.js'
+import { refusedPort } from '../helpers/upstreams.js'
+import { root } from '../helpers/paths.js'
 import { consoleBlocks, linePattern, replay } from '../helpers/readme.js'
 
 const README = join(root, 'README.md')

@@ -7,7 +7,8 @@ import t from 'tap'
 import { Front, reset } from '../../scripts/rehearsal/front.js'
 import { Load } from '../../scripts/rehearsal/load.js'
 import { Service } from '../../scripts/rehearsal/service.js'
-import { get, listen } from '../helpers/net.js'
+import { get } from '../helpers/clients.js'
+import { listen } from '../helpers/upstreams.js'
 
 t.test(
   'the load counts a 502 and a cut-off answer as failures, and retries a reset reused socket once',

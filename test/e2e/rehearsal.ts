@@ -2,7 +2,8 @@
 // of its own.
 import t from 'tap'
 import { colorOf } from '../../scripts/rehearsal/load.js'
-import { REHEARSE, start } from '../helpers/programs.js'
+import { start } from '../helpers/programs.js'
+import { REHEARSE } from '../helpers/paths.js'
 
 t.test('colorOf reads the color from either page', async (t) => {
   t.equal(colorOf('blue myapp-v1\n'), 'blue')

@@ -8,7 +8,8 @@ import http2 from 'node:http2'
 import bcrypt from 'bcryptjs'
 import t from 'tap'
 import WebSocket, { WebSocketServer } from 'ws'
-import { get, listen, recordingUpstream } from '../helpers/net.js'
+import { get } from '../helpers/clients.js'
+import { listen, recordingUpstream } from '../helpers/upstreams.js'
 import { startProxy } from '../helpers/programs.js'
 import { startColorProxy } from '../helpers/proxy.js'
 import { issue, testCa } from '../helpers/tls.js'
@@ -212,7 +213,7 @@ t.test('per site over HTTP/2 (:authority) and WebSockets (STRIP_PATH)', async (t
 })
 
 t.test('per site: a dead color is ejected and failed over in its own site only', async (t) => {
-  const { refusedPort } = await import('../helpers/net.js')
+  const { refusedPort } = await import('../helpers/upstreams.js')
   const dead = `http://127.0.0.1:${await refusedPort()}`
   const [shopBlue, apiGreen] = (await Promise.all(['shop-blue', 'api-green'].map(named))) as [
     Backend,

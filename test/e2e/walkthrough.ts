@@ -3,7 +3,7 @@
 // started with the updated environment, as Swarm replaces a task.
 import http from 'node:http'
 import t from 'tap'
-import { get } from '../helpers/net.js'
+import { get } from '../helpers/clients.js'
 import { startMyapp, startProxy } from '../helpers/programs.js'
 
 const BLUE_PAGE = 'blue e99a62b52d1d\n'

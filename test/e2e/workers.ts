@@ -5,8 +5,10 @@ import http from 'node:http'
 import net from 'node:net'
 import { availableParallelism } from 'node:os'
 import t from 'tap'
-import { get, listen, recordingUpstream } from '../helpers/net.js'
-import { PROXY, type Program, start, startProxy } from '../helpers/programs.js'
+import { get } from '../helpers/clients.js'
+import { listen, recordingUpstream } from '../helpers/upstreams.js'
+import { type Program, start, startProxy } from '../helpers/programs.js'
+import { PROXY } from '../helpers/paths.js'
 
 function workerPids(program: Program): number[] {
   const pid = program.child.pid as number

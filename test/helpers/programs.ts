@@ -4,17 +4,12 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { fileURLToPath } from 'node:url'
-import { FIXED_NAMES } from '../../src/config-spec.js'
-import type { Teardown } from './net.js'
+import { FIXED_NAMES } from '../../src/config/spec.js'
+import type { Teardown } from './upstreams.js'
 
-export const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
-export const PROXY = join(root, 'dist/src/main.js')
-export const MYAPP = join(root, 'dist/myapp/main.js')
-export const DEMO = join(root, 'dist/scripts/demo.js')
-export const REHEARSE = join(root, 'dist/scripts/rehearse.js')
+import { MYAPP, PROXY } from './paths.js'
 
 /** The parent's environment without anything colorproxy or myapp would read. */
 export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {

@@ -1,8 +1,9 @@
 // An in-process colorproxy on free loopback ports, built from a real environment through loadConfig.
 import { readFileSync } from 'node:fs'
-import { type Config, loadConfig } from '../../src/config.js'
+import { type Config, loadConfig } from '../../src/config/load.js'
 import { createService, type ServiceOptions } from '../../src/service.js'
-import { captureLogger, type Teardown } from './net.js'
+import { captureLogger } from './logs.js'
+import { type Teardown } from './upstreams.js'
 
 // A stray .env in the working folder never reaches a test; files a test names (TLS_CERTS_DIR) are read.
 const noFiles = {
@@ -11,6 +12,9 @@ const noFiles = {
     return readFileSync(path, 'utf8')
   },
 }
+
+// A worker thread does not get the tests' TypeScript loader: it checks passwords with the built module.
+export const BUILT_PASSWORDS = new URL('../../dist/src/listen/passwords.js', import.meta.url)
 
 export async function startColorProxy(
   t: Teardown,
@@ -32,7 +36,7 @@ export async function startColorProxy(
   )
   edit(config)
   const { logger, lines, line } = captureLogger(config.log.level)
-  const proxy = createService(config, { logger, ...deps })
+  const proxy = createService(config, { logger, passwordModule: BUILT_PASSWORDS, ...deps })
   const { port, adminPort, httpsPort } = await proxy.start()
   t.teardown(() => proxy.shutdown({ delayMs: 0 }))
   return {

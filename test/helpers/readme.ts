@@ -2,7 +2,8 @@
 // they print.
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { cleanEnv, root } from './programs.js'
+import { cleanEnv } from './programs.js'
+import { root } from './paths.js'
 
 export interface Block {
   /** Where the block's text starts and ends in the README (after the ```console line, before ```). */

@@ -1,7 +1,7 @@
 // Retry, failover or fail after a failed attempt: every rule of attempts.ts as one row.
 import t from 'tap'
-import { type NextAttempt, nextAttempt } from '../../src/attempts.js'
-import type { FailureReason } from '../../src/failures.js'
+import { type NextAttempt, nextAttempt } from '../../src/forward/attempts.js'
+import type { FailureReason } from '../../src/forward/failures.js'
 
 interface Row {
   why: string

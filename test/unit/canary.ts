@@ -1,9 +1,9 @@
 // The canary controller's state machine, transition by transition, on a pinned clock; and the interval
 // figures it judges, from the same records the metrics count.
 import t from 'tap'
-import { type CanaryRules, describe, isDue, judge, startCanary } from '../../src/canary.js'
-import { CanaryFigures } from '../../src/canary-figures.js'
-import type { RequestRecord } from '../../src/events.js'
+import { type CanaryRules, describe, isDue, judge, startCanary } from '../../src/canary/controller.js'
+import { CanaryFigures } from '../../src/canary/figures.js'
+import type { RequestRecord } from '../../src/forward/events.js'
 
 const RULES: CanaryRules = {
   steps: [10, 50, 100],

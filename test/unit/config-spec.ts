@@ -3,9 +3,9 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { loadConfig, variableNames } from '../../src/config.js'
-import { DEFAULTS, markdownTable, usage, VARIABLES } from '../../src/config-spec.js'
-import { root } from '../helpers/programs.js'
+import { loadConfig, variableNames } from '../../src/config/load.js'
+import { DEFAULTS, markdownTable, usage, VARIABLES } from '../../src/config/spec.js'
+import { root } from '../helpers/paths.js'
 
 const cells = (row: string) =>
   row

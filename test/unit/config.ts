@@ -7,7 +7,7 @@ import {
   loadConfig,
   type SiteConfig,
   variableNames,
-} from '../../src/config.js'
+} from '../../src/config/load.js'
 
 /** The one site a config without SITES has. */
 const only = (config: Config) => config.sites[0] as SiteConfig

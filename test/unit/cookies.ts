@@ -1,5 +1,5 @@
 import t from 'tap'
-import { readCookie, stickyCookie } from '../../src/cookies.js'
+import { readCookie, stickyCookie } from '../../src/route/cookies.js'
 
 t.test('readCookie finds one cookie by exact name', async (t) => {
   t.equal(readCookie('a=1; colorproxy=green; b=2', 'colorproxy'), 'green')

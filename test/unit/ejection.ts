@@ -1,5 +1,5 @@
 import t from 'tap'
-import { Ejection } from '../../src/ejection.js'
+import { Ejection } from '../../src/route/ejection.js'
 
 t.test(
   'EJECT_AFTER consecutive failures eject for EJECT_FOR; an answer in between resets the count',

@@ -1,6 +1,6 @@
 // The one table: failures to reasons, reasons to statuses.
 import t from 'tap'
-import { FAILURES, failureReason } from '../../src/failures.js'
+import { FAILURES, failureReason } from '../../src/forward/failures.js'
 
 t.test('failures map to statuses in one table', async (t) => {
   const reason = (code: string) => failureReason(Object.assign(new Error(code), { code }))

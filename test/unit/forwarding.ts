@@ -1,8 +1,8 @@
 // Who the client is and what X-Forwarded-* say, for an untrusted and a trusted peer.
 import type { IncomingMessage } from 'node:http'
 import t from 'tap'
-import { createForwarding } from '../../src/forwarding.js'
-import { parseTrustedProxies } from '../../src/validators.js'
+import { createForwarding } from '../../src/forward/x-forwarded.js'
+import { parseTrustedProxies } from '../../src/config/validators.js'
 
 const request = (peer: string | undefined, headers: Record<string, string | string[]> = {}) =>
   ({ socket: { remoteAddress: peer }, headers }) as unknown as IncomingMessage

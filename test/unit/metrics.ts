@@ -1,6 +1,6 @@
 import t from 'tap'
-import type { RequestRecord } from '../../src/events.js'
-import { Metrics } from '../../src/metrics.js'
+import type { RequestRecord } from '../../src/forward/events.js'
+import { Metrics } from '../../src/observe/metrics.js'
 
 const SITES = [
   {

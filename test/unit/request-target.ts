@@ -1,6 +1,6 @@
 // What a request may ask for: a table of targets, and RFC 3986's dot-segment removal.
 import t from 'tap'
-import { removeDotSegments, requestTarget } from '../../src/request-target.js'
+import { removeDotSegments, requestTarget } from '../../src/listen/request-target.js'
 
 const host = (name: string) => ['Host', name]
 

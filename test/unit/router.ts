@@ -1,8 +1,8 @@
 import type { IncomingMessage } from 'node:http'
 import t from 'tap'
-import { rendezvous, unitHash } from '../../src/rendezvous.js'
-import { createRouter } from '../../src/router.js'
-import { shares } from '../../src/weights.js'
+import { rendezvous, unitHash } from '../../src/route/rendezvous.js'
+import { createRouter } from '../../src/route/router.js'
+import { shares } from '../../src/route/weights.js'
 
 /** A request with these headers from this peer address. */
 const request = (headers: Record<string, string> = {}, remoteAddress = '10.0.0.1') =>

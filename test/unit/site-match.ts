@@ -2,14 +2,9 @@
 // same parsers the config uses (so `_HOSTS` and `_PATHS` are normalized as in production).
 import { domainToASCII } from 'node:url'
 import t from 'tap'
-import {
-  createSiteMatcher,
-  normalizeHost,
-  pathSegments,
-  serves,
-  stripSegments,
-} from '../../src/site-match.js'
-import { parseSiteHosts, parseSitePaths } from '../../src/validators.js'
+import { createSiteMatcher, serves, stripSegments } from '../../src/route/site-match.js'
+import { normalizeHost, pathSegments } from '../../src/config/host-path.js'
+import { parseSiteHosts, parseSitePaths } from '../../src/config/validators.js'
 
 const claim = (site: string, hosts: string | undefined, paths = '/') => ({
   site,

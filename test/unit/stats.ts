@@ -1,6 +1,6 @@
 import t from 'tap'
-import { Stats, sitesSnapshot } from '../../src/stats.js'
-import { escapeHtml, renderStatsPage } from '../../src/stats-page.js'
+import { Stats, sitesSnapshot } from '../../src/observe/stats.js'
+import { escapeHtml, renderStatsPage } from '../../src/observe/stats-page.js'
 
 const record = (color: string | null, status = 200, durationMs = 10) =>
   ({

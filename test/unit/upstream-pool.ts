@@ -3,10 +3,10 @@
 import { once } from 'node:events'
 import { createServer, type Socket } from 'node:net'
 import t from 'tap'
-import { ConnectionLimit } from '../../src/connection-limit.js'
-import type { AnswerHandler, UpstreamRequest } from '../../src/upstream-connection.js'
-import { ConnectionPool } from '../../src/upstream-pool.js'
-import { listen, rawUpstream } from '../helpers/net.js'
+import { ConnectionLimit } from '../../src/upstream/connection-limit.js'
+import type { AnswerHandler, UpstreamRequest } from '../../src/upstream/connection.js'
+import { ConnectionPool } from '../../src/upstream/address-pool.js'
+import { listen, rawUpstream } from '../helpers/upstreams.js'
 
 function pool(port: number, keepAliveMs = 60_000) {
   return new ConnectionPool({

@@ -1,10 +1,10 @@
 import { once } from 'node:events'
 import http from 'node:http'
 import t, { type Test } from 'tap'
-import { joinPath } from '../../src/headers.js'
-import { redactUrl } from '../../src/redact.js'
-import { type Address, type Endpoint, Upstream } from '../../src/upstream.js'
-import { recordingUpstream } from '../helpers/net.js'
+import { joinPath } from '../../src/forward/headers.js'
+import { redactUrl } from '../../src/upstream/redact.js'
+import { type Address, type Endpoint, Upstream } from '../../src/upstream/color-pools.js'
+import { recordingUpstream } from '../helpers/upstreams.js'
 
 /** A request through an endpoint's own pool, as the proxy sends it (or on a connection of its own). */
 function through(endpoint: Endpoint, path = '/', fresh = false) {

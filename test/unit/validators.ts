@@ -5,7 +5,7 @@ import {
   parseColorList,
   parseHeaderName,
   parseWeight,
-} from '../../src/validators.js'
+} from '../../src/config/validators.js'
 import { parseDuration, parsePort } from '../../lib/values.js'
 
 t.test('durations: bare seconds or a unit', async (t) => {

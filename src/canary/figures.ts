@@ -1,0 +1,53 @@
+// The canary's figures for the current interval: answers, failures and a latency histogram (HdrHistogram,
+// two significant digits), taken and reset at each judgement. A failure is a 5xx from its upstream or a
+// 502/504 the proxy made for it; a 4xx, a refused request and a client that went away are not (a client
+// can never make the canary look bad), and a request the client abandoned is no answer at all.
+import { build, type Histogram } from 'hdr-histogram-js'
+import type { RequestRecord } from '../forward/events.js'
+import type { IntervalFigures } from './controller.js'
+
+/** The longest latency the histogram tracks; longer ones count as this. */
+const HIGHEST_MS = 3_600_000
+
+export class CanaryFigures {
+  private answers = 0
+  private failures = 0
+  private readonly latencies: Histogram = build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: HIGHEST_MS,
+    numberOfSignificantValueDigits: 2,
+  })
+
+  constructor(private readonly color: string) {}
+
+  /** Counts a finished request if the canary served it. */
+  done(record: RequestRecord): void {
+    if (record.color !== this.color || record.failure === 'client_gone') return
+    this.answers++
+    if (record.status >= 500) this.failures++
+    this.latencies.recordValue(Math.min(HIGHEST_MS, Math.max(1, Math.round(record.durationMs))))
+  }
+
+  /** The figures since the last reset. */
+  peek(): IntervalFigures {
+    return {
+      answers: this.answers,
+      failures: this.failures,
+      p99Ms: this.answers === 0 ? null : this.latencies.getValueAtPercentile(99),
+    }
+  }
+
+  /** The next interval starts from zero. */
+  reset(): void {
+    this.answers = 0
+    this.failures = 0
+    this.latencies.reset()
+  }
+
+  /** This interval's figures; the next interval starts from zero. */
+  take(): IntervalFigures {
+    const figures = this.peek()
+    this.reset()
+    return figures
+  }
+}

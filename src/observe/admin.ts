@@ -1,0 +1,164 @@
+// The admin listener: health, readiness, config, metrics and the stats page. Never proxied. With
+// STATS_USER/STATS_PASS every path but /healthz and /readyz asks for basic auth (orchestrators probe those).
+import { createHash, timingSafeEqual } from 'node:crypto'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { Config, SiteConfig } from '../config/load.js'
+import type { SitesSnapshot } from './stats.js'
+import { renderLive, renderStatsPage } from './stats-page.js'
+import { redactUrl } from '../upstream/redact.js'
+import { shares } from '../route/weights.js'
+
+export interface AdminState {
+  /** False once shutdown has begun: /readyz answers 503 so the orchestrator stops routing here. */
+  ready(): boolean
+  /** CANARY_ABORT_HEALTH: a canary aborted, so /healthz fails and a Swarm update rolls back. */
+  canaryAborted?(): boolean | Promise<boolean>
+  metrics(): Promise<{ type: string; body: string }>
+  /** A promise: with WORKERS > 1 the primary asks every worker. */
+  stats(): Promise<SitesSnapshot>
+}
+
+const OPEN_PATHS = new Set(['/healthz', '/readyz'])
+
+export type AdminRoute = (req: IncomingMessage, res: ServerResponse) => void
+
+export function createAdminServer(config: Config, state: AdminState): Server {
+  const view = JSON.stringify(configView(config), null, 2)
+  const routes: Record<string, AdminRoute> = {
+    // Liveness: the process runs; it does not depend on upstreams, so a dead backend never restarts us.
+    '/healthz': (_req, res) => {
+      const answer = (aborted: boolean) =>
+        aborted ? text(res, 503, 'canary aborted\n') : text(res, 200, 'ok\n')
+      const aborted = config.canaryAbortHealth && state.canaryAborted ? state.canaryAborted() : false
+      // WORKERS > 1 asks the workers; one that does not answer is no reason to call the process dead.
+      if (aborted instanceof Promise) aborted.then(answer, () => answer(false))
+      else answer(aborted)
+    },
+    '/readyz': (_req, res) => (state.ready() ? text(res, 200, 'ready\n') : text(res, 503, 'shutting down\n')),
+    '/config': (_req, res) => send(res, 200, 'application/json', `${view}\n`),
+    '/metrics': (_req, res) => {
+      state.metrics().then(
+        ({ type, body }) => send(res, 200, type, body),
+        (error: Error) => text(res, 500, `metrics failed: ${error.message}\n`),
+      )
+    },
+    '/stats.json': (_req, res) => {
+      state.stats().then(
+        (stats) => send(res, 200, 'application/json', `${JSON.stringify(stats)}\n`),
+        (error: Error) => text(res, 500, `stats failed: ${error.message}\n`),
+      )
+    },
+    '/': (req, res) => {
+      const live = /[?&]part=live(&|$)/.test(String(req.url))
+      state.stats().then(
+        (stats) =>
+          send(res, 200, 'text/html; charset=utf-8', live ? renderLive(stats) : renderStatsPage(stats)),
+        (error: Error) => text(res, 500, `stats failed: ${error.message}\n`),
+      )
+    },
+  }
+  const authorized = config.statsAuth ? basicAuth(config.statsAuth) : () => true
+  return createServer((req, res) => {
+    const path = String(req.url).split('?', 1)[0] as string
+    const route = routes[path]
+    if (!route) return text(res, 404, 'not found\n')
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('allow', 'GET, HEAD')
+      return text(res, 405, 'method not allowed\n')
+    }
+    if (!OPEN_PATHS.has(path) && !authorized(req.headers.authorization)) {
+      res.setHeader('www-authenticate', 'Basic realm="colorproxy", charset="UTF-8"')
+      return text(res, 401, 'authentication required\n')
+    }
+    route(req, res)
+  })
+}
+
+/** Checks `Authorization: Basic ...` in constant time (digests first, so lengths do not leak either). */
+export function basicAuth(expected: { user: string; pass: string }): (header: string | undefined) => boolean {
+  const digest = (text: string) => createHash('sha256').update(text).digest()
+  const user = digest(expected.user)
+  const pass = digest(expected.pass)
+  return (header) => {
+    const match = /^Basic +([A-Za-z0-9+/=]+)$/i.exec(header ?? '')
+    const decoded = Buffer.from(match?.[1] ?? '', 'base64').toString('utf8')
+    const colon = decoded.indexOf(':')
+    const given = colon < 0 ? ['', '\0'] : [decoded.slice(0, colon), decoded.slice(colon + 1)]
+    // Both compared every time: no early exit on a wrong user name.
+    const userOk = timingSafeEqual(digest(given[0] as string), user)
+    const passOk = timingSafeEqual(digest(given[1] as string), pass)
+    return userOk && passOk
+  }
+}
+
+/** The effective configuration, with upstream credentials redacted. */
+export function configView(config: Config): object {
+  return {
+    sites: config.sites.map(siteView),
+    listen: config.listen,
+    admin: config.admin,
+    color_header: config.colorHeader,
+    preserve_host: config.preserveHost,
+    // BlockList's own words: "Subnet: IPv4 10.0.0.0/8".
+    trusted_proxies: config.trustedProxies?.rules ?? [],
+    timeouts_ms: {
+      connect: config.timeouts.connectMs,
+      server: config.timeouts.serverMs,
+      server_idle: config.timeouts.serverIdleMs,
+      client: config.timeouts.clientMs,
+      http_keep_alive: config.timeouts.keepAliveMs,
+      tunnel: config.timeouts.tunnelMs,
+    },
+    upstream_ms: {
+      max_socket_age: config.upstream.maxSocketAgeMs,
+      keep_alive: config.upstream.keepAliveMs,
+      resolve_every: config.upstream.resolveEveryMs,
+    },
+    shutdown_ms: { delay: config.shutdown.delayMs, timeout: config.shutdown.timeoutMs },
+    log: config.log,
+    eject: { after: config.eject.after, for_ms: config.eject.forMs },
+    // The user name is not a secret; the password never leaves the process.
+    workers: config.workers,
+    stats_auth: config.statsAuth ? { user: config.statsAuth.user } : null,
+  }
+}
+
+/** One site: what it answers, its colors and its own settings; user names only, never their hashes. */
+function siteView(site: SiteConfig): object {
+  const share = shares(site.colors)
+  return {
+    name: site.name,
+    hosts: site.hosts ?? null,
+    paths: site.paths,
+    strip_path: site.stripPath,
+    colors: site.colors.map((color) => ({
+      name: color.name,
+      variable: color.variable,
+      upstream: redactUrl(color.upstream),
+      weight: color.weight,
+      share_percent: share.get(color.name),
+    })),
+    sticky: {
+      mode: site.sticky.mode,
+      ...(site.sticky.mode === 'header' && { header: site.sticky.header }),
+      cookie: site.sticky.cookie,
+      ttl_ms: site.sticky.ttlMs,
+    },
+    override_header: site.overrideHeader ?? null,
+    failover: site.failover,
+    users: site.users ? [...site.users.keys()] : null,
+  }
+}
+
+function text(res: ServerResponse, status: number, body: string): void {
+  send(res, status, 'text/plain; charset=utf-8', body)
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string): void {
+  res.writeHead(status, {
+    'content-type': type,
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+  })
+  res.end(body)
+}

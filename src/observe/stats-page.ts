@@ -1,0 +1,155 @@
+// GET / on the admin listener: the stats page. The server renders the numbers (the page is useful without
+// JavaScript); a few lines of inline script fetch the same fragment again every second. No build step, no
+// external resources.
+import type { CanaryView } from '../canary/controller.js'
+import type { ColorStats, SiteSnapshot, SitesSnapshot, StatsSnapshot } from './stats.js'
+
+const PALETTE: Record<string, string> = { blue: '#2563eb', green: '#16a34a' }
+const OTHERS = ['#d97706', '#9333ea', '#dc2626', '#0891b2', '#65a30d', '#db2777']
+
+function colorOf(name: string, index: number): string {
+  return PALETTE[name] ?? (OTHERS[index % OTHERS.length] as string)
+}
+
+export function escapeHtml(text: string): string {
+  return text.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
+  )
+}
+
+const ms = (value: number | null) => (value === null ? '–' : `${value} ms`)
+
+function row(color: ColorStats, index: number): string {
+  const name = escapeHtml(color.name)
+  const state = color.ejected ? '<span class="ejected">ejected</span>' : color.weight === 0 ? 'draining' : ''
+  const unhealthy = color.unhealthy.length
+    ? ` <span class="ejected unhealthy">unhealthy: ${escapeHtml(color.unhealthy.join(', '))}</span>`
+    : ''
+  return `<tr data-color="${name}">
+<td><span class="swatch" style="background:${colorOf(color.name, index)}"></span>${name} ${state}${unhealthy}</td>
+<td class="weight">${color.weight}</td>
+<td class="configured">${color.configured}%</td>
+<td class="observed">${color.observed}%</td>
+<td class="rate">${color.rate}/s</td>
+<td class="errors">${color.errorRate}%</td>
+<td class="p50">${ms(color.p50Ms)}</td>
+<td class="p99">${ms(color.p99Ms)}</td>
+<td class="requests">${color.requests}</td>
+<td class="ejections">${color.ejections}</td>
+</tr>`
+}
+
+/** Stacked columns: each 10 s step's split, oldest on the left. */
+function chart(snapshot: StatsSnapshot): string {
+  const width = 600
+  const height = 120
+  const step = width / snapshot.history.length
+  const bars = snapshot.history.map((column, i) => {
+    const x = (i * step).toFixed(1)
+    const w = (step - 1).toFixed(1)
+    if (column.requests === 0) return `<rect x="${x}" y="0" width="${w}" height="${height}" fill="#eee"/>`
+    let y = 0
+    return snapshot.colors
+      .map((color, index) => {
+        const h = ((column.shares[color.name] ?? 0) / 100) * height
+        const rect = `<rect x="${x}" y="${y.toFixed(1)}" width="${w}" height="${h.toFixed(1)}" fill="${colorOf(color.name, index)}"><title>${escapeHtml(color.name)} ${column.shares[color.name]}%, ${column.secondsAgo}s ago</title></rect>`
+        y += h
+        return rect
+      })
+      .join('')
+  })
+  return `<svg class="chart" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="split over the last 5 minutes">${bars.join('')}</svg>`
+}
+
+/** The part of the page that changes: fetched again every second. One section per site. */
+export function renderLive(snapshot: SitesSnapshot): string {
+  // One site (no SITES): no site heading, as the page always was.
+  const headed = snapshot.sites.length > 1 || snapshot.sites.some((site) => site.site !== 'default')
+  return `<p class="summary"><span class="total-rate">${snapshot.rate}</span> requests/s · <span class="total-requests">${snapshot.requests}</span> requests · up ${snapshot.uptimeS} s</p>
+${snapshot.sites.map((site) => renderSite(site, headed)).join('\n')}`
+}
+
+function renderSite(site: SiteSnapshot, headed: boolean): string {
+  const name = escapeHtml(site.site)
+  const heading = headed
+    ? `<h2 class="site-name">${name} <span class="serves">${escapeHtml(site.serves)}</span> · <span class="site-rate">${site.rate}</span> requests/s</h2>\n`
+    : ''
+  return `<section class="site" data-site="${name}">
+${heading}${site.canary ? canaryPanel(site.canary) : ''}${table(site)}
+</section>`
+}
+
+/** CANARY: the step, the share, the time to the next judgement, the last one's figures, and a banner at the end. */
+function canaryPanel(canary: CanaryView): string {
+  const color = escapeHtml(canary.color)
+  const last = canary.last
+  const why = last ? escapeHtml(last.why) : ''
+  const banner =
+    canary.state === 'aborted'
+      ? `<p class="banner aborted">Canary ${color} aborted: it gets no new traffic. ${why}</p>\n`
+      : canary.state === 'promoted'
+        ? `<p class="banner promoted">Canary ${color} promoted at ${canary.share}%. ${why}</p>\n`
+        : ''
+  const next =
+    canary.judgeInMs === null
+      ? ''
+      : ` · next judgement in <span class="canary-next">${Math.ceil(canary.judgeInMs / 1000)}</span> s`
+  const figures = last
+    ? `<p class="canary-last">Last judgement at ${last.share}%: error rate <span class="canary-errors">${last.errorRate}%</span> (max ${canary.maxErrorRate}%) · p99 <span class="canary-p99">${ms(last.p99Ms)}</span> (max ${canary.maxP99Ms} ms) · ${last.answers} answers (min ${canary.minRequests}) · ${last.verdict}</p>\n`
+    : ''
+  return `<div class="canary" data-canary="${color}" data-state="${canary.state}">
+${banner}<p>Canary <b>${color}</b>: step <span class="canary-step">${canary.step}</span> of ${canary.steps.length} (${canary.steps.join(' → ')}%) · <span class="canary-share">${canary.share}</span>% of new traffic · <span class="canary-state">${canary.state}</span>${next}</p>
+${figures}</div>
+`
+}
+
+function table(snapshot: StatsSnapshot): string {
+  return `<table>
+<thead><tr><th>color</th><th>weight</th><th>configured</th><th>observed (1 min)</th><th>rate (10 s)</th><th>5xx (1 min)</th><th>p50</th><th>p99</th><th>requests</th><th>ejections</th></tr></thead>
+<tbody>
+${snapshot.colors.map(row).join('\n')}
+</tbody>
+</table>
+<h3>Split, last 5 minutes</h3>
+${chart(snapshot)}`
+}
+
+export function renderStatsPage(snapshot: SitesSnapshot): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>colorproxy</title>
+<style>
+body { font: 15px/1.4 system-ui, sans-serif; margin: 2rem; color: #111; }
+h1 { font-size: 1.4rem; margin: 0 0 .5rem; } h2 { font-size: 1.1rem; margin: 2rem 0 .5rem; } h3 { font-size: 1rem; margin: 1.5rem 0 .5rem; }
+.serves { font-weight: 400; color: #555; font-size: .9rem; } .site-rate { font-weight: 400; }
+.canary { margin: .5rem 0 1rem; } .canary p { margin: .3rem 0; } .canary-last { color: #444; }
+.banner { padding: .5rem .8rem; border-radius: 4px; font-weight: 600; } .banner.aborted { background: #fee2e2; color: #991b1b; } .banner.promoted { background: #dcfce7; color: #166534; }
+table { border-collapse: collapse; } th, td { padding: .3rem .8rem; text-align: right; border-bottom: 1px solid #ddd; white-space: nowrap; }
+th:first-child, td:first-child { text-align: left; } th { font-weight: 600; color: #444; }
+.swatch { display: inline-block; width: .8em; height: .8em; margin-right: .4em; border-radius: 2px; }
+.ejected { color: #b91c1c; font-weight: 600; } .summary { color: #444; } .chart { display: block; max-width: 100%; }
+footer { margin-top: 1.5rem; color: #666; font-size: 13px; }
+</style>
+</head>
+<body>
+<h1>colorproxy</h1>
+<div id="live">
+${renderLive(snapshot)}
+</div>
+<footer>Updates every second. JSON: <a href="stats.json">stats.json</a> · Prometheus: <a href="metrics">metrics</a> · <a href="config">config</a></footer>
+<script>
+setInterval(async () => {
+  try {
+    const res = await fetch('?part=live', { cache: 'no-store' })
+    if (res.ok) document.getElementById('live').innerHTML = await res.text()
+  } catch {}
+}, 1000)
+</script>
+</body>
+</html>
+`
+}
