@@ -1,7 +1,7 @@
 // The one table: why a request failed → the status the client gets and the one line it reads. Every
 // failure here is the upstream's (or colorproxy's: no color), except client_gone; a malformed request is
-// answered before any color is chosen (request-target.ts) and never appears here. The writers at the end
-// send such a line on a response, or on a raw socket for requests Node hands over without one.
+// answered before any color is chosen (listen/request-target.ts) and never appears here. The writers at the
+// end send such a line on a response, or on a raw socket for requests Node hands over without one.
 import type { ServerResponse } from 'node:http'
 import { STATUS_CODES } from 'node:http'
 import type { Duplex } from 'node:stream'
@@ -67,7 +67,13 @@ const CODE_REASONS: Record<string, FailureReason> = {
   ESERVERIDLE: 'server_idle_timeout',
   EBADANSWER: 'bad_response',
   EUPSTREAMOVERLOADED: 'upstream_overloaded',
+  // A request head colorproxy will not write (upstream/request-head.ts): Node's parsers let no such byte
+  // through today, so this is a guard, answered as the generic failure it always was.
+  EINVALIDREQUEST: 'error',
 }
+
+/** Every code colorproxy's own errors carry (upstream/errors.ts), mapped: a test checks none is missing. */
+export const MAPPED_CODES: ReadonlySet<string> = new Set(Object.keys(CODE_REASONS))
 
 /** Failures where the upstream was never reached: ejection counts them, and failover may act on them. */
 export const CONNECT_FAILURES: ReadonlySet<FailureReason> = new Set([

@@ -134,9 +134,7 @@ class HttpRequest implements AnswerHandler {
         path,
         headers,
         body: req,
-        connectTimeoutMs: timeouts.connectMs,
-        serverTimeoutMs: timeouts.serverMs,
-        serverIdleTimeoutMs: timeouts.serverIdleMs,
+        timeouts,
         onInfo: (info) => this.onInfo(info.statusCode, info.headers),
         onAnswer: (statusCode, head) => this.answer(statusCode, head),
         onDone: (error) => {

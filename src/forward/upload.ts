@@ -3,10 +3,11 @@
 // colorproxy's own kept connections (upstream/address-pool.ts), which are faster (README "Performance").
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http'
 import https from 'node:https'
-import type { Socket } from 'node:net'
 import type { Writable } from 'node:stream'
 import { onMalformed } from './malformed.js'
 import type { Endpoint } from '../upstream/color-pools.js'
+import { ClosedEarlyError } from '../upstream/errors.js'
+import { guardRequest, type RequestTimeouts } from '../upstream/request-timeouts.js'
 
 export interface Upload {
   endpoint: Endpoint
@@ -16,17 +17,13 @@ export interface Upload {
   headers: string[]
   /** The client's request: its body is streamed to the upstream. */
   body: IncomingMessage
-  connectTimeoutMs: number
-  serverTimeoutMs: number
-  serverIdleTimeoutMs: number
+  timeouts: RequestTimeouts
   onInfo(info: { statusCode: number; headers: IncomingHttpHeaders }): void
   /** The answer's head: returns where its body goes (the client's response, or a sink). */
   onAnswer(statusCode: number, headers: IncomingHttpHeaders): Writable
   /** Once: the answer was passed on whole (no error), or why not. */
   onDone(error: Error | null): void
 }
-
-const timeout = (code: string, message: string) => Object.assign(new Error(message), { code })
 
 export function sendUpload(upload: Upload): void {
   const { endpoint } = upload
@@ -41,7 +38,7 @@ export function sendUpload(upload: Upload): void {
     agent: endpoint.agent(),
   })
   let finished = false
-  const timers = guard(request, upload, secure)
+  const timers = guardRequest(request, upload.timeouts, secure)
   const done = (error: Error | null) => {
     if (finished) return
     finished = true
@@ -58,7 +55,7 @@ export function sendUpload(upload: Upload): void {
     // The client left: the upstream request is cancelled (its answer would go nowhere).
     sink.once('close', () => done(sink.writableFinished ? null : new Error('the answer was not taken')))
     if (!answer.complete) timers.streaming()
-    answer.once('aborted', () => fail(timeout('ECONNRESET', 'the upstream closed the connection mid-answer')))
+    answer.once('aborted', () => fail(new ClosedEarlyError('the upstream closed the connection mid-answer')))
     answer.on('error', fail)
     answer.once('end', () => done(null))
     answer.pipe(sink)
@@ -73,41 +70,4 @@ export function sendUpload(upload: Upload): void {
   upload.body.once('aborted', cancel)
   onMalformed(upload.body, cancel)
   upload.body.pipe(request)
-}
-
-/**
- * TIMEOUT_CONNECT until the socket connects, TIMEOUT_SERVER until the answer's head, then
- * TIMEOUT_SERVER_IDLE while the answer streams: the socket's own idle timer, until this request is done
- * (the socket may serve another request after it).
- */
-function guard(request: http.ClientRequest, upload: Upload, secure: boolean) {
-  let timer: NodeJS.Timeout | undefined
-  let connection: Socket | undefined
-  const idle = () => request.destroy(timeout('ESERVERIDLE', 'the upstream stopped sending its answer'))
-  const waitForAnswer = () => {
-    clearTimeout(timer)
-    timer = setTimeout(
-      () => request.destroy(timeout('ESERVERTIMEOUT', 'upstream answer timed out')),
-      upload.serverTimeoutMs,
-    )
-  }
-  request.once('socket', (socket: Socket) => {
-    connection = socket
-    if (!socket.connecting) return waitForAnswer()
-    timer = setTimeout(
-      () => request.destroy(timeout('ECONNECTTIMEOUT', 'upstream connect timed out')),
-      upload.connectTimeoutMs,
-    )
-    socket.once(secure ? 'secureConnect' : 'connect', waitForAnswer)
-  })
-  return {
-    answered: () => clearTimeout(timer),
-    // The 'socket' event came before any answer: the connection is known.
-    streaming: () => (connection as Socket).setTimeout(upload.serverIdleTimeoutMs, idle),
-    stop() {
-      clearTimeout(timer)
-      connection?.removeListener('timeout', idle)
-      connection?.setTimeout(0)
-    },
-  }
 }

@@ -1,5 +1,5 @@
 // WebSocket upgrades to a color's upstream, over http-proxy-3, each on a new connection: TIMEOUT_CONNECT
-// until the socket connects, TIMEOUT_SERVER until the upstream answers, then TIMEOUT_TUNNEL of silence
+// and TIMEOUT_SERVER as every request has them (upstream/request-timeouts.ts), then TIMEOUT_TUNNEL of silence
 // either way ends the tunnel. A failure before the upgrade gets the failure's status (failures.ts).
 import type { ClientRequest, IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
@@ -9,6 +9,7 @@ import type { Decision } from './events.js'
 import { Exchange, type Admitted, type ForwardOptions, type Route } from './exchange.js'
 import { FAILURES, failureReason, writeRawFailure } from './failures.js'
 import { attemptFields, headerObject, ownFields, requestFields } from './headers.js'
+import { guardRequest } from '../upstream/request-timeouts.js'
 
 export type WsForwarder = (
   req: IncomingMessage,
@@ -22,6 +23,8 @@ export type WsForwarder = (
 interface Upgrade {
   exchange: Exchange
   upgraded: boolean
+  /** Its upstream is https: the connect timeout runs until the handshake is done. */
+  secure: boolean
 }
 
 export function createWsForwarder(options: ForwardOptions): WsForwarder {
@@ -42,7 +45,7 @@ export function createWsForwarder(options: ForwardOptions): WsForwarder {
     // A client that vanishes before we answer must not become an uncaught 'error'.
     socket.on('error', (error) => options.logger.debug({ err: error }, 'client socket error'))
     const exchange = Exchange.admitted(req, decision, admitted, options)
-    const upgrade: Upgrade = { exchange, upgraded: false }
+    const upgrade: Upgrade = { exchange, upgraded: false, secure: false }
     upgrades.set(req, upgrade)
     const bytesBefore = (socket as Socket).bytesWritten ?? 0
     socket.once('close', () =>
@@ -75,6 +78,7 @@ export function createWsForwarder(options: ForwardOptions): WsForwarder {
       // http-proxy-3 forwards req.headers: they become ours, built like an ordinary request's.
       req.headers = { ...headerObject(fields), connection: 'upgrade', upgrade: protocol }
       req.url = admitted.path
+      upgrade.secure = endpoint.target.protocol === 'https:'
       const call = { target: endpoint.target, agent: endpoint.freshAgent, auth: route.upstream.auth }
       engine.ws(req, socket, head, call, onError)
     }, onError)
@@ -87,30 +91,17 @@ function loggedStatus({ exchange, upgraded }: Upgrade): number {
   return exchange.reason ? FAILURES[exchange.reason].status : (exchange.upstreamStatus ?? 0)
 }
 
-/** TIMEOUT_CONNECT until the socket connects, then TIMEOUT_SERVER until the upstream answers. */
+/** TIMEOUT_CONNECT, then TIMEOUT_SERVER until the upstream answers (101 or a refusal); then the tunnel's. */
 function guardTimeouts(proxyReq: ClientRequest, upgrade: Upgrade, options: ForwardOptions): void {
-  let timer: NodeJS.Timeout | undefined
-  const fail = (code: string, text: string) => () =>
-    proxyReq.destroy(Object.assign(new Error(text), { code }))
-  const waitForAnswer = () => {
-    clearTimeout(timer)
-    timer = setTimeout(fail('ESERVERTIMEOUT', 'upstream answer timed out'), options.timeouts.serverMs)
-  }
-  // An upgrade always goes out on a new connection (freshAgent), so the socket is still connecting.
-  const onSocket = (socket: Socket) => {
-    timer = setTimeout(fail('ECONNECTTIMEOUT', 'upstream connect timed out'), options.timeouts.connectMs)
-    socket.once('connect', waitForAnswer)
-  }
-  if (proxyReq.socket) onSocket(proxyReq.socket as Socket)
-  else proxyReq.once('socket', onSocket)
+  const guard = guardRequest(proxyReq, options.timeouts, upgrade.secure)
   proxyReq.once('response', (response: IncomingMessage) => {
-    clearTimeout(timer)
+    guard.answered()
     upgrade.exchange.upstreamStatus = response.statusCode
   })
   proxyReq.once('upgrade', (response: IncomingMessage) => {
-    clearTimeout(timer)
+    guard.answered()
     upgrade.exchange.upstreamStatus = response.statusCode
     upgrade.upgraded = true
   })
-  proxyReq.once('close', () => clearTimeout(timer))
+  proxyReq.once('close', () => guard.answered())
 }

@@ -13,6 +13,7 @@ import { rootCertificates } from 'node:tls'
 import type { Duplex } from 'node:stream'
 import { ConnectionLimit, type LimitOptions } from './connection-limit.js'
 import { ConnectionPool } from './address-pool.js'
+import { NoAddressError } from './errors.js'
 import type { UpstreamConnection } from './connection.js'
 import { redactUrl } from './redact.js'
 
@@ -140,7 +141,7 @@ export class Upstream {
     if (now) return now
     await this.refresh()
     const endpoint = this.next()
-    if (!endpoint) throw Object.assign(new Error(`${this.hostname} has no address`), { code: 'ENOTFOUND' })
+    if (!endpoint) throw new NoAddressError(this.hostname)
     return endpoint
   }
 

@@ -9,6 +9,7 @@
 // A waiter is given a slot (it opens a connection of its own), or, if it can use one, a kept connection
 // that has just finished its request. When a line forms while connections sit idle elsewhere (another
 // address, the upload agent), one of them is closed to make room.
+import { OverloadedError } from './errors.js'
 
 export interface LimitOptions {
   /** UPSTREAM_MAX_CONNECTIONS */
@@ -32,10 +33,6 @@ export interface Waiter<C> {
 interface Entry<C> {
   waiter: Waiter<C>
   timer: NodeJS.Timeout
-}
-
-export function overloaded(message: string): Error {
-  return Object.assign(new Error(message), { code: 'EUPSTREAMOVERLOADED' })
 }
 
 export class ConnectionLimit<C> {
@@ -68,7 +65,7 @@ export class ConnectionLimit<C> {
     if (this.closeIdle() || this.line.length <= this.options.maxPending) return
     this.line.pop()
     clearTimeout(entry.timer)
-    waiter.refused(overloaded('every upstream connection is busy and UPSTREAM_MAX_PENDING wait'))
+    waiter.refused(new OverloadedError('every upstream connection is busy and UPSTREAM_MAX_PENDING wait'))
   }
 
   /** A connection closed: its slot goes to the first in line, or back to the pool. */
@@ -103,6 +100,6 @@ export class ConnectionLimit<C> {
   private expire(entry: Entry<C>): void {
     // Its timer is cleared whenever it leaves the line otherwise: it is in the line.
     this.line.splice(this.line.indexOf(entry), 1)
-    entry.waiter.refused(overloaded('no upstream connection was free within TIMEOUT_QUEUE'))
+    entry.waiter.refused(new OverloadedError('no upstream connection was free within TIMEOUT_QUEUE'))
   }
 }

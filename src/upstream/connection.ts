@@ -12,6 +12,7 @@
 // upstream's socket is paused and its timer off: a slow client is not the upstream's failure.
 import { connect as netConnect, type Socket } from 'node:net'
 import { type ConnectionOptions, connect as tlsConnect } from 'node:tls'
+import { BadAnswerError, ClosedEarlyError, TIMEOUT_ERRORS, type TimeoutPhase } from './errors.js'
 import { HTTPParser, type Parser } from './llhttp.js'
 
 export interface UpstreamRequest {
@@ -55,13 +56,7 @@ export interface ConnectionOwner {
   gone(connection: UpstreamConnection): void
 }
 
-type Phase = 'connect' | 'head' | 'body' | 'idle'
-
-const TIMEOUTS = {
-  connect: ['ECONNECTTIMEOUT', 'the upstream did not accept the connection within TIMEOUT_CONNECT'],
-  head: ['ESERVERTIMEOUT', 'the upstream did not answer within TIMEOUT_SERVER'],
-  body: ['ESERVERIDLE', "the upstream's answer stalled for TIMEOUT_SERVER_IDLE"],
-} as const
+type Phase = TimeoutPhase | 'idle'
 
 export class UpstreamConnection {
   /** When the pool retires it: the request it carries after this is its last. */
@@ -143,7 +138,8 @@ export class UpstreamConnection {
     const parser = new HTTPParser()
     parser.initialize(HTTPParser.RESPONSE, {}, 0, HTTPParser.kLenientNone)
     parser[HTTPParser.kOnMessageBegin] = () => {
-      if (!this.handler) this.broken ??= badAnswer('the upstream sent an answer no request asked for')
+      if (!this.handler)
+        this.broken ??= new BadAnswerError('the upstream sent an answer no request asked for')
     }
     parser[HTTPParser.kOnHeaders] = (fields: string[]) => {
       for (const field of fields) this.fields.push(field)
@@ -188,7 +184,7 @@ export class UpstreamConnection {
     if (!handler || this.broken) return 0
     // RFC 9110 section 15: a status has three digits from 100; a 101 was never asked for here.
     if (statusCode < 100 || statusCode === 101) {
-      this.broken = badAnswer(`the upstream answered with status ${statusCode}`)
+      this.broken = new BadAnswerError(`the upstream answered with status ${statusCode}`)
       return 1
     }
     const request = this.request as UpstreamRequest
@@ -225,7 +221,7 @@ export class UpstreamConnection {
   private ended(): void {
     if (!this.handler) return
     this.parser.finish()
-    if (this.handler) return this.fail(closedEarly())
+    if (this.handler) return this.fail(new ClosedEarlyError())
     this.parsed()
   }
 
@@ -234,8 +230,7 @@ export class UpstreamConnection {
       this.socket.destroy()
       return
     }
-    const [code, message] = TIMEOUTS[this.phase]
-    this.fail(Object.assign(new Error(message), { code }))
+    this.fail(new TIMEOUT_ERRORS[this.phase]())
   }
 
   private fail(error: Error): void {
@@ -250,7 +245,7 @@ export class UpstreamConnection {
     this.parser.close()
     const handler = this.handler
     this.handler = undefined
-    handler?.onError(closedEarly())
+    handler?.onError(new ClosedEarlyError())
   }
 }
 
@@ -276,15 +271,4 @@ function keepAliveHint(fields: readonly string[]): number | undefined {
     if (seconds !== undefined) return Math.max(Number(seconds) * 1000 - 1000, 0)
   }
   return undefined
-}
-
-function badAnswer(message: string): Error {
-  return Object.assign(new Error(message), { code: 'EBADANSWER' })
-}
-
-/** The connection ended before the answer did (or before any answer): a reset, as a refused write is. */
-function closedEarly(): Error {
-  return Object.assign(new Error('the upstream closed the connection before its answer was complete'), {
-    code: 'ECONNRESET',
-  })
 }
