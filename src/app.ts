@@ -88,7 +88,7 @@ export function createApp(config: Config, deps: Dependencies): App {
       sitesSnapshot(
         sites.map((site) => ({
           name: site.name,
-          serves: serves(site.config),
+          serves: serves(site.config, config.sites),
           snapshot: site.stats.snapshot(site.ejection.ejected(), site.unhealthy()),
           canary: site.rollout?.view(),
         })),

@@ -53,6 +53,7 @@ export function createPrimary(
           site,
           answers.map((answer) => answer[index] as SiteState),
           now,
+          config.sites,
         ),
       ),
     )
@@ -145,7 +146,12 @@ class WorkerPool {
 }
 
 /** One site as every worker sees it, merged for the primary's stats page. */
-function mergedSite(site: Config['sites'][number], mine: SiteState[], now: () => number) {
+function mergedSite(
+  site: Config['sites'][number],
+  mine: SiteState[],
+  now: () => number,
+  sites: Config['sites'],
+) {
   const merged = Stats.merge(
     site.colors,
     now,
@@ -160,7 +166,12 @@ function mergedSite(site: Config['sites'][number], mine: SiteState[], now: () =>
   // Each worker judges its own canary: shown is the first worker's, or one that has aborted.
   const canaries = mine.flatMap((one) => (one.canary ? [one.canary] : []))
   const canary = canaries.find((one) => one.state === 'aborted') ?? canaries[0]
-  return { name: site.name, serves: serves(site), snapshot: merged.snapshot(ejected, unhealthy), canary }
+  return {
+    name: site.name,
+    serves: serves(site, sites),
+    snapshot: merged.snapshot(ejected, unhealthy),
+    canary,
+  }
 }
 
 /** One site's counts in one worker, the colors that worker has ejected, and its canary. */

@@ -2,6 +2,7 @@
 // its key, one file or two), checked (the key matches, the dates), and named by its own subject alternative
 // names, read with node:crypto's X509Certificate. listen/certificate-store.ts serves them by SNI.
 import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto'
+import { readError } from './file-errors.js'
 
 export interface Certificate {
   /** Where it came from, for messages: `TLS_CERT` or a file name in TLS_CERTS_DIR. */
@@ -85,7 +86,10 @@ export function readCertificateDir(
       certificates.push(readCertificate(file, pem))
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
-      failures.push({ file, message: code ? `${file}: cannot read (${code})` : (error as Error).message })
+      failures.push({
+        file,
+        message: code ? `${file}: cannot read: ${readError(error)}` : (error as Error).message,
+      })
     }
   }
   return { certificates, failures }

@@ -10,6 +10,7 @@ import type { LogFormat, LogLevel } from '../../lib/values.js'
 import { DEFAULTS, FIXED, FIXED_NAMES, type Values, type VariableSpec } from './spec.js'
 import { type Certificate, readCertificate, readCertificateDir } from './certificates.js'
 import { type ColorConfig, type ConfigProblem, type Reader, readSites, type SiteConfig } from './sites.js'
+import { readError } from './file-errors.js'
 import { colorVariable } from './validators.js'
 
 export type { ColorConfig, ConfigProblem, SiteConfig }
@@ -182,7 +183,9 @@ function checkPairs(values: Partial<Values>, problems: ConfigProblem[]): void {
       message: 'PROXY_PROTOCOL=true needs TRUSTED_PROXIES: the peers whose PROXY header is believed',
     })
   }
-  if ((values.TLS_CERT === undefined) !== (values.TLS_KEY === undefined)) {
+  // A certificate or key whose file could not be read is said already: the pair is not also "half set".
+  const unread = problems.some((problem) => /^TLS_(CERT|KEY)_FILE$/.test(problem.variable))
+  if (!unread && (values.TLS_CERT === undefined) !== (values.TLS_KEY === undefined)) {
     problems.push({
       variable: 'TLS_CERT, TLS_KEY',
       message: 'set both (a certificate and its key), or neither',
@@ -327,7 +330,7 @@ function withEnvFile(env: Env, io: ConfigIo, problems: ConfigProblem[]): Env {
     if (env.ENV_FILE !== undefined) {
       problems.push({
         variable: 'ENV_FILE',
-        message: `cannot read ${path}: ${(error as NodeJS.ErrnoException).code}`,
+        message: `cannot read ${path}: ${readError(error)}`,
       })
     }
     return env
@@ -360,7 +363,7 @@ function resolveFileVariable(
 
 /** The path is fine to show; the error's code says enough (its message may quote file content). */
 function cannotRead(path: string, error: unknown): string {
-  return `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`
+  return `cannot read ${path}: ${readError(error)}`
 }
 
 /** A problem line; `shownValue` is given only when the value cannot be a secret. */

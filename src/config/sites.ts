@@ -145,7 +145,7 @@ export function readSites(
       name: 'default',
       prefix: '',
       colors: read.colors,
-      ...rollout('', read.colors, own as Own, problems, () => true),
+      ...rollout('', { names: colors, read: read.colors }, own as Own, problems, () => true),
     })
   }
   checkSiteNames(named, values, reader, problems)
@@ -232,7 +232,7 @@ function readSite(
     healthCheck: healthRules(values, own('HEALTH_CHECK_PATH', values.HEALTH_CHECK_PATH)),
     ...rollout(
       prefix,
-      read.colors,
+      { names: colors, read: read.colors },
       (suffix) => own(suffix, (values as Record<string, unknown>)[suffix]),
       problems,
       (suffix) => reader.text(`${prefix}${suffix}`) !== undefined,
@@ -250,11 +250,16 @@ type Own = (suffix: string) => unknown
  */
 function rollout(
   prefix: string,
-  colors: readonly ColorConfig[],
+  { names, read: colors }: { names: readonly string[]; read: readonly ColorConfig[] },
   own: Own,
   problems: ConfigProblem[],
   explicit: (suffix: string) => boolean,
 ): Pick<SiteConfig, 'canary' | 'mirror'> {
+  // A name that is no color at all is a typo, not a missing upstream.
+  const unserved = (color: string) =>
+    names.includes(color)
+      ? `${color} has no upstream: set ${prefix}${colorVariable(color)}`
+      : `${color} is not a color (${names.join(', ')})`
   const has = (color: string) => colors.some((one) => one.name === color)
   const baseline = (canary: string) => colors.some((color) => color.name !== canary && color.weight > 0)
   const fits = (color: string) => has(color) && baseline(color)
@@ -269,7 +274,7 @@ function rollout(
     if (!has(canary)) {
       problems.push({
         variable: `${prefix}CANARY`,
-        message: `${canary} has no upstream: set ${prefix}${colorVariable(canary)}`,
+        message: unserved(canary),
       })
     } else if (!baseline(canary)) {
       problems.push({
@@ -292,7 +297,7 @@ function rollout(
     else
       problems.push({
         variable: `${prefix}MIRROR`,
-        message: `${mirror} has no upstream: set ${prefix}${colorVariable(mirror)}`,
+        message: unserved(mirror),
       })
   }
   return result

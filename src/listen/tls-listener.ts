@@ -8,6 +8,7 @@ import type { SecureContext } from 'node:tls'
 import type { Logger } from '../../lib/logger.js'
 import { type Certificate, readCertificateDir, type DirIo } from '../config/certificates.js'
 import { CertificateStore } from './certificate-store.js'
+import { readError } from '../config/file-errors.js'
 import type { TlsConfig } from '../config/load.js'
 
 export interface TlsListener {
@@ -57,7 +58,10 @@ function reloaded(tls: TlsConfig, before: Certificate[], logger: Logger, io: Dir
     read = readCertificateDir(tls.dir as string, io)
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
-    logger.warn({ code }, `TLS_CERTS_DIR: cannot read ${tls.dir} (${code}); the certificates served stay`)
+    logger.warn(
+      { code },
+      `TLS_CERTS_DIR: cannot read ${tls.dir}: ${readError(error)}; the certificates served stay`,
+    )
     return before
   }
   const { certificates, failures } = read

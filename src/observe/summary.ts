@@ -17,7 +17,10 @@ export function logListening(
     // One site (no SITES): the lines read as they always have.
     const label = named ? `${site.name}: ` : ''
     if (named)
-      logger.info({ site: site.name, serves: serves(site) }, `site ${site.name} serves ${serves(site)}`)
+      logger.info(
+        { site: site.name, serves: serves(site, config.sites) },
+        `site ${site.name} serves ${serves(site, config.sites)}`,
+      )
     for (const { name, upstream, weight } of site.colors) {
       logger.info(
         {

@@ -115,12 +115,26 @@ export function stripSegments(path: string, depth: number): string {
   return `${rest === '' ? '/' : rest}${query}`
 }
 
-/** `shop.example.com /, /cart` or `any host /api`: what a site answers, for the stats page and the log. */
-export function serves(site: {
+interface Claims {
+  name: string
   hosts: readonly string[] | undefined
   paths: readonly string[]
   prefix: string
-}): string {
-  if (site.prefix === '') return 'every host and path no other site serves'
+}
+
+/**
+ * `shop.example.com /, /cart` or `any host /api`: what a site answers, for the stats page and the log. The
+ * default site (the unprefixed colors) gets what no other site serves: nothing when one of `sites` takes
+ * every host and path.
+ */
+export function serves(site: Omit<Claims, 'name'>, sites: readonly Claims[] = []): string {
+  if (site.prefix === '') {
+    const all = sites.find(
+      (other) => other.prefix !== '' && other.hosts === undefined && other.paths.includes('/'),
+    )
+    return all
+      ? `nothing: the site ${all.name} answers every host and path`
+      : 'every host and path no other site serves'
+  }
   return `${site.hosts?.join(', ') ?? 'any host'} ${site.paths.join(', ')}`
 }

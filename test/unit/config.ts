@@ -690,13 +690,21 @@ t.test('CANARY and MIRROR: read per site, and exit 78 without an upstream or a b
     ['green', 'green'],
     'the global CANARY in every site that can take it',
   )
-  t.match(problems({ ...GREEN, CANARY: 'red' }), [
+  t.match(problems({ ...GREEN, COLORS: 'blue,green,red', CANARY: 'red' }), [
     { variable: 'CANARY', message: 'red has no upstream: set RED' },
   ])
+  t.match(
+    problems({ ...GREEN, CANARY: 'grean' }),
+    [{ variable: 'CANARY', message: 'grean is not a color (blue, green)' }],
+    'a misspelt color is named as one, not as an upstream to set',
+  )
   t.match(problems({ ...GREEN, GREEN_WEIGHT: '0', BLUE_WEIGHT: '1', CANARY: 'blue' }), [
     { variable: 'CANARY', message: /needs a baseline/ },
   ])
   t.match(problems({ ...SITES, API_MIRROR: 'purple' }), [
+    { variable: 'API_MIRROR', message: 'purple is not a color (blue, green)' },
+  ])
+  t.match(problems({ ...SITES, API_COLORS: 'blue,purple', API_MIRROR: 'purple' }), [
     { variable: 'API_MIRROR', message: 'purple has no upstream: set API_PURPLE' },
   ])
   for (const steps of ['10,5', '5,5', '0,101', 'a', '10,', '-1'])
@@ -739,3 +747,20 @@ t.test(
     })
   },
 )
+
+t.test('a file that cannot be read says why in words, and says nothing more about its pair', async (t) => {
+  const said = (env: Record<string, string>) =>
+    problems({ BLUE: 'http://b', ...env }).map((p) => `${p.variable}: ${p.message}`)
+  t.same(said({ TLS_CERT_FILE: '/missing/cert.pem', TLS_KEY_FILE: '/missing/key.pem' }), [
+    'TLS_CERT_FILE: cannot read /missing/cert.pem: ENOENT (no such file or folder)',
+    'TLS_KEY_FILE: cannot read /missing/key.pem: ENOENT (no such file or folder)',
+  ])
+  t.same(
+    said({ TLS_CERT_FILE: '/missing/cert.pem', TLS_KEY: 'whatever' }).filter((l) => /set both/.test(l)),
+    [],
+  )
+  const { readError } = await import('../../src/config/file-errors.js')
+  t.equal(readError(Object.assign(new Error('x'), { code: 'EACCES' })), 'EACCES (permission denied)')
+  t.equal(readError(Object.assign(new Error('x'), { code: 'EIO' })), 'EIO')
+  t.equal(readError(new Error('no code')), 'unreadable')
+})

@@ -143,3 +143,11 @@ t.test('no sites but the default one: every host and path is the default site', 
   t.same(only('anything.test', '/a/b'), { site: 'default', prefix: '/', depth: 0 })
   t.equal(createSiteMatcher([])('x', '/'), undefined)
 })
+
+t.test('the default site serves nothing when another site takes every host and path', async (t) => {
+  const shop = { name: 'shop', hosts: undefined, paths: ['/'], prefix: 'SHOP_' }
+  const api = { name: 'api', hosts: undefined, paths: ['/api'], prefix: 'API_' }
+  const fallback = { name: 'default', hosts: undefined, paths: ['/'], prefix: '' }
+  t.equal(serves(fallback, [fallback, shop]), 'nothing: the site shop answers every host and path')
+  t.equal(serves(fallback, [fallback, api]), 'every host and path no other site serves')
+})
