@@ -10,6 +10,7 @@ import type { LogFormat, LogLevel } from '../../lib/values.js'
 import { DEFAULTS, FIXED, FIXED_NAMES, type Values, type VariableSpec } from './spec.js'
 import { type Certificate, readCertificate, readCertificateDir } from './certificates.js'
 import { type ColorConfig, type ConfigProblem, type Reader, readSites, type SiteConfig } from './sites.js'
+import { strayVariables } from './stray-variables.js'
 import { readError } from './file-errors.js'
 import { colorVariable } from './validators.js'
 
@@ -132,7 +133,8 @@ export function variableNames(colors: readonly string[]): string[] {
 
 export function loadConfig(processEnv: Env, io: ConfigIo = nodeIo): Config {
   const problems: ConfigProblem[] = []
-  const reader = createReader(withEnvFile(processEnv, io, problems), io, problems)
+  const env = withEnvFile(processEnv, io, problems)
+  const reader = createReader(env, io, problems)
   // One pass over the table: every fixed variable read by its own parser, every problem collected.
   const values: Partial<Values> = Object.fromEntries(
     FIXED.map((entry) => [entry.name, reader.value(entry.name, entry as VariableSpec)]),
@@ -140,16 +142,28 @@ export function loadConfig(processEnv: Env, io: ConfigIo = nodeIo): Config {
   const warnings: string[] = []
   const sites = readSites(values, reader, problems, warnings)
   checkPairs(values, problems)
+  warnings.push(
+    ...strayVariables(Object.keys(env), {
+      read: reader.read,
+      sites: values.SITES ?? [],
+      colors: values.COLORS ?? [],
+    }),
+  )
   const certificates = readCertificates(values, io, problems, warnings)
   if (problems.length > 0) throw new ConfigError(problems)
   return build(values as Values, sites, warnings, certificates)
 }
 
-function createReader(env: Env, io: ConfigIo, problems: ConfigProblem[]): Reader {
+function createReader(env: Env, io: ConfigIo, problems: ConfigProblem[]): Reader & { read: Set<string> } {
+  const read = new Set<string>(['ENV_FILE'])
   // Values read from a *_FILE are treated as secrets: never shown in a message.
   const fromFile = new Set<string>()
-  const text = (name: string) => resolveFileVariable(env, name, io, fromFile, problems)
+  const text = (name: string) => {
+    read.add(name)
+    return resolveFileVariable(env, name, io, fromFile, problems)
+  }
   return {
+    read,
     text,
     value(name, entry, raw = text(name)) {
       const input = raw ?? entry.default

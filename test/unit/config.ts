@@ -764,3 +764,40 @@ t.test('a file that cannot be read says why in words, and says nothing more abou
   t.equal(readError(Object.assign(new Error('x'), { code: 'EIO' })), 'EIO')
   t.equal(readError(new Error('no code')), 'unreadable')
 })
+
+t.test(
+  'a misspelt variable, or a site not in SITES, is a warning naming it and the closest name',
+  async (t) => {
+    const warned = (env: Record<string, string>) =>
+      loadConfig({ BLUE: 'http://b', ...env }, files({ '/g': 'http://g' })).warnings
+    t.same(warned({ GREEN: 'http://g', GREEN_WIEGHT: '2' }), [
+      'GREEN_WIEGHT is not a colorproxy variable and is ignored: did you mean GREEN_WEIGHT?',
+    ])
+    t.same(warned({ STICKI: 'ip', TIMEOUT_CONECT: '1s' }), [
+      'STICKI is not a colorproxy variable and is ignored: did you mean STICKY?',
+      'TIMEOUT_CONECT is not a colorproxy variable and is ignored: did you mean TIMEOUT_CONNECT?',
+    ])
+    t.same(warned({ SHOP_HOSTS: 'shop.localhost' }), [
+      'SHOP_HOSTS is ignored: the site shop is not in SITES, which is not set',
+    ])
+    t.same(
+      warned({ SITES: 'api', API_PATHS: '/api', API_BLUE: 'http://a', SHOP_BLUE_WEIGHT: '2', API_HOTS: 'x' }),
+      [
+        'SHOP_BLUE_WEIGHT is ignored: the site shop is not in SITES (api)',
+        'API_HOTS is not a colorproxy variable and is ignored: did you mean API_HOSTS?',
+      ],
+    )
+    t.same(
+      warned({
+        PATH: '/usr/bin',
+        HOME: '/root',
+        HOSTNAME: 'box',
+        USER: 'me',
+        NODE_ENV: 'production',
+        GREEN_FILE: '/g',
+      }),
+      [],
+      "the environment's own variables, and a read variable's _FILE twin, are not strays",
+    )
+  },
+)

@@ -1,0 +1,55 @@
+// Variables that look like colorproxy's but that it does not read: a misspelt name (`GREEN_WIEGHT`) or a
+// site's setting for a site not in SITES (`SHOP_HOSTS` without `shop`). Each is a warning at startup naming
+// it, with the closest name colorproxy does read when one is near: set, it would otherwise be ignored
+// without a word. The environment's other variables (PATH, HOME, …) are nobody's business here.
+import { closest, distance } from 'fastest-levenshtein'
+import { colorVariable } from './validators.js'
+
+/** What a site's variables end in that nothing else's does: its hosts, its paths, its colors. */
+const SITE_ONLY = ['HOSTS', 'PATHS', 'STRIP_PATH']
+
+export interface StrayContext {
+  /** Every name colorproxy read (its `_FILE` twin counts as read too). */
+  read: ReadonlySet<string>
+  /** SITES, as listed. */
+  sites: readonly string[]
+  /** The unprefixed COLORS. */
+  colors: readonly string[]
+}
+
+/** One warning per stray variable, in the environment's order. */
+export function strayVariables(names: Iterable<string>, context: StrayContext): string[] {
+  const known = [...context.read]
+  const warnings: string[] = []
+  for (const name of names) {
+    if (context.read.has(name) || context.read.has(name.replace(/_FILE$/, ''))) continue
+    const site = unlistedSite(name, context)
+    if (site !== undefined) {
+      const listed =
+        context.sites.length > 0 ? `SITES (${context.sites.join(', ')})` : 'SITES, which is not set'
+      warnings.push(`${name} is ignored: the site ${site} is not in ${listed}`)
+      continue
+    }
+    const near = nearest(name, known)
+    if (near !== undefined)
+      warnings.push(`${name} is not a colorproxy variable and is ignored: did you mean ${near}?`)
+  }
+  return warnings
+}
+
+/** `SHOP_HOSTS`, `SHOP_BLUE`, `SHOP_BLUE_WEIGHT` → `shop` when shop is not a site; else undefined. */
+function unlistedSite(name: string, context: StrayContext): string | undefined {
+  const colors = context.colors.map(colorVariable)
+  const endings = [...SITE_ONLY, ...colors, ...colors.map((color) => `${color}_WEIGHT`)]
+  const ending = endings.find((end) => name.endsWith(`_${end}`) && name.length > end.length + 1)
+  if (ending === undefined) return undefined
+  const site = name.slice(0, -ending.length - 1).toLowerCase()
+  return context.sites.includes(site) ? undefined : site.replace(/_/g, '-')
+}
+
+/** A read name one or two edits away (one for short names); undefined when none is that near. */
+function nearest(name: string, known: readonly string[]): string | undefined {
+  if (name.length < 5 || known.length === 0) return undefined
+  const best = closest(name, known)
+  return distance(name, best) <= Math.min(2, Math.floor(name.length / 5)) ? best : undefined
+}
