@@ -20,6 +20,10 @@ export interface AdminState {
 
 const OPEN_PATHS = new Set(['/healthz', '/readyz'])
 
+/** What a wrong path on the admin port gets: where things are (the stats page is `/`, not `/stats`). */
+export const ADMIN_ENDPOINTS =
+  '/ (the stats page), /stats.json, /metrics, /config, /healthz (liveness), /readyz (readiness)'
+
 export type AdminRoute = (req: IncomingMessage, res: ServerResponse) => void
 
 export function createAdminServer(config: Config, state: AdminState): Server {
@@ -61,7 +65,10 @@ export function createAdminServer(config: Config, state: AdminState): Server {
   return createServer((req, res) => {
     const path = String(req.url).split('?', 1)[0] as string
     const route = routes[path]
-    if (!route) return text(res, 404, 'not found\n')
+    if (!route) {
+      const hint = path.startsWith('/stats') ? 'the stats page is at /; ' : ''
+      return text(res, 404, `not found: ${hint}the admin endpoints are ${ADMIN_ENDPOINTS}\n`)
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD')
       return text(res, 405, 'method not allowed\n')

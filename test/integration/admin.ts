@@ -65,6 +65,13 @@ t.test('/config shows the effective configuration with credentials redacted', as
 t.test('the admin listener never proxies, and says so for other paths and methods', async (t) => {
   const proxy = await startColorProxy(t, env)
   t.match(await get(`${proxy.admin}/anything`), { status: 404 })
+  t.match(await get(`${proxy.admin}/anything`), {
+    body: 'not found: the admin endpoints are / (the stats page), /stats.json, /metrics, /config, /healthz (liveness), /readyz (readiness)\n',
+  })
+  t.match(await get(`${proxy.admin}/stats`), {
+    status: 404,
+    body: /^not found: the stats page is at \/; the admin/,
+  })
   t.match(await get(`${proxy.admin}/healthz?probe=1`), { status: 200 })
   const post = await get(`${proxy.admin}/healthz`, { method: 'POST' })
   t.equal(post.status, 405)
