@@ -858,30 +858,73 @@ export function pattern(name: string): VariableSpec {
 /** The table seen as plain entries, for the docs. */
 const TABLE: readonly VariableSpec[] = VARIABLES
 
-/** `colorproxy --help`: every variable, grouped, with type and default. */
+/** Markdown as a terminal shows it: no backticks, bold or link syntax (a link keeps its text). */
+export function plainText(text: string): string {
+  return text
+    .replace(/\[([^\]]+)\]\([^)]+\)/g, '$1')
+    .replace(/\*\*([^*]+)\*\*/g, '$1')
+    .replaceAll('`', '')
+}
+
+/** Words wrapped at `width` columns, every line after the first indented like it. */
+export function wrap(text: string, indent: string, width = 100): string[] {
+  const lines: string[] = []
+  let line = indent
+  for (const word of text.split(/\s+/).filter((one) => one !== '')) {
+    if (line.length > indent.length && line.length + 1 + word.length > width) {
+      lines.push(line)
+      line = indent
+    }
+    line += line.length > indent.length ? ` ${word}` : word
+  }
+  if (line.length > indent.length) lines.push(line)
+  return lines
+}
+
+const HELP_TAIL = [
+  '',
+  'Admin listener (ADMIN_PORT; STATS_USER/STATS_PASS guard all but the probes):',
+  '  /             the stats page, live',
+  '  /stats.json   the same figures as JSON',
+  '  /metrics      Prometheus metrics',
+  '  /config       the configuration in effect, secrets left out',
+  '  /healthz      liveness: 200 ok (503 after a canary abort with CANARY_ABORT_HEALTH)',
+  '  /readyz       readiness: 200 ready, 503 while shutting down',
+  '',
+  'Exit codes:',
+  '  0   after a graceful stop (SIGTERM or SIGINT)',
+  '  1   any other startup failure, with a one-line reason',
+  '  64  an unknown command-line argument',
+  '  78  a bad environment (EX_CONFIG), every bad variable named, before listening',
+  '',
+  'The documentation: README.md (its Configuration section has this table with every detail).',
+]
+
+/** `colorproxy --help`: every variable, grouped, with type and default; the admin endpoints; exit codes. */
 export function usage(version: string): string {
-  const plain = (text: string) => text.replaceAll('`', '')
   const lines = [
-    `colorproxy ${version}: an edge proxy for blue/green and canary releases, configured by environment variables.`,
+    `colorproxy ${version}: an edge proxy for blue/green and canary releases, configured by environment`,
+    'variables.',
     '',
     'Usage: colorproxy            (read the environment and serve)',
     '       colorproxy --help     (this text)',
     '       colorproxy --version',
     '',
     'Every setting is an environment variable, read once at startup; <VAR>_FILE reads one from a file.',
-    'Durations are seconds (5) or take a unit (500ms, 10s, 2m, 1h). A bad value exits 78 before listening.',
+    'Durations are seconds (5) or take a unit (500ms, 10s, 2m, 1h). A bad value exits 78 before',
+    'listening.',
   ]
   for (const group of GROUPS) {
     lines.push('', `${group}:`)
     for (const variable of TABLE.filter((entry) => entry.group === group)) {
       const fallback = variable.default === undefined ? (variable.unset ?? 'unset') : variable.default
       lines.push(
-        `  ${variable.name}  ${plain(variable.type)}  (default: ${fallback})`,
-        `      ${plain(variable.meaning)}`,
+        `  ${variable.name}  ${plainText(variable.type)}  (default: ${plainText(fallback)})`,
+        ...wrap(plainText(variable.meaning), '      '),
       )
     }
   }
-  return `${lines.join('\n')}\n`
+  return `${[...lines, ...HELP_TAIL].join('\n')}\n`
 }
 
 /** The README's configuration table, as Markdown rows (npm run docs writes it; a test compares). */

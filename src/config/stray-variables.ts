@@ -47,9 +47,10 @@ function unlistedSite(name: string, context: StrayContext): string | undefined {
   return context.sites.includes(site) ? undefined : site.replace(/_/g, '-')
 }
 
-/** A read name one or two edits away (one for short names); undefined when none is that near. */
+/** A read name one or two edits away (one for short names, none under 6 letters: COLOR, USER and HOST are the
+ * environment's own); undefined when none is that near. */
 function nearest(name: string, known: readonly string[]): string | undefined {
-  if (name.length < 5 || known.length === 0) return undefined
+  if (name.length < 6 || known.length === 0) return undefined
   const best = closest(name, known)
   return distance(name, best) <= Math.min(2, Math.floor(name.length / 5)) ? best : undefined
 }

@@ -39,3 +39,19 @@ t.test('defaults come from the table, read by the same parsers', async (t) => {
   t.equal(DEFAULTS.TIMEOUT_SERVER_IDLE, '60s')
   t.equal(config.timeouts.serverIdleMs, 60_000)
 })
+
+t.test('--help is plain text in 100 columns, with the admin endpoints and the exit codes', async (t) => {
+  const text = usage('1.2.3')
+  t.same(
+    text.split('\n').filter((line) => line.length > 100),
+    [],
+    'no line over 100 columns',
+  )
+  t.notMatch(text, /`|\*\*|\]\(/, 'no Markdown')
+  for (const part of ['  /stats.json', '  /metrics', '  /readyz', '  78  a bad environment', '  64  ']) {
+    t.ok(text.includes(part), part)
+  }
+  const { plainText, wrap } = await import('../../src/config/spec.js')
+  t.equal(plainText('see **[the page](docs/x.md)** and `X`'), 'see the page and X')
+  t.same(wrap('one two three', '  ', 8), ['  one', '  two', '  three'])
+})

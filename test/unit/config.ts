@@ -793,6 +793,7 @@ t.test(
         HOME: '/root',
         HOSTNAME: 'box',
         USER: 'me',
+        COLOR: '1',
         NODE_ENV: 'production',
         GREEN_FILE: '/g',
       }),
