@@ -1,5 +1,6 @@
 // One process's colorproxy: the app, its traffic listener and (unless it is a cluster worker) the admin
-// listener; start() resolves the bound ports, shutdown() runs the SPEC.md sequence and resolves when done.
+// listener; start() resolves the bound ports, shutdown() runs the graceful stop (README "Configuration":
+// SHUTDOWN_DELAY, then SHUTDOWN_TIMEOUT) and resolves when done.
 import { readFileSync } from 'node:fs'
 import type { AddressInfo, Server as NetServer } from 'node:net'
 import type { Registry } from 'prom-client'

@@ -29,8 +29,8 @@ export const systemResolver: Resolver = (hostname) => dnsLookup(hostname, { all:
 
 export interface UpstreamOptions {
   maxSocketAgeMs: number
-  /** UPSTREAM_KEEP_ALIVE: an idle pooled connection closes after this long (4 s when not given). */
-  keepAliveMs?: number
+  /** UPSTREAM_KEEP_ALIVE: an idle pooled connection closes after this long. */
+  keepAliveMs: number
   /** Draws a connection's share of maxSocketAgeMs, from 0.5 to 1 (Math.random by default; tests pin it). */
   random?: () => number
   resolveEveryMs: number
@@ -260,7 +260,7 @@ export class Upstream {
         tls: secure ? tls : undefined,
         connectTimeoutMs: this.options.connectTimeoutMs,
       },
-      keepAliveMs: this.options.keepAliveMs ?? 4000,
+      keepAliveMs: this.options.keepAliveMs,
       maxAgeMs,
       now: this.now,
       random: this.options.random ?? Math.random,

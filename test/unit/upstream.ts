@@ -46,6 +46,7 @@ t.test('an IP literal needs no resolver and keeps one pool', async (t) => {
   const up = await recordingUpstream(t)
   const upstream = new Upstream(new URL(up.url), {
     maxSocketAgeMs: 30000,
+    keepAliveMs: 4000,
     resolveEveryMs: 5000,
     connectTimeoutMs: 5000,
     resolve: () => t.fail('no lookup for an address') as never,
@@ -71,6 +72,7 @@ t.test('requests are spread over every address the name resolves to', async (t) 
   const lookups: string[] = []
   const upstream = new Upstream(new URL(`http://tasks.myapp-v1:${up.port}/`), {
     maxSocketAgeMs: 30000,
+    keepAliveMs: 4000,
     resolveEveryMs: 5000,
     connectTimeoutMs: 5000,
     resolve: async (name) => {
@@ -102,6 +104,7 @@ t.test('the name is resolved again every resolveEveryMs; gone addresses leave th
   let lookups = 0
   const upstream = new Upstream(new URL('http://tasks.myapp:8080'), {
     maxSocketAgeMs: 30000,
+    keepAliveMs: 4000,
     resolveEveryMs: 5000,
     connectTimeoutMs: 5000,
     now: time.now,
@@ -133,6 +136,7 @@ t.test(
     let fail = false
     const upstream = new Upstream(new URL('http://myapp:8080'), {
       maxSocketAgeMs: 30000,
+      keepAliveMs: 4000,
       resolveEveryMs: 10,
       connectTimeoutMs: 5000,
       now: time.now,
@@ -151,6 +155,7 @@ t.test(
 
     const never = new Upstream(new URL('http://nowhere:8080'), {
       maxSocketAgeMs: 30000,
+      keepAliveMs: 4000,
       resolveEveryMs: 10,
       connectTimeoutMs: 5000,
       resolve: async () => {
@@ -160,6 +165,7 @@ t.test(
     await t.rejects(never.endpoint(), { code: 'ENOTFOUND' })
     const empty = new Upstream(new URL('http://empty:8080'), {
       maxSocketAgeMs: 1,
+      keepAliveMs: 4000,
       resolveEveryMs: 10,
       connectTimeoutMs: 5000,
       resolve: async () => [],
@@ -171,6 +177,7 @@ t.test(
 t.test('IPv4 is preferred when a name has both; IPv6-only names use IPv6', async (t) => {
   const both = new Upstream(new URL('http://localhost:81'), {
     maxSocketAgeMs: 1,
+    keepAliveMs: 4000,
     resolveEveryMs: 10,
     connectTimeoutMs: 5000,
     resolve: async () => [
@@ -183,6 +190,7 @@ t.test('IPv4 is preferred when a name has both; IPv6-only names use IPv6', async
     (
       await new Upstream(new URL('http://127.0.0.1'), {
         maxSocketAgeMs: 1,
+        keepAliveMs: 4000,
         resolveEveryMs: 1,
         connectTimeoutMs: 5000,
       }).endpoint()
@@ -191,14 +199,19 @@ t.test('IPv4 is preferred when a name has both; IPv6-only names use IPv6', async
   )
   const v6 = new Upstream(new URL('http://v6only:81/base'), {
     maxSocketAgeMs: 1,
+    keepAliveMs: 4000,
     resolveEveryMs: 10,
     connectTimeoutMs: 5000,
     resolve: async () => [{ address: '::1', family: 6 }],
   })
   t.equal((await v6.endpoint()).target.href, 'http://[::1]:81/base')
   t.same(
-    new Upstream(new URL('http://[::1]:82'), { maxSocketAgeMs: 1, resolveEveryMs: 1, connectTimeoutMs: 5000 })
-      .addresses,
+    new Upstream(new URL('http://[::1]:82'), {
+      maxSocketAgeMs: 1,
+      keepAliveMs: 4000,
+      resolveEveryMs: 1,
+      connectTimeoutMs: 5000,
+    }).addresses,
     ['::1'],
   )
 })
@@ -228,6 +241,7 @@ async function connectionRecordingUpstream(t: Test) {
 function agedUpstream(url: string, now: () => number, share: number): Upstream {
   return new Upstream(new URL(url), {
     maxSocketAgeMs: 30000,
+    keepAliveMs: 4000,
     resolveEveryMs: 5000,
     connectTimeoutMs: 5000,
     now,
@@ -301,6 +315,7 @@ t.test('fresh() sends its one request on a new connection, which then closes', a
   up.server.on('connection', (socket) => closed.push(once(socket, 'close')))
   const upstream = new Upstream(new URL(up.url), {
     maxSocketAgeMs: 30000,
+    keepAliveMs: 4000,
     resolveEveryMs: 5000,
     connectTimeoutMs: 5000,
   })
@@ -320,6 +335,7 @@ t.test('close() drops idle pooled sockets', async (t) => {
   up.server.on('connection', (socket) => closed.push(once(socket, 'close')))
   const upstream = new Upstream(new URL(up.url), {
     maxSocketAgeMs: 30000,
+    keepAliveMs: 4000,
     resolveEveryMs: 5000,
     connectTimeoutMs: 5000,
   })
@@ -334,6 +350,7 @@ t.test('close() drops idle pooled sockets', async (t) => {
 t.test('credentials become basic auth and are never shown', async (t) => {
   const upstream = new Upstream(new URL('http://us%40er:p%3Ass@myapp:8080/base'), {
     maxSocketAgeMs: 1,
+    keepAliveMs: 4000,
     resolveEveryMs: 1,
     connectTimeoutMs: 5000,
   })
@@ -343,6 +360,7 @@ t.test('credentials become basic auth and are never shown', async (t) => {
   t.equal(
     new Upstream(new URL('http://myapp:8080/'), {
       maxSocketAgeMs: 1,
+      keepAliveMs: 4000,
       resolveEveryMs: 1,
       connectTimeoutMs: 5000,
     }).auth,
@@ -355,6 +373,7 @@ t.test('credentials become basic auth and are never shown', async (t) => {
 t.test('https upstreams verify the certificate against the name, not the address', async (t) => {
   const upstream = new Upstream(new URL('https://secure.example'), {
     maxSocketAgeMs: 1,
+    keepAliveMs: 4000,
     resolveEveryMs: 1,
     connectTimeoutMs: 5000,
     resolve: async () => [{ address: '127.0.0.1', family: 4 }],
@@ -375,6 +394,7 @@ t.test('the system resolver: http://localhost reaches a server on 127.0.0.1', as
   const up = await recordingUpstream(t)
   const upstream = new Upstream(new URL(`http://localhost:${up.port}`), {
     maxSocketAgeMs: 30000,
+    keepAliveMs: 4000,
     resolveEveryMs: 5000,
     connectTimeoutMs: 5000,
   })
