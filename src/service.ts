@@ -1,5 +1,5 @@
 // One process's colorproxy: the app, its traffic listener and (unless it is a cluster worker) the admin
-// listener; start() resolves the bound ports, shutdown() runs the graceful stop (README "Configuration":
+// listener; start() resolves the bound ports, shutdown() runs the graceful stop (docs/configuration.md:
 // SHUTDOWN_DELAY, then SHUTDOWN_TIMEOUT) and resolves when done.
 import { readFileSync } from 'node:fs'
 import type { AddressInfo, Server as NetServer } from 'node:net'

@@ -786,7 +786,7 @@ export const VARIABLES = [
     type: 'address',
     default: '0.0.0.0',
     meaning:
-      'Admin listener address. The default answers on every interface, without auth: set `127.0.0.1` or `STATS_USER`/`STATS_PASS` where the network is not yours (README "Security notes").',
+      'Admin listener address. The default answers on every interface, without auth: set `127.0.0.1` or `STATS_USER`/`STATS_PASS` where the network is not yours (docs/operations.md, "Security notes").',
   }),
   spec({
     name: 'STATS_USER',

@@ -2,7 +2,7 @@
 // (upstream/address-pool.ts: node:net sockets, answers framed by Node's llhttp), uploads over node:http's client
 // (upload.ts). The request is its own answer handler: the answer's head and body go straight to the
 // client's response, with no stream, promise or closure per request between them. That path was chosen by
-// measurement (npm run bench, README "Performance"): bare, that engine forwards 1.2–1.4× what undici's
+// measurement (npm run bench, docs/performance.md): bare, that engine forwards 1.2–1.4× what undici's
 // Pool.dispatch does, which was itself faster than undici's Pool.stream.
 //
 // Each attempt that fails asks attempts.ts what next: the same color again on a new connection, another

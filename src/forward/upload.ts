@@ -1,6 +1,6 @@
 // A request with a body goes to its upstream through node:http's client, which streams the body, honours
 // `Expect: 100-continue` and skips a 100 Continue (RFC 9110 section 15.2). Bodiless requests take
-// colorproxy's own kept connections (upstream/address-pool.ts), which are faster (README "Performance").
+// colorproxy's own kept connections (upstream/address-pool.ts), which are faster (docs/performance.md).
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http'
 import https from 'node:https'
 import type { Writable } from 'node:stream'

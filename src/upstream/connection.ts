@@ -2,7 +2,7 @@
 // The request goes out as one string (request-head.ts); the answer is framed by llhttp (llhttp.ts), Node's
 // own strict parser, and its head and body go to the request's handler as they come, with no stream,
 // promise or client library in between: measured, this path forwards 1.2–1.4× what undici's Pool.dispatch
-// does (README "Performance").
+// does (docs/performance.md).
 //
 // What the upstream sends is never trusted: a parse error, a status llhttp would take as an upgrade, bytes
 // no request asked for, or an answer cut by the connection's end fail the request (failures.ts names them)

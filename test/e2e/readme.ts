@@ -1,7 +1,7 @@
-// The README's walkthrough, "Canary in practice" and "Sites", pasted into bash in order, print what the README
-// says.
+// The documentation's commands, each page pasted into a fresh bash in order, print what the page says and
+// leave nothing of theirs running: the README's walkthrough, "Canary in practice", "Sites".
 // Ports are swapped for free ones (the same swap in every command); everything else is run as printed.
-// UPDATE_README=1 npx tap test/readme.ts runs them on the printed ports and writes what they printed back.
+// UPDATE_README=1 npx tap test/e2e/readme.ts runs them on the printed ports and writes what they printed back.
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
@@ -9,45 +9,54 @@ import { refusedPort } from '../helpers/upstreams.js'
 import { root } from '../helpers/paths.js'
 import { consoleBlocks, linePattern, replay } from '../helpers/readme.js'
 
-const README = join(root, 'README.md')
-const SECTIONS = [
-  'The sillyproxy walkthrough, with colorproxy',
-  'Canary in practice',
-  'Sites: several services behind one edge',
+// Each page's shell sessions, pasted into a fresh bash of their own, in the page's order.
+const PAGES: { file: string; sections: string[] }[] = [
+  { file: 'README.md', sections: ['The sillyproxy walkthrough, with colorproxy'] },
+  { file: 'docs/progressive-delivery.md', sections: ['Canary in practice'] },
+  { file: 'docs/sites.md', sections: ['Sites: several services behind one edge'] },
 ]
 // The walkthrough's Swarm commands are not for this machine: its local part starts at the first `export`.
 const PRINTED_PORTS = ['7999', '7998', '7997', '8080', '8081', '9001', '9002', '9003', '9004']
 
-t.test("the README's local walkthrough and canary commands print what the README says", async (t) => {
-  const update = process.env.UPDATE_README === '1'
-  const readme = readFileSync(README, 'utf8')
-  const blocks = consoleBlocks(readme, SECTIONS).filter((block) =>
-    block.steps.every((step) => !step.command.startsWith('docker ')),
-  )
-  const steps = blocks.flatMap((block) => block.steps)
-  t.ok(steps.length > 20, `${steps.length} commands`)
-  const ports = new Map<string, string>()
-  for (const port of PRINTED_PORTS) ports.set(port, update ? port : String(await refusedPort()))
-  const swap = (text: string) =>
-    text.replace(new RegExp(`\\b(${PRINTED_PORTS.join('|')})\\b`, 'g'), (port) => ports.get(port) as string)
-  const outputs = await replay(
-    steps.map((step) => swap(step.command)),
-    { PORT: ports.get('8080') as string, ADMIN_PORT: ports.get('8081') as string },
-    (fn) => t.teardown(fn),
-  )
-  if (update) return writeBack(readme, blocks, outputs)
-  steps.forEach((step, i) => {
-    const got = outputs[i] ?? []
-    // Trailing blanks (uniq's, curl's CR) are not the README's to show.
-    const matches =
-      got.length === step.expected.length &&
-      step.expected.every((line, j) => linePattern(line).test((got[j] ?? '').trimEnd()))
-    t.ok(matches, `$ ${step.command}`, { expected: step.expected.join('\n'), got: got.join('\n') })
+for (const page of PAGES) {
+  t.test(`${page.file}: its commands print what the page says, and leave nothing running`, async (t) => {
+    const path = join(root, page.file)
+    const update = process.env.UPDATE_README === '1'
+    const text = readFileSync(path, 'utf8')
+    const blocks = consoleBlocks(text, page.sections).filter((block) =>
+      block.steps.every((step) => !step.command.startsWith('docker ')),
+    )
+    const steps = blocks.flatMap((block) => block.steps)
+    t.ok(steps.length > 5, `${steps.length} commands`)
+    const ports = new Map<string, string>()
+    for (const port of PRINTED_PORTS) ports.set(port, update ? port : String(await refusedPort()))
+    const swap = (line: string) =>
+      line.replace(new RegExp(`\\b(${PRINTED_PORTS.join('|')})\\b`, 'g'), (port) => ports.get(port) as string)
+    const { outputs, leftRunning } = await replay(
+      steps.map((step) => swap(step.command)),
+      { PORT: ports.get('8080') as string, ADMIN_PORT: ports.get('8081') as string },
+      (fn) => t.teardown(fn),
+    )
+    t.notOk(leftRunning, 'the page stops everything it started')
+    if (update) return writeBack(path, text, blocks, outputs)
+    steps.forEach((step, i) => {
+      const got = outputs[i] ?? []
+      // Trailing blanks (uniq's, curl's CR) are not the page's to show.
+      const matches =
+        got.length === step.expected.length &&
+        step.expected.every((line, j) => linePattern(line).test((got[j] ?? '').trimEnd()))
+      t.ok(matches, `$ ${step.command}`, { expected: step.expected.join('\n'), got: got.join('\n') })
+    })
   })
-})
+}
 
 /** Rewrites each block with what its commands printed. */
-function writeBack(readme: string, blocks: ReturnType<typeof consoleBlocks>, outputs: string[][]): void {
+function writeBack(
+  path: string,
+  readme: string,
+  blocks: ReturnType<typeof consoleBlocks>,
+  outputs: string[][],
+): void {
   let next = readme
   let index = outputs.length
   for (const block of [...blocks].reverse()) {
@@ -59,5 +68,11 @@ function writeBack(readme: string, blocks: ReturnType<typeof consoleBlocks>, out
       .join('\n')
     next = `${next.slice(0, block.start)}${text}\n${next.slice(block.end)}`
   }
-  writeFileSync(README, next)
+  writeFileSync(path, next)
 }
+
+t.test('the replay sees what a page leaves running', async (t) => {
+  const env = { PORT: '0', ADMIN_PORT: '0' }
+  t.ok((await replay(['sleep 30 &'], env, (fn) => t.teardown(fn))).leftRunning, 'a background job left')
+  t.notOk((await replay(['sleep 30 & kill $!; wait'], env, (fn) => t.teardown(fn))).leftRunning, 'stopped')
+})

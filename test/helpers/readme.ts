@@ -12,12 +12,12 @@ export interface Block {
   steps: { command: string; expected: string[] }[]
 }
 
-/** The ```console blocks under the given `## ` headings, in README order. */
+/** The ```console blocks under the given `## ` headings of a page, in the page's order. */
 export function consoleBlocks(readme: string, headings: readonly string[]): Block[] {
   const blocks: Block[] = []
   for (const heading of headings) {
     const from = readme.indexOf(`\n## ${heading}\n`)
-    if (from < 0) throw new Error(`README has no section "${heading}"`)
+    if (from < 0) throw new Error(`the page has no section "${heading}"`)
     const to = readme.indexOf('\n## ', from + 1)
     const section = readme.slice(from, to < 0 ? undefined : to)
     for (const match of section.matchAll(/```console\n([^]*?)```/g)) {
@@ -40,7 +40,7 @@ export async function replay(
   commands: readonly string[],
   env: Record<string, string>,
   teardown: (fn: () => void) => void,
-): Promise<string[][]> {
+): Promise<{ outputs: string[][]; leftRunning: boolean }> {
   // Before each command, a line no program prints: the record separator, the command's index, again.
   const script = [
     'exec 2>&1',
@@ -65,6 +65,9 @@ export async function replay(
     text += chunk
   })
   await once(bash, 'close')
+  // The shell is its own process group, and what it started in the background stays in it: anything still
+  // in the group once the shell has exited is something the page left running.
+  const leftRunning = alive(-(bash.pid as number))
   const outputs: string[][] = commands.map(() => [])
   // ['', '0', output of 0, '1', output of 1, ...]
   const parts = text.split(new RegExp(`${SEPARATOR}(\\d+)${SEPARATOR}\n`))
@@ -72,7 +75,16 @@ export async function replay(
     const output = (parts[i + 1] as string).replace(/\n$/, '')
     outputs[Number(parts[i])] = output === '' ? [] : output.split('\n')
   }
-  return outputs
+  return { outputs, leftRunning }
+}
+
+function alive(group: number): boolean {
+  try {
+    process.kill(group, 0)
+    return true
+  } catch {
+    return false
+  }
 }
 
 /**

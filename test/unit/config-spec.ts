@@ -1,4 +1,4 @@
-// The spec table is the one source: the README's table and --help are printed from it, and the config
+// The spec table is the one source: docs/configuration.md's table and --help are printed from it, and the config
 // reads its defaults from it.
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -14,8 +14,8 @@ const cells = (row: string) =>
     .split('|')
     .map((cell) => cell.trim())
 
-t.test("the README's configuration table is the spec table (npm run docs writes it)", async (t) => {
-  const readme = readFileSync(join(root, 'README.md'), 'utf8')
+t.test("docs/configuration.md's table is the spec table (npm run docs writes it)", async (t) => {
+  const readme = readFileSync(join(root, 'docs/configuration.md'), 'utf8')
   const written = (readme.split('<!-- config-table:')[1] ?? '').split('<!-- config-table end -->')[0] ?? ''
   const rows = (text: string) =>
     text
