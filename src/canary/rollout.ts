@@ -47,6 +47,8 @@ export function startRollout(
   options: RolloutOptions,
 ): Rollout {
   const { color, rules } = canary
+  // With SITES, each site's lines say whose canary it is, as the startup lines do.
+  const label = options.site === 'default' ? '' : `${options.site}: `
   const configured = new Map(routes.map((route) => [route.name, route.weight]))
   const baseline = routes.filter((route) => route.name !== color && route.weight > 0)
   const baselineTotal = baseline.reduce((sum, route) => sum + route.weight, 0)
@@ -75,8 +77,9 @@ export function startRollout(
     // A held step goes on counting: its next judgement covers every answer since the step began.
     if (status.state !== 'holding') figures.reset()
     if (status.share !== before.share) apply(status.share)
-    const line = describe(color, before, status)
-    if (line !== undefined) {
+    const said = describe(color, before, status)
+    if (said !== undefined) {
+      const line = `${label}${said}`
       const fields = { site: options.site, color, state: status.state, share_percent: status.share }
       const log = status.state === 'aborted' ? options.logger.warn : options.logger.info
       log.call(options.logger, { ...fields, ...status.last }, line)
@@ -88,7 +91,7 @@ export function startRollout(
   options.changed(status)
   options.logger.info(
     { site: options.site, color, state: status.state, share_percent: status.share },
-    `canary ${color} starts at ${status.share}%, judged every ${rules.intervalMs} ms`,
+    `${label}canary ${color} starts at ${status.share}%, judged every ${rules.intervalMs} ms`,
   )
   schedule()
   return {

@@ -1,5 +1,5 @@
 // The documentation's commands, each page pasted into a fresh bash in order, print what the page says and
-// leave nothing of theirs running: the README's walkthrough, "Canary in practice", "Sites".
+// leave nothing of theirs running: the README's walkthrough, "Canary in practice", "Sites", "TLS".
 // Ports are swapped for free ones (the same swap in every command); everything else is run as printed.
 // UPDATE_README=1 npx tap test/e2e/readme.ts runs them on the printed ports and writes what they printed back.
 import { readFileSync, writeFileSync } from 'node:fs'
@@ -12,11 +12,15 @@ import { consoleBlocks, linePattern, replay } from '../helpers/readme.js'
 // Each page's shell sessions, pasted into a fresh bash of their own, in the page's order.
 const PAGES: { file: string; sections: string[] }[] = [
   { file: 'README.md', sections: ['The sillyproxy walkthrough, with colorproxy'] },
-  { file: 'docs/progressive-delivery.md', sections: ['Canary in practice'] },
+  {
+    file: 'docs/progressive-delivery.md',
+    sections: ['Canary in practice', 'Progressive delivery: a canary that steps, judges itself and stops'],
+  },
   { file: 'docs/sites.md', sections: ['Sites: several services behind one edge'] },
+  { file: 'docs/tls.md', sections: ['TLS and HTTP/2'] },
 ]
 // The walkthrough's Swarm commands are not for this machine: its local part starts at the first `export`.
-const PRINTED_PORTS = ['7999', '7998', '7997', '8080', '8081', '9001', '9002', '9003', '9004']
+const PRINTED_PORTS = ['7999', '7998', '7997', '8080', '8081', '8443', '9001', '9002', '9003', '9004']
 
 for (const page of PAGES) {
   t.test(`${page.file}: its commands print what the page says, and leave nothing running`, async (t) => {
@@ -34,7 +38,11 @@ for (const page of PAGES) {
       line.replace(new RegExp(`\\b(${PRINTED_PORTS.join('|')})\\b`, 'g'), (port) => ports.get(port) as string)
     const { outputs, leftRunning } = await replay(
       steps.map((step) => swap(step.command)),
-      { PORT: ports.get('8080') as string, ADMIN_PORT: ports.get('8081') as string },
+      {
+        PORT: ports.get('8080') as string,
+        ADMIN_PORT: ports.get('8081') as string,
+        HTTPS_PORT: ports.get('8443') as string,
+      },
       (fn) => t.teardown(fn),
     )
     t.notOk(leftRunning, 'the page stops everything it started')

@@ -64,10 +64,14 @@ export async function replay(
   bash.stdout.setEncoding('utf8').on('data', (chunk: string) => {
     text += chunk
   })
-  await once(bash, 'close')
+  const closed = once(bash, 'close')
+  await once(bash, 'exit')
   // The shell is its own process group, and what it started in the background stays in it: anything still
-  // in the group once the shell has exited is something the page left running.
+  // in the group once the shell has exited is something the page left running. It is stopped, so its hold
+  // on the output pipe cannot keep the replay waiting.
   const leftRunning = alive(-(bash.pid as number))
+  if (leftRunning) process.kill(-(bash.pid as number), 'SIGKILL')
+  await closed
   const outputs: string[][] = commands.map(() => [])
   // ['', '0', output of 0, '1', output of 1, ...]
   const parts = text.split(new RegExp(`${SEPARATOR}(\\d+)${SEPARATOR}\n`))
