@@ -20,6 +20,14 @@ export function escapeHtml(text: string): string {
 
 const ms = (value: number | null) => (value === null ? '–' : `${value} ms`)
 
+/** Whether the color takes new traffic now, and if not why: ejected, addresses out, or drained. */
+function health(color: ColorStats): string {
+  if (color.ejected) return 'out: ejected after connect failures'
+  const out = color.unhealthy.length
+  if (out > 0) return `${out} address${out === 1 ? '' : 'es'} out (health checks)`
+  return color.weight === 0 ? 'ready, weight 0' : 'ready'
+}
+
 function row(color: ColorStats, index: number): string {
   const name = escapeHtml(color.name)
   const state = color.ejected ? '<span class="ejected">ejected</span>' : color.weight === 0 ? 'draining' : ''
@@ -28,6 +36,7 @@ function row(color: ColorStats, index: number): string {
     : ''
   return `<tr data-color="${name}">
 <td><span class="swatch" style="background:${colorOf(color.name, index)}"></span>${name} ${state}${unhealthy}</td>
+<td class="health">${health(color)}</td>
 <td class="weight">${color.weight}</td>
 <td class="configured">${color.configured}%</td>
 <td class="observed">${color.observed}%</td>
@@ -40,26 +49,50 @@ function row(color: ColorStats, index: number): string {
 </tr>`
 }
 
-/** Stacked columns: each 10 s step's split, oldest on the left. */
+const CHART = { width: 960, height: 140, left: 40, bottom: 18 }
+
+/**
+ * Stacked columns: each 10 s step's split, oldest on the left, across the page's width; a share scale on
+ * the left (0–100%), the time below (5 min ago → now), and a legend of the colors.
+ */
 function chart(snapshot: StatsSnapshot): string {
-  const width = 600
-  const height = 120
-  const step = width / snapshot.history.length
+  const { width, height, left, bottom } = CHART
+  const plot = { width: width - left, height: height - bottom }
+  const step = plot.width / Math.max(1, snapshot.history.length)
   const bars = snapshot.history.map((column, i) => {
-    const x = (i * step).toFixed(1)
-    const w = (step - 1).toFixed(1)
-    if (column.requests === 0) return `<rect x="${x}" y="0" width="${w}" height="${height}" fill="#eee"/>`
+    const x = (left + i * step).toFixed(1)
+    const w = Math.max(1, step - 1).toFixed(1)
+    if (column.requests === 0)
+      return `<rect x="${x}" y="0" width="${w}" height="${plot.height}" fill="#eee"/>`
     let y = 0
     return snapshot.colors
       .map((color, index) => {
-        const h = ((column.shares[color.name] ?? 0) / 100) * height
+        const h = ((column.shares[color.name] ?? 0) / 100) * plot.height
         const rect = `<rect x="${x}" y="${y.toFixed(1)}" width="${w}" height="${h.toFixed(1)}" fill="${colorOf(color.name, index)}"><title>${escapeHtml(color.name)} ${column.shares[color.name]}%, ${column.secondsAgo}s ago</title></rect>`
         y += h
         return rect
       })
       .join('')
   })
-  return `<svg class="chart" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="split over the last 5 minutes">${bars.join('')}</svg>`
+  const scale = [100, 50, 0].map((percent) => {
+    const y = ((100 - percent) / 100) * plot.height
+    return `<text class="axis" x="${left - 4}" y="${Math.min(plot.height, Math.max(9, y + 4)).toFixed(1)}" text-anchor="end">${percent}%</text><line x1="${left}" x2="${width}" y1="${y.toFixed(1)}" y2="${y.toFixed(1)}" stroke="#ccc" stroke-width="0.5"/>`
+  })
+  const oldest = snapshot.history[0]?.secondsAgo ?? 0
+  const times = [0, 1, 2, 3, 4].map((minutes) => {
+    const x = left + plot.width * (1 - (minutes * 60) / Math.max(60, oldest + 10))
+    return x < left
+      ? ''
+      : `<text class="axis" x="${x.toFixed(1)}" y="${height - 4}" text-anchor="${minutes === 0 ? 'end' : 'middle'}">${minutes === 0 ? 'now' : `−${minutes} min`}</text>`
+  })
+  const legend = snapshot.colors
+    .map(
+      (color, index) =>
+        `<span class="legend"><span class="swatch" style="background:${colorOf(color.name, index)}"></span>${escapeHtml(color.name)}</span>`,
+    )
+    .join(' ')
+  return `<svg class="chart" viewBox="0 0 ${width} ${height}" role="img" aria-label="split over the last 5 minutes">${bars.join('')}${scale.join('')}${times.join('')}</svg>
+<p class="chart-legend">${legend} · share of each 10 s of requests; grey: none</p>`
 }
 
 /** The part of the page that changes: fetched again every second. One section per site. */
@@ -106,7 +139,7 @@ ${figures}</div>
 
 function table(snapshot: StatsSnapshot): string {
   return `<table>
-<thead><tr><th>color</th><th>weight</th><th>configured</th><th>observed (1 min)</th><th>rate (10 s)</th><th>5xx (1 min)</th><th>p50</th><th>p99</th><th>requests</th><th>ejections</th></tr></thead>
+<thead><tr><th>color</th><th>health</th><th>weight</th><th>configured</th><th>observed (1 min)</th><th>rate (10 s)</th><th>5xx (1 min)</th><th>p50</th><th>p99</th><th>requests</th><th>ejections</th></tr></thead>
 <tbody>
 ${snapshot.colors.map(row).join('\n')}
 </tbody>
@@ -131,7 +164,7 @@ h1 { font-size: 1.4rem; margin: 0 0 .5rem; } h2 { font-size: 1.1rem; margin: 2re
 table { border-collapse: collapse; } th, td { padding: .3rem .8rem; text-align: right; border-bottom: 1px solid #ddd; white-space: nowrap; }
 th:first-child, td:first-child { text-align: left; } th { font-weight: 600; color: #444; }
 .swatch { display: inline-block; width: .8em; height: .8em; margin-right: .4em; border-radius: 2px; }
-.ejected { color: #b91c1c; font-weight: 600; } .summary { color: #444; } .chart { display: block; max-width: 100%; }
+.ejected { color: #b91c1c; font-weight: 600; } .summary { color: #444; } .chart { display: block; width: 100%; height: auto; } .axis { font-size: 10px; fill: #555; } .legend { margin-right: .8em; }
 footer { margin-top: 1.5rem; color: #666; font-size: 13px; }
 </style>
 </head>

@@ -51,12 +51,13 @@ const UNLIMITED: LimitOptions = {
 }
 
 /**
- * An http-proxy-3 target. Not a URL: WHATWG drops a default port (`https://x:443` has port ''), and
- * http-proxy-3 turns '' into port 0. Here the port is always a number.
+ * Where one endpoint is, as a URL's parts, the same for every transport (the own pools, uploads,
+ * WebSockets). Not a URL object: WHATWG drops a default port (`https://x:443` has port ''), which a client
+ * library would read as port 0; here the port is always a number.
  */
 export interface Target {
   protocol: string
-  /** The address; IPv6 in brackets, as http-proxy-3 expects. */
+  /** The address; IPv6 in brackets, as in a URL. */
   hostname: string
   host: string
   port: number

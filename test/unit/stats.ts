@@ -126,3 +126,41 @@ t.test('WORKERS > 1: merged worker stats read as if one process had served every
   t.same(merged.snapshot(['green']), one.snapshot(['green']))
   t.same(Stats.merge(colors, () => clock, []).snapshot().requests, 0, 'no workers, no requests')
 })
+
+t.test(
+  'the split chart has a share scale, a time axis and a legend; each color says whether it is ready',
+  async (t) => {
+    let clock = 1_000_000
+    const stats = new Stats(
+      [
+        { name: 'blue', weight: 4 },
+        { name: 'green', weight: 1 },
+        { name: 'red', weight: 0 },
+      ],
+      () => clock,
+    )
+    for (let i = 0; i < 10; i++) {
+      stats.done(record('blue'))
+      clock += 1000
+    }
+    const html = renderStatsPage(
+      sitesSnapshot([
+        {
+          name: 'default',
+          serves: 'everything',
+          snapshot: stats.snapshot(['green'], { blue: ['10.0.0.7:80'] }),
+        },
+      ]),
+    )
+    for (const label of ['>100%<', '>50%<', '>0%<', '>now<', '>−1 min<', '>−4 min<'])
+      t.ok(html.includes(label), label)
+    t.match(
+      html,
+      /<p class="chart-legend"><span class="legend"><span class="swatch" style="background:#2563eb"><\/span>blue<\/span>/,
+    )
+    t.match(html, /<tr data-color="blue">[^]*?<td class="health">1 address out \(health checks\)<\/td>/)
+    t.match(html, /<tr data-color="green">[^]*?<td class="health">out: ejected after connect failures<\/td>/)
+    t.match(html, /<tr data-color="red">[^]*?<td class="health">ready, weight 0<\/td>/)
+    t.notMatch(html, /preserveAspectRatio|width="600"/, 'the chart takes the width of the page')
+  },
+)
