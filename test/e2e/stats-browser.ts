@@ -104,6 +104,12 @@ t.test('CANARY: the step, share and next judgement, then the abort banner with i
     res.statusCode = 500
     res.end('broken')
   })
+  // The browser first: the canary's first interval (2 s) starts with the proxy, not with Chromium's launch.
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  })
+  t.teardown(() => browser.close())
   const proxy = await startColorProxy(t, {
     BLUE: blue.url,
     GREEN: green.url,
@@ -112,11 +118,6 @@ t.test('CANARY: the step, share and next judgement, then the abort banner with i
     CANARY_INTERVAL: '2s',
     CANARY_MIN_REQUESTS: '5',
   })
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  })
-  t.teardown(() => browser.close())
   const page = await browser.newPage({ viewport: { width: 960, height: 700 } })
   await page.goto(`${proxy.admin}/`)
   const text = (selector: string) => page.locator(selector).textContent({ timeout: 5000 })
