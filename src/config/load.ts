@@ -181,6 +181,9 @@ function createReader(env: Env, io: ConfigIo, problems: ConfigProblem[]): Reader
 
 /** Variables that only make sense together; a variable that failed on its own is not judged again. */
 function checkPairs(values: Partial<Values>, problems: ConfigProblem[]): void {
+  // A variable whose own value or _FILE failed is said already: its pair is not also called "half set".
+  const failed = new Set(problems.map((problem) => problem.variable.replace(/_FILE$/, '')))
+  const judged = (...names: string[]) => names.every((name) => !failed.has(name))
   const { PORT, ADMIN_PORT } = values
   if (PORT !== undefined && PORT !== 0 && PORT === ADMIN_PORT) {
     problems.push({
@@ -188,7 +191,10 @@ function checkPairs(values: Partial<Values>, problems: ConfigProblem[]): void {
       message: 'must differ: the admin listener is never proxied',
     })
   }
-  if ((blankless(values.STATS_USER) === undefined) !== (blankless(values.STATS_PASS) === undefined)) {
+  if (
+    judged('STATS_USER', 'STATS_PASS') &&
+    (blankless(values.STATS_USER) === undefined) !== (blankless(values.STATS_PASS) === undefined)
+  ) {
     problems.push({ variable: 'STATS_USER, STATS_PASS', message: 'set both for basic auth, or neither' })
   }
   if (values.PROXY_PROTOCOL === true && values.TRUSTED_PROXIES === undefined) {
@@ -197,9 +203,7 @@ function checkPairs(values: Partial<Values>, problems: ConfigProblem[]): void {
       message: 'PROXY_PROTOCOL=true needs TRUSTED_PROXIES: the peers whose PROXY header is believed',
     })
   }
-  // A certificate or key whose file could not be read is said already: the pair is not also "half set".
-  const unread = problems.some((problem) => /^TLS_(CERT|KEY)_FILE$/.test(problem.variable))
-  if (!unread && (values.TLS_CERT === undefined) !== (values.TLS_KEY === undefined)) {
+  if (judged('TLS_CERT', 'TLS_KEY') && (values.TLS_CERT === undefined) !== (values.TLS_KEY === undefined)) {
     problems.push({
       variable: 'TLS_CERT, TLS_KEY',
       message: 'set both (a certificate and its key), or neither',

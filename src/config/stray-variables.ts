@@ -20,10 +20,12 @@ export interface StrayContext {
 /** One warning per stray variable, in the environment's order. */
 export function strayVariables(names: Iterable<string>, context: StrayContext): string[] {
   const known = [...context.read]
+  const colors = context.colors.map(colorVariable)
+  const endings = [...SITE_ONLY, ...colors, ...colors.map((color) => `${color}_WEIGHT`)]
   const warnings: string[] = []
   for (const name of names) {
     if (context.read.has(name) || context.read.has(name.replace(/_FILE$/, ''))) continue
-    const site = unlistedSite(name, context)
+    const site = unlistedSite(name, endings, context.sites)
     if (site !== undefined) {
       const listed =
         context.sites.length > 0 ? `SITES (${context.sites.join(', ')})` : 'SITES, which is not set'
@@ -38,13 +40,15 @@ export function strayVariables(names: Iterable<string>, context: StrayContext): 
 }
 
 /** `SHOP_HOSTS`, `SHOP_BLUE`, `SHOP_BLUE_WEIGHT` → `shop` when shop is not a site; else undefined. */
-function unlistedSite(name: string, context: StrayContext): string | undefined {
-  const colors = context.colors.map(colorVariable)
-  const endings = [...SITE_ONLY, ...colors, ...colors.map((color) => `${color}_WEIGHT`)]
+function unlistedSite(
+  name: string,
+  endings: readonly string[],
+  sites: readonly string[],
+): string | undefined {
   const ending = endings.find((end) => name.endsWith(`_${end}`) && name.length > end.length + 1)
   if (ending === undefined) return undefined
   const site = name.slice(0, -ending.length - 1).toLowerCase()
-  return context.sites.includes(site) ? undefined : site.replace(/_/g, '-')
+  return sites.includes(site) ? undefined : site.replace(/_/g, '-')
 }
 
 /** A read name one or two edits away (one for short names, none under 6 letters: COLOR, USER and HOST are the

@@ -16,11 +16,10 @@ export function logListening(
     const share = shares(site.colors)
     // One site (no SITES): the lines read as they always have.
     const label = named ? `${site.name}: ` : ''
-    if (named)
-      logger.info(
-        { site: site.name, serves: serves(site, config.sites) },
-        `site ${site.name} serves ${serves(site, config.sites)}`,
-      )
+    if (named) {
+      const what = serves(site, config.sites)
+      logger.info({ site: site.name, serves: what }, `site ${site.name} serves ${what}`)
+    }
     for (const { name, upstream, weight } of site.colors) {
       logger.info(
         {

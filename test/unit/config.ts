@@ -759,6 +759,9 @@ t.test('a file that cannot be read says why in words, and says nothing more abou
     said({ TLS_CERT_FILE: '/missing/cert.pem', TLS_KEY: 'whatever' }).filter((l) => /set both/.test(l)),
     [],
   )
+  t.same(said({ STATS_USER: 'ops', STATS_PASS_FILE: '/missing/pass' }), [
+    'STATS_PASS_FILE: cannot read /missing/pass: ENOENT (no such file or folder)',
+  ])
   const { readError } = await import('../../src/config/file-errors.js')
   t.equal(readError(Object.assign(new Error('x'), { code: 'EACCES' })), 'EACCES (permission denied)')
   t.equal(readError(Object.assign(new Error('x'), { code: 'EIO' })), 'EIO')
