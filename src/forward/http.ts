@@ -1,25 +1,28 @@
-// One HTTP request to its color's upstream: bodiless ones over colorproxy's own keep-alive connections
-// (upstream/address-pool.ts: node:net sockets, answers framed by Node's llhttp), uploads over node:http's client
-// (upload.ts). The request is its own answer handler: the answer's head and body go straight to the
-// client's response, with no stream, promise or closure per request between them. That path was chosen by
-// measurement (npm run bench, docs/performance.md): bare, that engine forwards 1.2–1.4× what undici's
-// Pool.dispatch does, which was itself faster than undici's Pool.stream.
+// One HTTP request to its color's upstream, attempt by attempt. The transport is transport.ts's choice
+// (the own kept connections, or node:http's client for a body); whichever it is, the request is its
+// answer handler: 1xx heads go to early-hints.ts, the final head to answer-head.ts, the body through
+// answer-flow.ts straight to the client's response, with no stream, promise or closure per request between
+// them. That path was chosen by measurement (npm run bench, docs/performance.md): bare, that engine
+// forwards 1.2–1.4× what undici's Pool.dispatch does, which was itself faster than undici's Pool.stream.
 //
 // Each attempt that fails asks attempts.ts what next: the same color again on a new connection, another
-// color, or the failure's status (failures.ts). Every call has an error path, so one bad upstream or client
-// never ends the process, and a broken answer never corrupts the client's connection.
+// color, or the failure's status (failures.ts); client-close.ts says what the closed response was. Every
+// call has an error path, so one bad upstream or client never ends the process, and a broken answer never
+// corrupts the client's connection.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
-import type { Writable } from 'node:stream'
 import { util } from 'undici'
+import { AnswerFlow } from './answer-flow.js'
 import { nextAttempt } from './attempts.js'
+import { closedStatus } from './client-close.js'
+import { passInformation } from './early-hints.js'
 import type { Decision } from './events.js'
 import { Exchange, type Admitted, type ForwardOptions, type Route } from './exchange.js'
-import { FAILURES, failureReason, writeFailure } from './failures.js'
+import { failureReason, writeFailure } from './failures.js'
 import { passAnswer } from './answer-head.js'
-import { sendUpload } from './upload.js'
+import { sendAttempt, type AttemptKind } from './transport.js'
 import { attemptFields, joinPath, ownFields, requestFields } from './headers.js'
 import type { Endpoint } from '../upstream/color-pools.js'
-import type { AnswerHandler, UpstreamRequest } from '../upstream/connection.js'
+import type { AnswerHandler } from '../upstream/connection.js'
 import { sentBytes } from './sent-bytes.js'
 import { createTlsWarning } from '../upstream/tls-warning.js'
 
@@ -49,9 +52,6 @@ export function createHttpForwarder(options: ForwardOptions): HttpForwarder {
   }
 }
 
-/** first: the pool; retry: the same color on a new connection; failover: another color. */
-type AttemptKind = 'first' | 'retry' | 'failover'
-
 interface Shared {
   options: ForwardOptions
   /** The fields colorproxy sets itself: a client's are never forwarded. */
@@ -64,20 +64,14 @@ class HttpRequest implements AnswerHandler {
   /** The fields every attempt sends (Host and the color come per attempt). */
   private readonly base: string[]
   private readonly hasBody: boolean
-  /** The client went away: whatever the upstream request does next is not a failure of the upstream. */
-  private abandoned = false
   /** The client has its whole answer (a bodiless one is ended at once): later upstream errors are moot. */
   private complete = false
-  /** The client's response is closed (answered, or the client left). */
+  /** The client's response is closed (answered, or the client left): no more attempts, no more errors. */
   private over = false
-  /** Where the current attempt's answer body goes: the client's response, or a sink (a bodiless answer's). */
-  private sink: Writable | undefined
+  /** The current attempt's answer body on its way to the client. */
+  private flow: AnswerFlow | undefined
   /** Cancels the current attempt (its upstream connection closes). */
   private abort: (() => void) | undefined
-  /** Lets the upstream's answer flow again once the client has read what it was sent. */
-  private resume: (() => void) | undefined
-  /** The answer waits for the client's response to drain. */
-  private waiting = false
 
   constructor(
     private readonly exchange: Exchange,
@@ -118,6 +112,7 @@ class HttpRequest implements AnswerHandler {
     if (this.over) return
     const { options } = this.shared
     const { req } = this.exchange
+    const method = req.method as string
     const path = joinPath(endpoint.target.pathname, this.exchange.path)
     const headers = attemptFields(this.base, {
       host: this.exchange.hostFor(route),
@@ -126,36 +121,15 @@ class HttpRequest implements AnswerHandler {
       authorization: route.upstream.authorization,
     })
     const { timeouts } = options
-    // Only a first attempt can have a body (attempts.ts): the client's is read once.
-    if (this.hasBody) {
-      sendUpload({
-        endpoint,
-        method: req.method as string,
-        path,
-        headers,
-        body: req,
-        timeouts,
-        onInfo: (info) => this.onInfo(info.statusCode, info.headers),
-        onAnswer: (statusCode, head) => this.answer(statusCode, head),
-        onDone: (error) => {
-          if (error) this.failed(error)
-        },
-      })
-      return
-    }
     this.abort = undefined
-    const request: UpstreamRequest = {
-      path,
-      method: req.method as string,
-      headers,
-      headersTimeout: timeouts.serverMs,
-      bodyTimeout: timeouts.serverIdleMs,
-    }
-    if (kind === 'retry') endpoint.pool().fresh(request, this)
-    else endpoint.pool().dispatch(request, this)
+    // Only a first attempt can have a body (attempts.ts): the client's is read once.
+    const attempt = this.hasBody
+      ? { method, path, headers, body: req, timeouts }
+      : { method, path, headers, headersTimeout: timeouts.serverMs, bodyTimeout: timeouts.serverIdleMs }
+    sendAttempt(endpoint, kind, attempt, this)
   }
 
-  // The answer handler: the attempt's start, the answer's head, its body, its end, or its failure.
+  // The answer handler: the attempt's start, the answer's heads, its body, its end, or its failure.
 
   onConnect(abort: () => void): void {
     this.abort = abort
@@ -163,29 +137,18 @@ class HttpRequest implements AnswerHandler {
 
   onHeaders(statusCode: number, fields: string[], resume: () => void): void {
     const headers = util.parseHeaders(fields) as IncomingHttpHeaders
-    if (statusCode < 200) return this.onInfo(statusCode, headers)
-    this.resume = resume
-    this.sink = this.answer(statusCode, headers)
+    const { exchange, res } = this
+    if (statusCode < 200) return passInformation(exchange.req, res, statusCode, headers)
+    const sink = passAnswer(exchange, res, { statusCode, headers }, this.shared.options, this.ended)
+    this.flow = new AnswerFlow(sink, resume)
   }
 
   onData(chunk: Buffer): boolean {
-    const sink = this.sink as Writable
-    if (sink.write(chunk)) return true
-    // The client reads slower than the upstream sends: the upstream's socket waits for the client's.
-    if (!this.waiting) {
-      this.waiting = true
-      sink.once('drain', this.drained)
-    }
-    return false
-  }
-
-  private readonly drained = (): void => {
-    this.waiting = false
-    ;(this.resume as () => void)()
+    return (this.flow as AnswerFlow).write(chunk)
   }
 
   onComplete(): void {
-    this.sink?.end()
+    this.flow?.end()
     this.complete = true
   }
 
@@ -193,32 +156,13 @@ class HttpRequest implements AnswerHandler {
     this.failed(error)
   }
 
-  /** The answer's head goes to the client: returns where its body goes. */
-  private answer(statusCode: number, headers: IncomingHttpHeaders): Writable {
-    return passAnswer(
-      this.exchange,
-      this.res,
-      { statusCode, headers },
-      this.shared.options,
-      () => (this.complete = true),
-    )
-  }
-
-  /**
-   * RFC 9110 section 15.2: 1xx the client did not ask for are skipped; 103 Early Hints are passed on to an
-   * HTTP/1.1 or HTTP/2 client (an HTTP/1.0 one must get none).
-   */
-  private onInfo(statusCode: number, headers: IncomingHttpHeaders): void {
-    const { req } = this.exchange
-    const takesHints = req.httpVersionMajor === 2 || req.httpVersionMinor >= 1
-    if (statusCode === 103 && headers.link && takesHints && !this.res.headersSent) {
-      this.res.writeEarlyHints({ link: headers.link })
-    }
+  private readonly ended = (): void => {
+    this.complete = true
   }
 
   /** An attempt failed: retry, fail over, or answer with the failure (attempts.ts decides). */
   private failed(error: Error): void {
-    if (this.abandoned || this.complete) return
+    if (this.complete || this.exchange.reason === 'client_gone') return
     const { exchange, res } = this
     const { options } = this.shared
     const route = exchange.route as Route
@@ -253,26 +197,11 @@ class HttpRequest implements AnswerHandler {
     else writeFailure(res, reason)
   }
 
-  /** The client's response is closed: what it got, and whose fault any shortfall was. */
+  /** The client's response is closed: the exchange ends, and an upstream request for nobody is cancelled. */
   private closed(bytes: number): void {
-    const { exchange, res } = this
     this.over = true
-    let status = res.statusCode
-    if (!res.writableFinished) {
-      // An upstream that broke mid-body has named its failure already (failed(): counted against the
-      // color), and a response destroyed with an error carries it (an HTTP/2 one on its stream); otherwise
-      // the client went away.
-      const stream = (res as unknown as { stream?: { errored: Error | null } }).stream
-      const cut = (res.errored ?? stream?.errored) as NodeJS.ErrnoException | null
-      if (cut && exchange.reason === undefined) exchange.reason = failureReason(cut)
-      if (exchange.reason === undefined || exchange.reason === 'client_gone') {
-        exchange.reason = 'client_gone'
-        // Nobody will read the rest: the upstream request is cancelled (its connection closes).
-        this.abandoned = true
-        this.abort?.()
-      }
-      status = FAILURES[exchange.reason].status
-    }
-    exchange.finish(status, bytes)
+    const status = closedStatus(this.exchange, this.res)
+    if (this.exchange.reason === 'client_gone') this.abort?.()
+    this.exchange.finish(status, bytes)
   }
 }

@@ -1,16 +1,18 @@
 // A request with a body goes to its upstream through node:http's client, which streams the body, honours
 // `Expect: 100-continue` and skips a 100 Continue (RFC 9110 section 15.2). Bodiless requests take
 // colorproxy's own kept connections (upstream/address-pool.ts), which are faster (docs/performance.md).
-import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http'
+// Both speak one contract to the request they carry (upstream/connection.ts's AnswerHandler): the attempt
+// starts (and can be cancelled), heads come (1xx first), the body comes with back-pressure, then its end
+// or one error.
+import http, { type IncomingMessage } from 'node:http'
 import https from 'node:https'
-import type { Writable } from 'node:stream'
 import { onMalformed } from './malformed.js'
 import type { Endpoint } from '../upstream/color-pools.js'
+import type { AnswerHandler } from '../upstream/connection.js'
 import { ClosedEarlyError } from '../upstream/errors.js'
 import { guardRequest, type RequestTimeouts } from '../upstream/request-timeouts.js'
 
 export interface Upload {
-  endpoint: Endpoint
   method: string
   path: string
   /** Flat name/value list, Host included. */
@@ -18,15 +20,9 @@ export interface Upload {
   /** The client's request: its body is streamed to the upstream. */
   body: IncomingMessage
   timeouts: RequestTimeouts
-  onInfo(info: { statusCode: number; headers: IncomingHttpHeaders }): void
-  /** The answer's head: returns where its body goes (the client's response, or a sink). */
-  onAnswer(statusCode: number, headers: IncomingHttpHeaders): Writable
-  /** Once: the answer was passed on whole (no error), or why not. */
-  onDone(error: Error | null): void
 }
 
-export function sendUpload(upload: Upload): void {
-  const { endpoint } = upload
+export function sendUpload(endpoint: Endpoint, upload: Upload, handler: AnswerHandler): void {
   const secure = endpoint.target.protocol === 'https:'
   const request = (secure ? https : http).request({
     host: endpoint.address,
@@ -37,36 +33,48 @@ export function sendUpload(upload: Upload): void {
     setHost: false,
     agent: endpoint.agent(),
   })
-  let finished = false
   const timers = guardRequest(request, upload.timeouts, secure)
-  const done = (error: Error | null) => {
-    if (finished) return
-    finished = true
+  let settled = false
+  /** True the first time: the request is over (answered, failed or cancelled), its timers off. */
+  const settle = () => {
+    if (settled) return false
+    settled = true
     timers.stop()
-    if (error) request.destroy()
-    upload.onDone(error)
+    return true
   }
-  const fail = (error: Error) => done(error)
-  request.on('information', (info) => upload.onInfo(info))
-  request.on('error', fail)
-  request.once('response', (answer: IncomingMessage) => {
-    timers.answered()
-    const sink = upload.onAnswer(answer.statusCode as number, answer.headers)
-    // The client left: the upstream request is cancelled (its answer would go nowhere).
-    sink.once('close', () => done(sink.writableFinished ? null : new Error('the answer was not taken')))
-    if (!answer.complete) timers.streaming()
-    answer.once('aborted', () => fail(new ClosedEarlyError('the upstream closed the connection mid-answer')))
-    answer.on('error', fail)
-    answer.once('end', () => done(null))
-    answer.pipe(sink)
-  })
+  const fail = (error: Error) => {
+    if (!settle()) return
+    request.destroy()
+    handler.onError(error)
+  }
   // The client left mid-upload, or its body does not parse (malformed-body.ts answers it): the upstream
   // request goes too, never completed.
   const cancel = () => {
-    finished = true
-    timers.stop()
+    settle()
     request.destroy()
   }
+  let answer: IncomingMessage | undefined
+  // The answer's body flows again once the client's response drained (1xx heads have no body to resume).
+  const resume = () => answer?.resume()
+  handler.onConnect(cancel)
+  request.on('information', (info) => handler.onHeaders(info.statusCode, info.rawHeaders, resume))
+  request.on('error', fail)
+  request.once('response', (response: IncomingMessage) => {
+    answer = response
+    timers.answered()
+    handler.onHeaders(response.statusCode as number, response.rawHeaders, resume)
+    if (!response.complete) timers.streaming()
+    response.once('aborted', () =>
+      fail(new ClosedEarlyError('the upstream closed the connection mid-answer')),
+    )
+    response.on('error', fail)
+    response.on('data', (chunk: Buffer) => {
+      if (!handler.onData(chunk)) response.pause()
+    })
+    response.once('end', () => {
+      if (settle()) handler.onComplete()
+    })
+  })
   upload.body.once('aborted', cancel)
   onMalformed(upload.body, cancel)
   upload.body.pipe(request)

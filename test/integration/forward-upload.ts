@@ -58,3 +58,22 @@ t.test('a client that leaves mid-upload cancels the upstream request, logged 499
   t.equal(seen.complete, false, 'the upstream saw the upload cut off')
   t.match(await proxy.line((l) => l.msg === 'request'), { status: 499, error: 'client_gone' })
 })
+
+t.test("an upload's long answer to a client that reads late arrives whole", async (t) => {
+  // The client reads nothing at first, so the proxy's writes to it report back-pressure and the upstream's
+  // answer waits, then flows again as the client reads.
+  const body = 'Z'.repeat(8_000_000)
+  const upstream = await rawUpstream(t, (_head, socket) => {
+    socket.end(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`)
+  })
+  const proxy = await startColorProxy(t, { BLUE: upstream.url })
+  const client = rawConnection(proxy.port)
+  client.socket.pause()
+  client.socket.write('POST /o HTTP/1.1\r\nHost: x\r\nContent-Length: 8\r\nConnection: close\r\n\r\norder #1')
+  await upstream.received('order #1')
+  client.socket.resume()
+  await client.closed()
+  t.match(client.text, /^HTTP\/1\.1 200 OK\r\n/)
+  t.equal(client.text.split('Z').length - 1, body.length, 'all of its body')
+  t.match(await proxy.line((l) => l.msg === 'request'), { status: 200, method: 'POST' })
+})
