@@ -18,6 +18,10 @@ export type { ColorConfig, ConfigProblem, SiteConfig }
 
 export type Env = Readonly<Record<string, string | undefined>>
 
+/**
+ * What every other module reads. Each field names the variables it comes from; their defaults, types and
+ * meanings are the spec table's alone (spec.ts, printed as docs/configuration.md and --help).
+ */
 export interface Config {
   /** The sites (SITES), the default one (the unprefixed colors) first when there is one. */
   sites: SiteConfig[]
@@ -25,48 +29,48 @@ export interface Config {
   listen: { port: number; host: string }
   /** Admin listener (ADMIN_PORT, ADMIN_HOST): health, readiness, config. */
   admin: { port: number; host: string }
-  /** Request header set to the chosen color (COLOR_HEADER, default `Color`). */
+  /** Request header set to the chosen color (COLOR_HEADER). */
   colorHeader: string
-  /** Forward the client's Host header (PRESERVE_HOST, default true); false sends the upstream's. */
+  /** Forward the client's Host header (PRESERVE_HOST); false sends the upstream's. */
   preserveHost: boolean
-  /** Peers whose X-Forwarded-* are kept and appended to (TRUSTED_PROXIES, default none). */
+  /** Peers whose X-Forwarded-* are kept and appended to (TRUSTED_PROXIES); undefined: none. */
   trustedProxies: BlockList | undefined
-  /** PROXY_PROTOCOL (false) and MAX_CONNECTIONS_PER_CLIENT (0: off). */
+  /** PROXY_PROTOCOL and MAX_CONNECTIONS_PER_CLIENT (0: off). */
   clients: { proxyProtocol: boolean; maxPerClient: number }
   timeouts: {
-    /** Upstream TCP/TLS connect, then 504 (TIMEOUT_CONNECT, 5s). */
+    /** Upstream TCP/TLS connect, then 504 (TIMEOUT_CONNECT). */
     connectMs: number
-    /** Upstream response headers, then 504 (TIMEOUT_SERVER, 60s). */
+    /** Upstream response headers, then 504 (TIMEOUT_SERVER). */
     serverMs: number
-    /** Silence from the upstream while its body streams, then the answer is cut (TIMEOUT_SERVER_IDLE, 60s). */
+    /** Silence from the upstream while its body streams, then the answer is cut (TIMEOUT_SERVER_IDLE). */
     serverIdleMs: number
-    /** Client request headers and body, then 408 (TIMEOUT_CLIENT, 60s). */
+    /** Client request headers and body, then 408 (TIMEOUT_CLIENT). */
     clientMs: number
-    /** Idle client keep-alive connection (TIMEOUT_HTTP_KEEP_ALIVE, 15s). */
+    /** Idle client keep-alive connection (TIMEOUT_HTTP_KEEP_ALIVE). */
     keepAliveMs: number
-    /** Idle WebSocket tunnel (TIMEOUT_TUNNEL, 3600s). */
+    /** Idle WebSocket tunnel (TIMEOUT_TUNNEL). */
     tunnelMs: number
   }
   upstream: {
-    /** An upstream connection is retired once this old, so a Swarm VIP spreads new connections (UPSTREAM_MAX_SOCKET_AGE, 30s). */
+    /** An upstream connection is retired once this old, so a Swarm VIP spreads new connections (UPSTREAM_MAX_SOCKET_AGE). */
     maxSocketAgeMs: number
-    /** An idle upstream connection closes after this long (UPSTREAM_KEEP_ALIVE, 60s). */
+    /** An idle upstream connection closes after this long (UPSTREAM_KEEP_ALIVE). */
     keepAliveMs: number
-    /** How often an upstream host name is resolved again (UPSTREAM_RESOLVE_EVERY, 5s). */
+    /** How often an upstream host name is resolved again (UPSTREAM_RESOLVE_EVERY). */
     resolveEveryMs: number
-    /** Connections, waiting requests and the wait per color of a site (UPSTREAM_MAX_CONNECTIONS 1024, UPSTREAM_MAX_PENDING 1024, TIMEOUT_QUEUE 5s). */
+    /** Connections, waiting requests and the wait per color of a site (UPSTREAM_MAX_CONNECTIONS, UPSTREAM_MAX_PENDING, TIMEOUT_QUEUE). */
     limits: { maxConnections: number; maxPending: number; queueTimeoutMs: number }
   }
   shutdown: {
-    /** After SIGTERM, keep serving this long while the orchestrator stops routing here (SHUTDOWN_DELAY, 2s). */
+    /** After SIGTERM, keep serving this long while the orchestrator stops routing here (SHUTDOWN_DELAY). */
     delayMs: number
-    /** Then wait this long for in-flight requests before closing them (SHUTDOWN_TIMEOUT, 7s). */
+    /** Then wait this long for in-flight requests before closing them (SHUTDOWN_TIMEOUT). */
     timeoutMs: number
   }
   log: { level: LogLevel; format: LogFormat }
-  /** Consecutive connect failures that take a color out of the split (EJECT_AFTER, 5; 0: never), and for how long (EJECT_FOR, 10s). */
+  /** Consecutive connect failures that take a color out of the split (EJECT_AFTER; 0: never), and for how long (EJECT_FOR). */
   eject: { after: number; forMs: number }
-  /** Processes serving traffic (WORKERS, 1): more than one runs a node:cluster primary; auto = available cores. */
+  /** Processes serving traffic (WORKERS): more than one runs a node:cluster primary; auto = available cores. */
   workers: number | 'auto'
   /** The TLS listener, when there is a certificate (TLS_CERT, TLS_CERTS_DIR); undefined: none. */
   tls: TlsConfig | undefined

@@ -5,9 +5,9 @@
 import {
   COLOR_URL,
   COLOR_WEIGHT,
-  FIXED,
   FIXED_NAMES,
   pattern,
+  SITE_SETTINGS,
   type Values,
   type VariableSpec,
 } from './spec.js'
@@ -67,11 +67,11 @@ export interface SiteConfig {
   stripPath: boolean
   /** Colors that have an upstream, in the site's COLORS order. At least one has a weight above 0. */
   colors: ColorConfig[]
-  /** How a returning client keeps its color (STICKY, STICKY_COOKIE (`-<site>` in a named site), STICKY_TTL). */
+  /** How a returning client keeps its color (STICKY, STICKY_COOKIE with `-<site>` in a named site, STICKY_TTL). */
   sticky: Sticky & { cookie: string; ttlMs: number }
   /** Header (or cookie) naming a color that wins over every other rule (OVERRIDE_HEADER); off when unset. */
   overrideHeader: string | undefined
-  /** Retry once on another color when the upstream cannot be reached (FAILOVER, true). */
+  /** Retry once on another color when the upstream cannot be reached (FAILOVER). */
   failover: boolean
   /** USERS: hash by user name, for basic auth; undefined: off. */
   users: ReadonlyMap<string, string> | undefined
@@ -79,7 +79,7 @@ export interface SiteConfig {
   canary: { color: string; rules: CanaryRules } | undefined
   /** MIRROR: the color that gets copies of bodiless GET/HEAD requests, and what share; undefined: off. */
   mirror: { color: string; percent: number } | undefined
-  /** RATE_LIMIT, RATE_LIMIT_BURST (2 × the rate), RATE_LIMIT_BY; undefined: off. */
+  /** RATE_LIMIT, RATE_LIMIT_BURST, RATE_LIMIT_BY; undefined: off. */
   rateLimit: RateLimitRule | undefined
   /** HEALTH_CHECK_PATH and its rules; undefined: passive ejection only. */
   healthCheck: HealthRules | undefined
@@ -99,30 +99,6 @@ export interface Reader {
   /** NAME parsed by `entry`, its default when unset; undefined (and a problem said) when bad. */
   value<T>(name: string, entry: VariableSpec<T>, raw?: string): T | undefined
 }
-
-/** What a site's own settings are called after its prefix: a color must not be named so. */
-const SITE_SETTINGS = [
-  'HOSTS',
-  'PATHS',
-  'STRIP_PATH',
-  'COLORS',
-  'STICKY',
-  'OVERRIDE_HEADER',
-  'FAILOVER',
-  'USERS',
-  'CANARY',
-  'CANARY_STEPS',
-  'CANARY_INTERVAL',
-  'CANARY_MAX_ERROR_RATE',
-  'CANARY_MAX_P99',
-  'CANARY_MIN_REQUESTS',
-  'MIRROR',
-  'MIRROR_PERCENT',
-  'RATE_LIMIT',
-  'RATE_LIMIT_BURST',
-  'RATE_LIMIT_BY',
-  'HEALTH_CHECK_PATH',
-]
 
 /** Every site, the default one first; problems and warnings are added to. */
 export function readSites(
@@ -154,41 +130,42 @@ export function readSites(
   return sites
 }
 
-/** The unprefixed site's settings, and every site's fallback. */
-function globalSettings(values: Partial<Values>) {
+/**
+ * The unprefixed site's settings, and every site's fallback. Every value here has its default from the
+ * table; one that failed to parse is undefined, but then a problem was said and no Config is built, so no
+ * default is written again here.
+ */
+function globalSettings(partial: Partial<Values>) {
+  const values = partial as Values
   return {
     hosts: undefined,
     paths: ['/'],
     stripPath: false,
-    sticky: {
-      ...(values.STICKY ?? { mode: 'off' }),
-      cookie: values.STICKY_COOKIE ?? '',
-      ttlMs: values.STICKY_TTL ?? 0,
-    },
+    sticky: { ...values.STICKY, cookie: values.STICKY_COOKIE, ttlMs: values.STICKY_TTL },
     overrideHeader: values.OVERRIDE_HEADER,
-    failover: values.FAILOVER ?? true,
+    failover: values.FAILOVER,
     users: values.USERS,
-    rateLimit: rateLimitRule(values.RATE_LIMIT ?? 0, values.RATE_LIMIT_BURST, values.RATE_LIMIT_BY),
+    rateLimit: rateLimitRule(values.RATE_LIMIT, values.RATE_LIMIT_BURST, values.RATE_LIMIT_BY),
     healthCheck: healthRules(values, values.HEALTH_CHECK_PATH),
   }
 }
 
 /** The HEALTH_CHECK_* rules for a path; none without one. */
-function healthRules(values: Partial<Values>, path: string | undefined): HealthRules | undefined {
+function healthRules(values: Values, path: string | undefined): HealthRules | undefined {
   if (path === undefined) return undefined
   return {
     path,
-    intervalMs: values.HEALTH_CHECK_INTERVAL ?? 5000,
-    timeoutMs: values.HEALTH_CHECK_TIMEOUT ?? 2000,
-    fails: values.HEALTH_CHECK_FAILS ?? 3,
-    passes: values.HEALTH_CHECK_PASSES ?? 2,
+    intervalMs: values.HEALTH_CHECK_INTERVAL,
+    timeoutMs: values.HEALTH_CHECK_TIMEOUT,
+    fails: values.HEALTH_CHECK_FAILS,
+    passes: values.HEALTH_CHECK_PASSES,
   }
 }
 
 /** RATE_LIMIT 0 is off; the burst is twice the rate unless given. */
-function rateLimitRule(rate: number, burst: number | undefined, by: RateKey | undefined) {
+function rateLimitRule(rate: number, burst: number | undefined, by: RateKey) {
   if (rate === 0) return undefined
-  return { rate, burst: burst ?? 2 * rate, by: by ?? { mode: 'ip' as const } }
+  return { rate, burst: burst ?? 2 * rate, by }
 }
 
 function readSite(
@@ -204,8 +181,7 @@ function readSite(
   const own = <T>(suffix: string, fallback: T): T => {
     const variable = `${prefix}${suffix}`
     const raw = reader.text(variable)
-    const entry = (FIXED.find((fixed) => fixed.name === suffix) ??
-      pattern(`<SITE>_${suffix}`)) as VariableSpec<T>
+    const entry = SITE_SETTINGS.get(suffix) as VariableSpec<T>
     return raw === undefined ? fallback : (reader.value(variable, entry, raw) ?? fallback)
   }
   const colors = own('COLORS', values.COLORS ?? [])
@@ -225,11 +201,11 @@ function readSite(
     failover: own('FAILOVER', global.failover),
     users: own('USERS', global.users),
     rateLimit: rateLimitRule(
-      own('RATE_LIMIT', values.RATE_LIMIT ?? 0),
+      own('RATE_LIMIT', values.RATE_LIMIT as number),
       own('RATE_LIMIT_BURST', values.RATE_LIMIT_BURST),
-      own('RATE_LIMIT_BY', values.RATE_LIMIT_BY),
+      own('RATE_LIMIT_BY', values.RATE_LIMIT_BY as RateKey),
     ),
-    healthCheck: healthRules(values, own('HEALTH_CHECK_PATH', values.HEALTH_CHECK_PATH)),
+    healthCheck: healthRules(values as Values, own('HEALTH_CHECK_PATH', values.HEALTH_CHECK_PATH)),
     ...rollout(
       prefix,
       { names: colors, read: read.colors },
@@ -367,7 +343,9 @@ function checkColorNames(
   colors: readonly string[],
   problems: ConfigProblem[],
 ): void {
-  const taken = new Set(prefix === '' ? FIXED_NAMES : SITE_SETTINGS.map((suffix) => `${prefix}${suffix}`))
+  const taken = new Set(
+    prefix === '' ? FIXED_NAMES : [...SITE_SETTINGS.keys()].map((suffix) => `${prefix}${suffix}`),
+  )
   for (const color of colors) {
     const variable = `${prefix}${colorVariable(color)}`
     if (taken.has(variable) || taken.has(`${variable}_WEIGHT`) || variable.endsWith('_FILE')) {

@@ -66,6 +66,8 @@ export interface VariableSpec<T = unknown> {
   parse: (input: string) => T
   /** Never quoted in a problem line: it may hold credentials. */
   secret?: boolean
+  /** A site sets its own as `<SITE>_NAME` (read by this parser); unset, the site takes this one. */
+  perSite?: true
 }
 
 /** Keeps each entry's own types (its name, its parser's result, whether it has a default). */
@@ -227,30 +229,32 @@ export const VARIABLES = [
   }),
   spec({
     name: 'RATE_LIMIT',
+    perSite: true,
     parse: (input: string) => parseCount(input, { min: 0, max: 1_000_000 }),
     group: 'Limits',
     type: 'whole number',
     default: '0',
     meaning:
-      'Requests per second per client (`0`: off), a token bucket of `RATE_LIMIT_BURST` keyed by `RATE_LIMIT_BY`. Beyond it: `429` with `Retry-After`, never forwarded, never counted against a color, counted in `colorproxy_rate_limited_total{site}`. Per site: `<SITE>_RATE_LIMIT`. At most 100,000 client keys are remembered per site (an LRU).',
+      'Requests per second per client (`0`: off), a token bucket of `RATE_LIMIT_BURST` keyed by `RATE_LIMIT_BY`. Beyond it: `429` with `Retry-After`, never forwarded, never counted against a color, counted in `colorproxy_rate_limited_total{site}`. At most 100,000 client keys are remembered per site (an LRU).',
   }),
   spec({
     name: 'RATE_LIMIT_BURST',
+    perSite: true,
     parse: (input: string) => parseCount(input, { min: 1, max: 1_000_000 }),
     group: 'Limits',
     type: 'whole number',
     unset: '2 × `RATE_LIMIT`',
-    meaning:
-      'Requests a client may send at once before the rate applies. Per site: `<SITE>_RATE_LIMIT_BURST`.',
+    meaning: 'Requests a client may send at once before the rate applies.',
   }),
   spec({
     name: 'RATE_LIMIT_BY',
+    perSite: true,
     parse: parseRateKey,
     group: 'Limits',
     type: '`ip`, `header:<Name>`',
     default: 'ip',
     meaning:
-      '`ip`: the client address (after `TRUSTED_PROXIES` and `PROXY_PROTOCOL`); `header:X-Api-Key`: that header, and the address for a request without it. Per site: `<SITE>_RATE_LIMIT_BY`.',
+      '`ip`: the client address (after `TRUSTED_PROXIES` and `PROXY_PROTOCOL`); `header:X-Api-Key`: that header, and the address for a request without it.',
   }),
   spec({
     name: 'MAX_CONNECTIONS_PER_CLIENT',
@@ -272,12 +276,13 @@ export const VARIABLES = [
   }),
   spec({
     name: 'HEALTH_CHECK_PATH',
+    perSite: true,
     parse: parseHealthPath,
     group: 'Limits',
     type: 'path',
     unset: 'passive ejection only',
     meaning:
-      "e.g. `/healthz`: every `HEALTH_CHECK_INTERVAL` each address of each color (every task behind `tasks.<service>`) gets `GET <path>` on a connection of its own; a status below 400 passes. `HEALTH_CHECK_FAILS` failures in a row take that address out of its color's rotation, `HEALTH_CHECK_PASSES` passes bring it back; a color with no healthy address leaves the split as an ejected color does. Logged, and in `colorproxy_upstream_healthy{site,color,address}`. Per site: `<SITE>_HEALTH_CHECK_PATH`.",
+      "e.g. `/healthz`: every `HEALTH_CHECK_INTERVAL` each address of each color (every task behind `tasks.<service>`) gets `GET <path>` on a connection of its own; a status below 400 passes. `HEALTH_CHECK_FAILS` failures in a row take that address out of its color's rotation, `HEALTH_CHECK_PASSES` passes bring it back; a color with no healthy address leaves the split as an ejected color does. Logged, and in `colorproxy_upstream_healthy{site,color,address}`.",
   }),
   spec({
     name: 'HEALTH_CHECK_INTERVAL',
@@ -686,15 +691,17 @@ export const VARIABLES = [
   }),
   spec({
     name: 'CANARY',
+    perSite: true,
     parse: parseColorName,
     group: 'Progressive delivery',
     type: 'color name',
     unset: 'off',
     meaning:
-      'The color being rolled out, in steps it judges itself; the other colors with a weight are the baseline and share the rest by their weights. Each replica runs the steps from its own start and judges what it saw: no shared state. `<SITE>_CANARY` and the other `CANARY_` settings with a site prefix set them per site.',
+      'The color being rolled out, in steps it judges itself; the other colors with a weight are the baseline and share the rest by their weights. Each replica runs the steps from its own start and judges what it saw: no shared state.',
   }),
   spec({
     name: 'CANARY_STEPS',
+    perSite: true,
     parse: parseCanarySteps,
     group: 'Progressive delivery',
     type: 'comma list of whole percentages, rising',
@@ -704,6 +711,7 @@ export const VARIABLES = [
   }),
   spec({
     name: 'CANARY_INTERVAL',
+    perSite: true,
     parse: duration,
     group: 'Progressive delivery',
     type: DURATION,
@@ -712,6 +720,7 @@ export const VARIABLES = [
   }),
   spec({
     name: 'CANARY_MAX_ERROR_RATE',
+    perSite: true,
     parse: parsePercent,
     group: 'Progressive delivery',
     type: 'percent 0 – 100',
@@ -721,6 +730,7 @@ export const VARIABLES = [
   }),
   spec({
     name: 'CANARY_MAX_P99',
+    perSite: true,
     parse: duration,
     group: 'Progressive delivery',
     type: DURATION,
@@ -729,6 +739,7 @@ export const VARIABLES = [
   }),
   spec({
     name: 'CANARY_MIN_REQUESTS',
+    perSite: true,
     parse: (input: string) => parseCount(input, { max: 1_000_000 }),
     group: 'Progressive delivery',
     type: 'whole number',
@@ -747,15 +758,17 @@ export const VARIABLES = [
   }),
   spec({
     name: 'MIRROR',
+    perSite: true,
     parse: parseColorName,
     group: 'Progressive delivery',
     type: 'color name',
     unset: 'off',
     meaning:
-      'A color that gets a copy of bodiless `GET`/`HEAD` requests, sent after the real one; its answers are read and thrown away, never reach or delay a client, and are counted in `colorproxy_mirrored_total`. `<SITE>_MIRROR` per site.',
+      'A color that gets a copy of bodiless `GET`/`HEAD` requests, sent after the real one; its answers are read and thrown away, never reach or delay a client, and are counted in `colorproxy_mirrored_total`.',
   }),
   spec({
     name: 'MIRROR_PERCENT',
+    perSite: true,
     parse: parsePercent,
     group: 'Progressive delivery',
     type: 'percent 0 – 100',
@@ -840,6 +853,24 @@ export const FIXED: readonly (Entry & { name: FixedName })[] = VARIABLES.filter(
 )
 export const FIXED_NAMES: readonly string[] = FIXED.map((entry) => entry.name)
 
+/**
+ * A site's own settings by what follows its prefix (`HOSTS` for `SHOP_HOSTS`), each with the entry whose
+ * parser reads it: the `<SITE>_` patterns of the table, and every entry marked `perSite`.
+ */
+export const SITE_SETTINGS: ReadonlyMap<string, VariableSpec> = new Map([
+  ...VARIABLES.filter((entry) => entry.name.startsWith('<SITE>_') && !entry.name.includes('<COLOR>')).map(
+    (entry) => [entry.name.slice('<SITE>_'.length), entry as VariableSpec] as const,
+  ),
+  ...VARIABLES.filter((entry) => 'perSite' in entry).map(
+    (entry) => [entry.name, entry as VariableSpec] as const,
+  ),
+])
+
+/** The settings only a site has, with no global twin: `HOSTS`, `PATHS`, `STRIP_PATH`. */
+export const SITE_ONLY: readonly string[] = [...SITE_SETTINGS.keys()].filter(
+  (name) => !FIXED_NAMES.includes(name),
+)
+
 /** The pattern entries, by name: `<COLOR>`, `<COLOR>_WEIGHT`. */
 export const COLOR_URL = VARIABLES.find((entry) => entry.name === '<COLOR>') as Extract<
   Entry,
@@ -897,8 +928,12 @@ const HELP_TAIL = [
   '  64  an unknown command-line argument',
   '  78  a bad environment (EX_CONFIG), every bad variable named, before listening',
   '',
-  'The documentation: README.md (its Configuration section has this table with every detail).',
+  'The documentation: README.md, and docs/configuration.md for this table with every detail.',
 ]
+
+/** An entry's meaning, and for one a site can set its own, the name that does. */
+const meaningOf = (variable: VariableSpec): string =>
+  variable.perSite ? `${variable.meaning} Per site: \`<SITE>_${variable.name}\`.` : variable.meaning
 
 /** `colorproxy --help`: every variable, grouped, with type and default; the admin endpoints; exit codes. */
 export function usage(version: string): string {
@@ -920,7 +955,7 @@ export function usage(version: string): string {
       const fallback = variable.default === undefined ? (variable.unset ?? 'unset') : variable.default
       lines.push(
         `  ${variable.name}  ${plainText(variable.type)}  (default: ${plainText(fallback)})`,
-        ...wrap(plainText(variable.meaning), '      '),
+        ...wrap(plainText(meaningOf(variable)), '      '),
       )
     }
   }
@@ -937,7 +972,7 @@ export function markdownTable(): string {
           ? `unset (${variable.unset})`
           : 'unset'
         : `\`${variable.default}\``
-    return `| ${name} | ${variable.type} | ${fallback} | ${variable.meaning} |`
+    return `| ${name} | ${variable.type} | ${fallback} | ${meaningOf(variable)} |`
   })
   return ['| Variable | Type | Default | Meaning |', '| --- | --- | --- | --- |', ...rows].join('\n')
 }

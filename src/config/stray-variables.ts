@@ -3,10 +3,8 @@
 // it, with the closest name colorproxy does read when one is near: set, it would otherwise be ignored
 // without a word. The environment's other variables (PATH, HOME, …) are nobody's business here.
 import { closest, distance } from 'fastest-levenshtein'
+import { SITE_ONLY } from './spec.js'
 import { colorVariable } from './validators.js'
-
-/** What a site's variables end in that nothing else's does: its hosts, its paths, its colors. */
-const SITE_ONLY = ['HOSTS', 'PATHS', 'STRIP_PATH']
 
 export interface StrayContext {
   /** Every name colorproxy read (its `_FILE` twin counts as read too). */

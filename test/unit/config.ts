@@ -805,3 +805,20 @@ t.test(
     )
   },
 )
+
+t.test(
+  "every site setting the spec table lists is read under a site's prefix, by its entry's parser",
+  async (t) => {
+    const { SITE_SETTINGS } = await import('../../src/config/spec.js')
+    t.ok(SITE_SETTINGS.size >= 20, 'the patterns and the perSite entries')
+    // The canary's and the mirror's own settings are read once the site has a canary and a mirror.
+    const rolling = { ...SITES, API_CANARY: 'green', API_MIRROR: 'green' }
+    for (const suffix of SITE_SETTINGS.keys()) {
+      const found = problems({ ...rolling, [`API_${suffix}`]: 'no\u0001such value' })
+      t.ok(
+        found.some((one) => one.variable === `API_${suffix}`),
+        `API_${suffix} is read and judged`,
+      )
+    }
+  },
+)
