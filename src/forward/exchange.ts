@@ -1,5 +1,6 @@
 // One request's journey, shared by HTTP and WebSocket forwarding: which color it went to and why, what
 // failed, and, when it is over, its access-log line and the `done` event observers count.
+import { Http2ServerRequest } from 'node:http2'
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from '../../lib/logger.js'
@@ -117,7 +118,7 @@ export class Exchange {
 
   /** `h2`, `http/1.1`, `http/1.0`. */
   get proto(): string {
-    return this.req.httpVersionMajor === 2 ? 'h2' : `http/${this.req.httpVersion}`
+    return this.req instanceof Http2ServerRequest ? 'h2' : `http/${this.req.httpVersion}`
   }
 
   /** Logs the request and tells whoever listens that it is over. */

@@ -8,24 +8,22 @@ import httpInternals, {
   type Server,
   type ServerResponse,
 } from 'node:http'
-import type { Http2SecureServer } from 'node:http2'
+import { Http2ServerRequest, type Http2SecureServer } from 'node:http2'
 import https from 'node:https'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { createDrainer, type Drainer } from '../../lib/drain.js'
 import type { Config as FullConfig } from '../config/load.js'
+import { createAdmission } from './admission.js'
 import { createGate, type Passage, type Traffic } from './gate.js'
 import { serveHttp2 } from './http2.js'
 import { trackSessions } from './http2-sessions.js'
 import { refuse, type Admitted } from '../forward/exchange.js'
 import { writeRawAnswer } from '../forward/failures.js'
-import { createForwarding, type Forwarding } from '../forward/x-forwarded.js'
-import { MAX_HEADER_FIELDS } from '../forward/headers.js'
 import { answerMalformed, malformedBody } from './malformed-body.js'
 import { isMalformed } from '../forward/malformed.js'
 import { serialize, whenIdle } from './pipeline.js'
 import { answerAsPlainRequest, isWebSocket } from './plain-upgrade.js'
-import { requestTarget } from './request-target.js'
 
 export type { Traffic }
 
@@ -136,8 +134,7 @@ function serveHttp1(server: Server, config: Config, app: Traffic, listener: List
     // Node would drop header fields past its default 2000 array slots silently: colorproxy counts them.
     maxHeadersCount: 0,
   })
-  const forwarding = createForwarding(config.trustedProxies, config.clients.proxyProtocol)
-  const admit = (req: IncomingMessage) => admission(req, forwarding, proto)
+  const admit = createAdmission(config, proto)
   const pass = passer(config, app, proto)
   const gate = createGate(config, proto, app)
 
@@ -148,13 +145,13 @@ function serveHttp1(server: Server, config: Config, app: Traffic, listener: List
   // Node writes the answers in the order the requests came, refusals included.
   const serve = serialize(pass)
   server.on('request', (req, res) => {
-    if (req.httpVersionMajor === 2 && http2) return http2(req, res, pass)
+    if (http2 && req instanceof Http2ServerRequest) return http2(req, res, pass)
     if (closing.has(req.socket)) return
     if (!res.shouldKeepAlive) closing.add(req.socket)
     const admitted = admit(req)
     if ('status' in admitted) {
       closing.add(req.socket)
-      refuse(app.forwardOptions, req, res, { ...admitted, client: forwarding(req, proto).client })
+      refuse(app.forwardOptions, req, res, admitted)
       return
     }
     serve(req, res, admitted)
@@ -180,7 +177,8 @@ function serveHttp1(server: Server, config: Config, app: Traffic, listener: List
   // colorproxy is a reverse proxy: CONNECT gets a 405 that says so (RFC 9110 section 15.5.6), not a reset.
   // node:http2 hands an HTTP/2 CONNECT here too, with a response in place of a socket: http2.ts answers it.
   server.on('connect', (req: IncomingMessage, socket: Duplex) => {
-    if (req.httpVersionMajor === 2 && http2) return http2(req, socket as unknown as ServerResponse, pass)
+    if (http2 && req instanceof Http2ServerRequest)
+      return http2(req, socket as unknown as ServerResponse, pass)
     socket.on('error', () => {})
     writeRawAnswer(socket, 405, 'CONNECT is not supported: colorproxy is not a forward proxy', ALLOW)
   })
@@ -192,20 +190,6 @@ function rawFields(headers: Record<string, string>): string {
   return Object.entries(headers)
     .map(([name, value]) => `${name}: ${value}\r\n`)
     .join('')
-}
-
-/** The checks every request passes before any color is chosen; a refusal is never a color's error. */
-function admission(
-  req: IncomingMessage,
-  forwarding: Forwarding,
-  proto: 'http' | 'https',
-): Admitted | { status: number; text: string } {
-  if (req.rawHeaders.length > MAX_HEADER_FIELDS * 2) {
-    return { status: 431, text: `the request has more than ${MAX_HEADER_FIELDS} header fields` }
-  }
-  const target = requestTarget(req.httpVersionMajor, req.url as string, req.rawHeaders)
-  if (!target.ok) return target
-  return { path: target.path, forwarded: forwarding(req, proto) }
 }
 
 const ALLOW = 'Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH\r\n'

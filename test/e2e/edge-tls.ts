@@ -385,3 +385,26 @@ t.test('HTTP/2 CONNECT is a 405 and OPTIONS * a 400', async (t) => {
   t.equal((await h2request(session, { ':method': 'OPTIONS', ':path': '*' })).status, 400)
   t.equal(upstream.requests.length, 0)
 })
+
+t.test(
+  'an HTTP/1.1 request line that says HTTP/2.0 on the TLS port gets 505, never the HTTP/2 path',
+  async (t) => {
+    const upstream = await recordingUpstream(t, (_req, res) => res.end('blue backend\n'))
+    const proxy = await startColorProxy(t, { BLUE: upstream.url, ...TLS })
+    const socket = tls.connect({
+      port: proxy.httpsPort as number,
+      host: '127.0.0.1',
+      servername: 'localhost',
+      ca: ca.cert,
+      ALPNProtocols: ['http/1.1'],
+    })
+    await once(socket, 'secureConnect')
+    socket.end('GET / HTTP/2.0\r\nHost: localhost\r\n\r\n')
+    let text = ''
+    for await (const chunk of socket) text += String(chunk)
+    t.match(text, /^HTTP\/1\.1 505 /)
+    t.equal(upstream.requests.length, 0, 'nothing reached the backend')
+    const session = h2session(t, `https://localhost:${proxy.httpsPort}`)
+    t.equal((await h2request(session, { ':path': '/' })).status, 200, 'and the proxy still serves')
+  },
+)
