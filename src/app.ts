@@ -9,7 +9,7 @@ import type { CanaryView } from './canary/controller.js'
 import type { Config } from './config/load.js'
 import type { Admitted, ForwardOptions } from './forward/exchange.js'
 import { Metrics } from './observe/metrics.js'
-import { createSite, forwardingOptions, type Site } from './site.js'
+import { createSite, forwarderOptions, type Site } from './site.js'
 import { createSiteMatcher, serves, stripSegments } from './route/site-match.js'
 import { type SitesSnapshot, type StatsState, sitesSnapshot } from './observe/stats.js'
 import type { Resolver } from './upstream/color-pools.js'
@@ -26,7 +26,7 @@ export interface Dependencies {
 }
 
 /** A request's site, and what it asks of it (the path with STRIP_PATH's prefix taken off). */
-export interface Routed {
+export interface SiteChoice {
   site: Site
   admitted: Admitted
 }
@@ -34,7 +34,7 @@ export interface Routed {
 export interface App {
   sites: Site[]
   /** The site that serves this host and path; undefined: none (404). */
-  route(host: string | undefined, admitted: Admitted): Routed | undefined
+  siteFor(host: string | undefined, admitted: Admitted): SiteChoice | undefined
   /** Where refusals before any site is chosen are reported (`site="none"`). */
   forwardOptions: ForwardOptions
   registry: Registry
@@ -73,14 +73,14 @@ export function createApp(config: Config, deps: Dependencies): App {
     createSite(config, site, { ...deps, metrics, passwords, mirrors, now, upstreamNow: deps.now }),
   )
   for (const site of sites) ejectedNow.set(site.name, () => site.ejection.ejected())
-  const route = router(sites)
-  const none = forwardingOptions(config, deps.logger, 'none', {
+  const siteFor = siteMatcher(sites)
+  const none = forwarderOptions(config, deps.logger, 'none', {
     started: () => metrics.started(),
     done: (record) => metrics.done(record),
   })
   return {
     sites,
-    route,
+    siteFor,
     forwardOptions: none,
     registry: metrics.registry,
     metricsText: () => metrics.text(),
@@ -110,7 +110,7 @@ export function createApp(config: Config, deps: Dependencies): App {
 }
 
 /** The site for a host and path, and the request as it will be forwarded (STRIP_PATH, X-Forwarded-Prefix). */
-function router(sites: readonly Site[]): App['route'] {
+function siteMatcher(sites: readonly Site[]): App['siteFor'] {
   const fallback = sites.find((site) => site.config.prefix === '')
   const match = createSiteMatcher(
     sites

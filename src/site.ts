@@ -7,7 +7,7 @@ import type { Config, SiteConfig } from './config/load.js'
 import { stickyCookie } from './route/cookies.js'
 import { Ejection } from './route/ejection.js'
 import type { ProxyEvents } from './forward/events.js'
-import type { ForwardOptions, Route } from './forward/exchange.js'
+import type { ForwardOptions, SiteColor } from './forward/exchange.js'
 import { CONNECT_FAILURES } from './forward/failures.js'
 import { createHttpForwarder, type HttpForwarder } from './forward/http.js'
 import { createWsForwarder, type WsForwarder } from './forward/websocket.js'
@@ -37,7 +37,7 @@ export interface SiteDependencies {
 export interface Site {
   name: string
   config: SiteConfig
-  router: Router<Route & { weight: number }>
+  router: Router<SiteColor & { weight: number }>
   http: HttpForwarder
   ws: WsForwarder
   forwardOptions: ForwardOptions
@@ -56,14 +56,14 @@ export interface Site {
 
 export function createSite(config: Config, site: SiteConfig, deps: SiteDependencies): Site {
   const { metrics, now } = deps
-  const routes = routesOf(config, site, deps)
-  const weighted = routes.filter((route) => route.weight > 0).map((route) => route.name)
+  const colors = colorsOf(config, site, deps)
+  const weighted = colors.filter((color) => color.weight > 0).map((color) => color.name)
   const ejection = new Ejection(weighted, { after: config.eject.after, forMs: config.eject.forMs, now })
-  const stats = new Stats(routes, now)
+  const stats = new Stats(colors, now)
   ejection.onEject(ejectionTold(config, site, deps, stats))
   const rollout =
-    site.canary && startRollout(site.canary, routes, rolloutOptions(site.name, site.canary.color, deps))
-  const router = createRouter(routes, {
+    site.canary && startRollout(site.canary, colors, rolloutOptions(site.name, site.canary.color, deps))
+  const router = createRouter(colors, {
     rand: deps.rand,
     ejection,
     sticky: site.sticky,
@@ -71,16 +71,16 @@ export function createSite(config: Config, site: SiteConfig, deps: SiteDependenc
     weightsVersion: rollout?.version,
     keeps: rollout && ((color) => color !== rollout.color || rollout.status().state !== 'aborted'),
   })
-  const checks = healthChecks(site, routes, ejection, deps)
+  const checks = healthChecks(site, colors, ejection, deps)
   const events = siteEvents(site.name, metrics, stats, ejection, rollout)
   const forwardOptions: ForwardOptions = {
-    ...forwardingOptions(config, deps.logger, site.name, events),
+    ...forwarderOptions(config, deps.logger, site.name, events),
     basicAuth: site.users !== undefined,
     failover: site.failover ? (from) => router.weighted(from) : undefined,
     stickyCookie: (color) => stickyCookie(site.sticky.cookie, color, site.sticky.ttlMs),
   }
   const forward = createHttpForwarder(forwardOptions)
-  const mirror = mirrorFor(config, site, routes, deps, rollout)
+  const mirror = mirrorFor(config, site, colors, deps, rollout)
   return {
     name: site.name,
     config: site,
@@ -88,7 +88,7 @@ export function createSite(config: Config, site: SiteConfig, deps: SiteDependenc
     http: mirror
       ? (req, res, admitted, decision) => {
           forward(req, res, admitted, decision)
-          mirror(req, admitted, decision.route?.name)
+          mirror(req, admitted, decision.color?.name)
         }
       : forward,
     ws: createWsForwarder(forwardOptions),
@@ -99,11 +99,11 @@ export function createSite(config: Config, site: SiteConfig, deps: SiteDependenc
     ejection,
     rollout,
     unhealthy: () =>
-      Object.fromEntries(routes.map((route) => [route.name, route.upstream.unhealthyAddresses])),
+      Object.fromEntries(colors.map((color) => [color.name, color.upstream.unhealthyAddresses])),
     close() {
       rollout?.close()
       checks.forEach((check) => check.close())
-      routes.forEach((route) => route.upstream.close())
+      colors.forEach((color) => color.upstream.close())
     },
   }
 }
@@ -127,25 +127,25 @@ function ejectionTold(config: Config, site: SiteConfig, deps: SiteDependencies, 
 /** HEALTH_CHECK_PATH: each color's addresses checked; a color with none healthy is down (ejection.ts). */
 function healthChecks(
   site: SiteConfig,
-  routes: readonly Route[],
+  colors: readonly SiteColor[],
   ejection: Ejection,
   deps: SiteDependencies,
 ): HealthCheck[] {
   const rules = site.healthCheck
   if (rules === undefined) return []
-  return routes.map((route) =>
-    startHealthCheck(route.upstream, rules, (address, healthy, changed, reason) => {
-      deps.metrics.upstreamHealthy(site.name, route.name, address, healthy)
+  return colors.map((color) =>
+    startHealthCheck(color.upstream, rules, (address, healthy, changed, reason) => {
+      deps.metrics.upstreamHealthy(site.name, color.name, address, healthy)
       if (!changed) return
       const where = inSite(site)
-      const fields = { site: site.name, color: route.name, address, healthy, reason }
-      if (healthy) deps.logger.info(fields, `${route.name}${where} ${address} passes its health checks again`)
+      const fields = { site: site.name, color: color.name, address, healthy, reason }
+      if (healthy) deps.logger.info(fields, `${color.name}${where} ${address} passes its health checks again`)
       else
         deps.logger.warn(
           fields,
-          `${route.name}${where} ${address} left rotation: ${rules.fails} failed health checks (${reason})`,
+          `${color.name}${where} ${address} left rotation: ${rules.fails} failed health checks (${reason})`,
         )
-      ejection.setDown(route.name, !route.upstream.anyHealthy)
+      ejection.setDown(color.name, !color.upstream.anyHealthy)
     }),
   )
 }
@@ -161,8 +161,8 @@ function rateLimitFor(site: SiteConfig, metrics: Metrics): RateLimit | undefined
   }
 }
 
-/** Each color's route: its name, its weight (the canary's rollout changes it) and its upstream's pools. */
-function routesOf(config: Config, site: SiteConfig, deps: SiteDependencies) {
+/** Each color's color: its name, its weight (the canary's rollout changes it) and its upstream's pools. */
+function colorsOf(config: Config, site: SiteConfig, deps: SiteDependencies) {
   return site.colors.map((color) => ({
     name: color.name,
     weight: color.weight,
@@ -192,13 +192,13 @@ function rolloutOptions(site: string, color: string, deps: SiteDependencies): Ro
 function mirrorFor(
   config: Config,
   site: SiteConfig,
-  routes: readonly Route[],
+  colors: readonly SiteColor[],
   deps: SiteDependencies,
   rollout: Rollout | undefined,
 ): Mirror | undefined {
-  const route = site.mirror && routes.find((one) => one.name === site.mirror?.color)
-  if (site.mirror === undefined || route === undefined) return undefined
-  return createMirror(route, {
+  const color = site.mirror && colors.find((one) => one.name === site.mirror?.color)
+  if (site.mirror === undefined || color === undefined) return undefined
+  return createMirror(color, {
     site: site.name,
     percent: site.mirror.percent,
     colorHeader: config.colorHeader,
@@ -209,7 +209,7 @@ function mirrorFor(
     now: performance.now.bind(performance),
     limit: deps.mirrors,
     answered(code, record) {
-      deps.metrics.mirrored(site.name, route.name, code)
+      deps.metrics.mirrored(site.name, color.name, code)
       if (record) rollout?.done(record)
     },
   })
@@ -240,7 +240,7 @@ function siteEvents(
 }
 
 /** What every site's forwarding shares, and what refusals before any site is chosen use (`none`). */
-export function forwardingOptions(
+export function forwarderOptions(
   config: Config,
   logger: Logger,
   site: string,

@@ -1,5 +1,5 @@
 // A site's canary, running: the controller (controller.ts) on a timer, judging the figures (figures.ts)
-// at the end of each interval, and the canary's share applied to the site's routes as weights: the canary
+// at the end of each interval, and the canary's share applied to the site's colors as weights: the canary
 // gets its share of new traffic, the baseline colors the rest by their configured weights. A change bumps
 // the version the router's picker rebuilds on, is logged with the figures that decided it, and is told to
 // whoever listens (metrics, /healthz).
@@ -43,24 +43,24 @@ const SCALE = 100
 
 export function startRollout(
   canary: { color: string; rules: CanaryRules },
-  routes: readonly Weighted[],
+  colors: readonly Weighted[],
   options: RolloutOptions,
 ): Rollout {
   const { color, rules } = canary
   // With SITES, each site's lines say whose canary it is, as the startup lines do.
   const label = options.site === 'default' ? '' : `${options.site}: `
-  const configured = new Map(routes.map((route) => [route.name, route.weight]))
-  const baseline = routes.filter((route) => route.name !== color && route.weight > 0)
-  const baselineTotal = baseline.reduce((sum, route) => sum + route.weight, 0)
+  const configured = new Map(colors.map((one) => [one.name, one.weight]))
+  const baseline = colors.filter((one) => one.name !== color && one.weight > 0)
+  const baselineTotal = baseline.reduce((sum, one) => sum + one.weight, 0)
   const figures = new CanaryFigures(color)
   let status = startCanary(rules, options.now())
   let version = 0
   let timer: NodeJS.Timeout | undefined
   const apply = (share: number) => {
-    for (const route of routes) {
-      if (route.name === color) route.weight = share * SCALE
-      else if (baseline.includes(route)) {
-        route.weight = ((100 - share) * SCALE * (configured.get(route.name) as number)) / baselineTotal
+    for (const one of colors) {
+      if (one.name === color) one.weight = share * SCALE
+      else if (baseline.includes(one)) {
+        one.weight = ((100 - share) * SCALE * (configured.get(one.name) as number)) / baselineTotal
       }
     }
     version++

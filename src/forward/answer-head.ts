@@ -2,7 +2,7 @@
 // plus the sticky cookie, framed for this hop. Returns where the answer's body goes.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import { Writable } from 'node:stream'
-import type { Exchange, ForwardOptions, Route } from './exchange.js'
+import type { Exchange, ForwardOptions, SiteColor } from './exchange.js'
 import { writeFailure } from './failures.js'
 import { MAX_HEADER_FIELDS, stripResponseHopByHop } from './headers.js'
 
@@ -25,7 +25,7 @@ export function passAnswer(
   const { statusCode, headers } = answer
   const { req } = exchange
   exchange.upstreamStatus = statusCode
-  const color = (exchange.route as Route).name
+  const color = (exchange.color as SiteColor).name
   if (!validAnswer(statusCode, headers)) {
     exchange.reason = 'bad_response'
     options.events.upstreamFailed?.(color, 'bad_response')

@@ -8,13 +8,13 @@ export type { FailureReason }
  * Why a request went where it did: in the access log and the metrics. `refused`: a malformed request,
  * answered by colorproxy before any color was chosen.
  */
-export type RouteReason = 'weighted' | 'sticky' | 'override' | 'failover' | 'refused'
+export type DecisionReason = 'weighted' | 'sticky' | 'override' | 'failover' | 'refused'
 
 /** What the router decided for a request: a color (or none) and why. */
 export interface Decision<T> {
   /** Undefined when no color can take the request (→ 503). */
-  route: T | undefined
-  reason: RouteReason
+  color: T | undefined
+  reason: DecisionReason
   /** STICKY=cookie and the client had no valid cookie: set one for the color that serves it. */
   setCookie?: boolean
 }
@@ -26,7 +26,7 @@ export interface RequestRecord {
   color: string | null
   status: number
   durationMs: number
-  via: RouteReason
+  via: DecisionReason
   failure: FailureReason | undefined
   /** How the client spoke: `http/1.1`, `http/1.0`, `h2`; and whether over TLS. */
   proto: string

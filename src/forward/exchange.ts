@@ -4,14 +4,14 @@ import { Http2ServerRequest } from 'node:http2'
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from '../../lib/logger.js'
-import type { Decision, ProxyEvents, RouteReason } from './events.js'
+import type { Decision, ProxyEvents, DecisionReason } from './events.js'
 import { type FailureReason, writePlain } from './failures.js'
 import type { Forwarded } from './x-forwarded.js'
 import { requestId } from './headers.js'
 import { sentBytes } from './sent-bytes.js'
 import type { Upstream } from '../upstream/color-pools.js'
 
-export interface Route {
+export interface SiteColor {
   name: string
   upstream: Upstream
 }
@@ -46,15 +46,15 @@ export interface ForwardOptions {
   now: () => number
   events: ProxyEvents
   /** FAILOVER: another color for a request whose upstream could not be reached (undefined: none, or off). */
-  failover?: (from: string) => Route | undefined
+  failover?: (from: string) => SiteColor | undefined
   /** STICKY=cookie: the Set-Cookie value that keeps a client on this color. */
   stickyCookie?: (color: string) => string
 }
 
 export class Exchange {
   /** Undefined when no color could take the request (503). After a failover, the color that took over. */
-  route: Route | undefined
-  via: RouteReason
+  color: SiteColor | undefined
+  via: DecisionReason
   /** STICKY=cookie and the client had none: the answer sets one for the color that served it. */
   readonly setCookie: boolean
   /** The color that could not be reached, after a failover. */
@@ -72,7 +72,7 @@ export class Exchange {
 
   constructor(
     readonly req: IncomingMessage,
-    decision: Decision<Route>,
+    decision: Decision<SiteColor>,
     /** Origin-form path and query the upstream is asked for (or, for a refused request, what the client sent). */
     readonly path: string,
     readonly client: string,
@@ -80,7 +80,7 @@ export class Exchange {
     /** What the client asked for, for the access log, when STRIP_PATH made `path` differ. */
     private readonly clientPath: string = path,
   ) {
-    this.route = decision.route
+    this.color = decision.color
     this.via = decision.reason
     this.setCookie = decision.setCookie === true
     this.id = decision.reason === 'refused' ? randomUUID() : requestId(req.headers['x-request-id'])
@@ -92,7 +92,7 @@ export class Exchange {
   /** The exchange of an admitted request: its path, client, the user basic auth proved. */
   static admitted(
     req: IncomingMessage,
-    decision: Decision<Route>,
+    decision: Decision<SiteColor>,
     admitted: Admitted,
     options: ForwardOptions,
   ): Exchange {
@@ -103,15 +103,15 @@ export class Exchange {
   }
 
   /** The Host an attempt sends: the client's (PRESERVE_HOST) or the upstream's. */
-  hostFor(route: Route): string {
+  hostFor(color: SiteColor): string {
     const given = this.req.headers.host
-    return this.options.preserveHost && given !== undefined ? given : route.upstream.host
+    return this.options.preserveHost && given !== undefined ? given : color.upstream.host
   }
 
   /** Another color takes over. */
-  failOver(to: Route): void {
-    this.failedOverFrom = this.route?.name
-    this.route = to
+  failOver(to: SiteColor): void {
+    this.failedOverFrom = this.color?.name
+    this.color = to
     this.via = 'failover'
     this.reason = undefined
   }
@@ -126,7 +126,7 @@ export class Exchange {
     this.accessLog(status, bytes)
     this.options.events.done?.({
       site: this.options.site,
-      color: this.route?.name ?? null,
+      color: this.color?.name ?? null,
       status,
       durationMs: this.options.now() - this.start,
       via: this.via,
@@ -146,8 +146,8 @@ export class Exchange {
         path: this.clientPath.split('?', 1)[0],
         status,
         site: this.options.site,
-        color: this.route?.name ?? null,
-        upstream: this.route?.upstream.redacted ?? null,
+        color: this.color?.name ?? null,
+        upstream: this.color?.upstream.redacted ?? null,
         duration_ms: Math.round((now() - this.start) * 10) / 10,
         bytes,
         request_id: this.id,
@@ -175,7 +175,7 @@ export function refuse(
   const { status, text, client } = refusal
   const exchange = new Exchange(
     req,
-    { route: undefined, reason: 'refused' },
+    { color: undefined, reason: 'refused' },
     (req.url ?? '').slice(0, 200),
     client,
     options,

@@ -16,7 +16,7 @@ import { nextAttempt } from './attempts.js'
 import { closedStatus } from './client-close.js'
 import { passInformation } from './early-hints.js'
 import type { Decision } from './events.js'
-import { Exchange, type Admitted, type ForwardOptions, type Route } from './exchange.js'
+import { Exchange, type Admitted, type ForwardOptions, type SiteColor } from './exchange.js'
 import { failureReason, writeFailure } from './failures.js'
 import { passAnswer } from './answer-head.js'
 import { sendAttempt, type AttemptKind } from './transport.js'
@@ -30,7 +30,7 @@ export type HttpForwarder = (
   req: IncomingMessage,
   res: ServerResponse,
   admitted: Admitted,
-  decision: Decision<Route>,
+  decision: Decision<SiteColor>,
 ) => void
 
 export function createHttpForwarder(options: ForwardOptions): HttpForwarder {
@@ -43,12 +43,12 @@ export function createHttpForwarder(options: ForwardOptions): HttpForwarder {
     const exchange = Exchange.admitted(req, decision, admitted, options)
     res.setHeader('x-request-id', exchange.id)
     const request = new HttpRequest(exchange, res, admitted, shared)
-    if (!exchange.route) {
+    if (!exchange.color) {
       exchange.reason = 'no_color'
       writeFailure(res, 'no_color')
       return
     }
-    request.send(exchange.route, 'first')
+    request.send(exchange.color, 'first')
   }
 }
 
@@ -97,17 +97,17 @@ class HttpRequest implements AnswerHandler {
     res.once('close', () => this.closed(bytes()))
   }
 
-  send(route: Route, kind: AttemptKind): void {
+  send(color: SiteColor, kind: AttemptKind): void {
     // Most requests find their upstream's addresses already resolved: no promise, no microtask.
-    const endpoint = route.upstream.endpointNow()
-    if (endpoint) return this.dispatch(endpoint, route, kind)
-    route.upstream.endpoint().then(
-      (found) => this.dispatch(found, route, kind),
+    const endpoint = color.upstream.endpointNow()
+    if (endpoint) return this.dispatch(endpoint, color, kind)
+    color.upstream.endpoint().then(
+      (found) => this.dispatch(found, color, kind),
       (error: Error) => this.failed(error),
     )
   }
 
-  private dispatch(endpoint: Endpoint, route: Route, kind: AttemptKind): void {
+  private dispatch(endpoint: Endpoint, color: SiteColor, kind: AttemptKind): void {
     // The client may have left while the upstream's name was being resolved.
     if (this.over) return
     const { options } = this.shared
@@ -115,10 +115,10 @@ class HttpRequest implements AnswerHandler {
     const method = req.method as string
     const path = joinPath(endpoint.target.pathname, this.exchange.path)
     const headers = attemptFields(this.base, {
-      host: this.exchange.hostFor(route),
+      host: this.exchange.hostFor(color),
       colorHeader: options.colorHeader,
-      color: route.name,
-      authorization: route.upstream.authorization,
+      color: color.name,
+      authorization: color.upstream.authorization,
     })
     const { timeouts } = options
     this.abort = undefined
@@ -165,11 +165,11 @@ class HttpRequest implements AnswerHandler {
     if (this.complete || this.exchange.reason === 'client_gone') return
     const { exchange, res } = this
     const { options } = this.shared
-    const route = exchange.route as Route
+    const color = exchange.color as SiteColor
     const reason = failureReason(error as NodeJS.ErrnoException)
     exchange.reason = reason
-    options.events.upstreamFailed?.(route.name, reason)
-    if (reason === 'tls') this.shared.warnTls(route.name, error as NodeJS.ErrnoException)
+    options.events.upstreamFailed?.(color.name, reason)
+    if (reason === 'tls') this.shared.warnTls(color.name, error as NodeJS.ErrnoException)
     const answerable = !res.headersSent && !exchange.req.socket.destroyed
     const next = nextAttempt(
       { method: exchange.req.method as string, hasBody: this.hasBody, answerable },
@@ -183,11 +183,11 @@ class HttpRequest implements AnswerHandler {
     if (next === 'retry') {
       exchange.retried = true
       exchange.reason = undefined
-      return this.send(route, 'retry')
+      return this.send(color, 'retry')
     }
-    const other = next === 'failover' ? options.failover?.(route.name) : undefined
+    const other = next === 'failover' ? options.failover?.(color.name) : undefined
     if (other) {
-      options.events.failedOver?.(route.name, other.name)
+      options.events.failedOver?.(color.name, other.name)
       exchange.failOver(other)
       return this.send(other, 'failover')
     }

@@ -3,7 +3,7 @@
 // At most MIRROR_MAX_IN_FLIGHT copies are out at once (shared by every site in the process); past that a
 // copy is skipped and counted. Each answer is counted, and told to the canary's figures for a dark launch.
 import type { IncomingMessage } from 'node:http'
-import type { Admitted, Route } from './exchange.js'
+import type { Admitted, SiteColor } from './exchange.js'
 import type { RequestRecord } from './events.js'
 import { attemptFields, joinPath, ownFields, requestFields, requestId } from './headers.js'
 
@@ -24,14 +24,14 @@ export interface MirrorOptions {
 
 export type Mirror = (req: IncomingMessage, admitted: Admitted, servedBy: string | undefined) => void
 
-export function createMirror(route: Route, options: MirrorOptions): Mirror {
+export function createMirror(color: SiteColor, options: MirrorOptions): Mirror {
   const ours = ownFields(options.colorHeader, options.basicAuth)
   const { limit } = options
   return (req, admitted, servedBy) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return
     if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) return
     // The request already went to this color: a copy would only double its load.
-    if (servedBy === route.name || options.rand() * 100 >= options.percent) return
+    if (servedBy === color.name || options.rand() * 100 >= options.percent) return
     if (limit.inFlight >= limit.max) return options.answered('skipped')
     limit.inFlight++
     const start = options.now()
@@ -44,17 +44,17 @@ export function createMirror(route: Route, options: MirrorOptions): Mirror {
     )
     const given = req.headers.host
     const headers = attemptFields(base, {
-      host: options.preserveHost && given !== undefined ? given : route.upstream.host,
+      host: options.preserveHost && given !== undefined ? given : color.upstream.host,
       colorHeader: options.colorHeader,
-      color: route.name,
-      authorization: route.upstream.authorization,
+      color: color.name,
+      authorization: color.upstream.authorization,
     })
     const finish = (status: number) => {
       limit.inFlight--
       const durationMs = options.now() - start
       const record: RequestRecord = {
         site: options.site,
-        color: route.name,
+        color: color.name,
         status: status === 0 ? 502 : status,
         durationMs,
         via: 'weighted',
@@ -64,18 +64,18 @@ export function createMirror(route: Route, options: MirrorOptions): Mirror {
       }
       options.answered(status, record)
     }
-    send(route, req.method as string, admitted.path, headers, options.timeouts).then(finish, () => finish(0))
+    send(color, req.method as string, admitted.path, headers, options.timeouts).then(finish, () => finish(0))
   }
 }
 
 async function send(
-  route: Route,
+  color: SiteColor,
   method: string,
   path: string,
   headers: string[],
   timeouts: { serverMs: number; serverIdleMs: number },
 ): Promise<number> {
-  const endpoint = await route.upstream.endpoint()
+  const endpoint = await color.upstream.endpoint()
   return new Promise((resolve, reject) => {
     let status = 0
     // The answer is only counted: its body is read and dropped as it comes.

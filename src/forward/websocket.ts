@@ -6,7 +6,7 @@ import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { createProxyServer } from 'http-proxy-3'
 import type { Decision } from './events.js'
-import { Exchange, type Admitted, type ForwardOptions, type Route } from './exchange.js'
+import { Exchange, type Admitted, type ForwardOptions, type SiteColor } from './exchange.js'
 import { FAILURES, failureReason, writeRawFailure } from './failures.js'
 import { attemptFields, headerObject, ownFields, requestFields } from './headers.js'
 import { guardRequest } from '../upstream/request-timeouts.js'
@@ -16,7 +16,7 @@ export type WsForwarder = (
   socket: Duplex,
   head: Buffer,
   admitted: Admitted,
-  decision: Decision<Route>,
+  decision: Decision<SiteColor>,
 ) => void
 
 /** An upgrade's exchange, and whether the upstream switched protocols. */
@@ -51,8 +51,8 @@ export function createWsForwarder(options: ForwardOptions): WsForwarder {
     socket.once('close', () =>
       exchange.finish(loggedStatus(upgrade), ((socket as Socket).bytesWritten ?? 0) - bytesBefore),
     )
-    const route = exchange.route
-    if (!route) {
+    const color = exchange.color
+    if (!color) {
       exchange.reason = 'no_color'
       writeRawFailure(socket, 'no_color')
       return
@@ -60,26 +60,26 @@ export function createWsForwarder(options: ForwardOptions): WsForwarder {
     const onError = (error: Error) => {
       exchange.reason = failureReason(error as NodeJS.ErrnoException)
       if (upgrade.upgraded) return socket.destroy()
-      options.events.upstreamFailed?.(route.name, exchange.reason)
+      options.events.upstreamFailed?.(color.name, exchange.reason)
       writeRawFailure(socket, exchange.reason)
     }
     const fields = attemptFields(
       requestFields(req.rawHeaders, req.headers.connection, ours, exchange.id, admitted.forwarded),
       {
-        host: exchange.hostFor(route),
+        host: exchange.hostFor(color),
         colorHeader: options.colorHeader,
-        color: route.name,
-        authorization: route.upstream.authorization,
+        color: color.name,
+        authorization: color.upstream.authorization,
       },
     )
     const protocol = req.headers.upgrade as string
-    route.upstream.endpoint().then((endpoint) => {
+    color.upstream.endpoint().then((endpoint) => {
       if (socket.destroyed) return
       // http-proxy-3 forwards req.headers: they become ours, built like an ordinary request's.
       req.headers = { ...headerObject(fields), connection: 'upgrade', upgrade: protocol }
       req.url = admitted.path
       upgrade.secure = endpoint.target.protocol === 'https:'
-      const call = { target: endpoint.target, agent: endpoint.freshAgent, auth: route.upstream.auth }
+      const call = { target: endpoint.target, agent: endpoint.freshAgent, auth: color.upstream.auth }
       engine.ws(req, socket, head, call, onError)
     }, onError)
   }

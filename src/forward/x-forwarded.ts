@@ -17,7 +17,7 @@ export interface Forwarded {
   prefix?: string
 }
 
-export type Forwarding = (req: IncomingMessage, proto: 'http' | 'https') => Forwarded
+export type ForwardedReader = (req: IncomingMessage, proto: 'http' | 'https') => Forwarded
 
 /**
  * The client address a PROXY header named (client-connections.ts), kept on the connection's socket; on a
@@ -49,7 +49,10 @@ export function trusts(list: BlockList, address: string): boolean {
   return list.check(address, family === 6 ? 'ipv6' : 'ipv4')
 }
 
-export function createForwarding(trusted: BlockList | undefined, proxyProtocol = false): Forwarding {
+export function createForwardedReader(
+  trusted: BlockList | undefined,
+  proxyProtocol = false,
+): ForwardedReader {
   return (req, proto) => {
     const address = proxyProtocol ? proxiedPeer(req.socket as Tagged) : req.socket.remoteAddress
     const peer = plainAddress(address)

@@ -8,7 +8,7 @@ import type { IncomingMessage } from 'node:http'
 import type { Config } from '../config/load.js'
 import type { Admitted } from '../forward/exchange.js'
 import { MAX_HEADER_FIELDS } from '../forward/headers.js'
-import { createForwarding } from '../forward/x-forwarded.js'
+import { createForwardedReader } from '../forward/x-forwarded.js'
 import { requestTarget } from './request-target.js'
 
 /** A request refused before any color: its status, why, and the client it came from (for the log). */
@@ -27,16 +27,17 @@ export function createAdmission(
   config: Pick<Config, 'trustedProxies' | 'clients'>,
   proto: 'http' | 'https',
 ): Admission {
-  const forwarding = createForwarding(config.trustedProxies, config.clients.proxyProtocol)
+  const readForwarded = createForwardedReader(config.trustedProxies, config.clients.proxyProtocol)
   return (req) => {
     // A request line that says HTTP/2.0 is HTTP/1.x all the same: only node:http2's requests are HTTP/2.
     const h2 = req instanceof Http2ServerRequest
     const rejected = (h2 ? http2Host(req) : undefined) ?? tooManyFields(req)
-    if (rejected) return { ...rejected, client: forwarding(req, proto).client }
+    if (rejected) return { ...rejected, client: readForwarded(req, proto).client }
     // An HTTP/2 request's target follows HTTP/1.1's rules (:path is origin-form).
     const target = requestTarget(h2 ? 1 : req.httpVersionMajor, req.url as string, req.rawHeaders)
-    if (!target.ok) return { status: target.status, text: target.text, client: forwarding(req, proto).client }
-    return { path: target.path, forwarded: forwarding(req, proto) }
+    if (!target.ok)
+      return { status: target.status, text: target.text, client: readForwarded(req, proto).client }
+    return { path: target.path, forwarded: readForwarded(req, proto) }
   }
 }
 

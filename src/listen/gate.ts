@@ -6,7 +6,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { BasicAuth, Verdict } from './basic-auth.js'
 import type { Config } from '../config/load.js'
-import type { Admitted, ForwardOptions, Route } from '../forward/exchange.js'
+import type { Admitted, ForwardOptions, SiteColor } from '../forward/exchange.js'
 import type { HttpForwarder } from '../forward/http.js'
 import type { RateLimit } from './rate-limit.js'
 import type { WsForwarder } from '../forward/websocket.js'
@@ -14,7 +14,7 @@ import type { Router } from '../route/router.js'
 
 /** One site, as the listeners use it (site.ts builds it). */
 export interface TrafficSite {
-  router: Pick<Router<Route & { weight: number }>, 'decide'>
+  router: Pick<Router<SiteColor & { weight: number }>, 'decide'>
   http: HttpForwarder
   ws: WsForwarder
   /** The site's refusals (401) are logged and counted under its name. */
@@ -28,7 +28,7 @@ export interface TrafficSite {
 /** Where admitted traffic goes (the app, built by app.ts). */
 export interface Traffic {
   /** The site for this host and path, and the request as it will be forwarded (STRIP_PATH); none: 404. */
-  route(host: string | undefined, admitted: Admitted): { site: TrafficSite; admitted: Admitted } | undefined
+  siteFor(host: string | undefined, admitted: Admitted): { site: TrafficSite; admitted: Admitted } | undefined
   /** Refusals before any site is chosen (`site="none"`). */
   forwardOptions: ForwardOptions
 }
@@ -60,11 +60,11 @@ export function createGate(
     if (redirect && admitted.forwarded.proto === 'http' && !admitted.path.startsWith(ACME)) {
       return { ...toHttps(req.headers.host, admitted.path, redirect.port), options: traffic.forwardOptions }
     }
-    const routed = traffic.route(req.headers.host, admitted)
-    if (routed === undefined) return noSite
-    const { auth, forwardOptions: options, rateLimit } = routed.site
+    const chosen = traffic.siteFor(req.headers.host, admitted)
+    if (chosen === undefined) return noSite
+    const { auth, forwardOptions: options, rateLimit } = chosen.site
     // Before the password check, as nginx's limit_req runs before auth: a flood never reaches bcrypt.
-    const wait = rateLimit?.(req, routed.admitted.forwarded.client)
+    const wait = rateLimit?.(req, chosen.admitted.forwarded.client)
     if (wait !== undefined) {
       return {
         status: 429,
@@ -73,9 +73,9 @@ export function createGate(
         options,
       }
     }
-    if (auth === undefined) return routed
+    if (auth === undefined) return chosen
     const judged = (verdict: Verdict): Passage => {
-      if ('user' in verdict) return { ...routed, admitted: { ...routed.admitted, user: verdict.user } }
+      if ('user' in verdict) return { ...chosen, admitted: { ...chosen.admitted, user: verdict.user } }
       if (verdict.status === 401)
         return { status: 401, text: 'this site needs a user name and password', headers: challenge, options }
       return {

@@ -24,11 +24,11 @@ const OPEN_PATHS = new Set(['/healthz', '/readyz'])
 export const ADMIN_ENDPOINTS =
   '/ (the stats page), /stats.json, /metrics, /config, /healthz (liveness), /readyz (readiness)'
 
-export type AdminRoute = (req: IncomingMessage, res: ServerResponse) => void
+export type AdminEndpoint = (req: IncomingMessage, res: ServerResponse) => void
 
 export function createAdminServer(config: Config, state: AdminState): Server {
   const view = JSON.stringify(configView(config), null, 2)
-  const routes: Record<string, AdminRoute> = {
+  const endpoints: Record<string, AdminEndpoint> = {
     // Liveness: the process runs; it does not depend on upstreams, so a dead backend never restarts us.
     '/healthz': (_req, res) => {
       const answer = (aborted: boolean) =>
@@ -64,8 +64,8 @@ export function createAdminServer(config: Config, state: AdminState): Server {
   const authorized = config.statsAuth ? basicAuth(config.statsAuth) : () => true
   return createServer((req, res) => {
     const path = String(req.url).split('?', 1)[0] as string
-    const route = routes[path]
-    if (!route) {
+    const endpoint = endpoints[path]
+    if (!endpoint) {
       const hint = path.startsWith('/stats') ? 'the stats page is at /; ' : ''
       return text(res, 404, `not found: ${hint}the admin endpoints are ${ADMIN_ENDPOINTS}\n`)
     }
@@ -77,7 +77,7 @@ export function createAdminServer(config: Config, state: AdminState): Server {
       res.setHeader('www-authenticate', 'Basic realm="colorproxy", charset="UTF-8"')
       return text(res, 401, 'authentication required\n')
     }
-    route(req, res)
+    endpoint(req, res)
   })
 }
 

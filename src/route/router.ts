@@ -49,18 +49,18 @@ export function createRouter<T extends Weighted>(
     weighted: picker.pick,
     decide(req, client) {
       const forced = override(req)
-      if (forced) return { route: forced, reason: 'override' }
+      if (forced) return { color: forced, reason: 'override' }
       if (sticky.mode === 'cookie') {
         const kept = named(readCookie(req.headers.cookie, sticky.cookie))
-        if (kept && keeps(kept.name)) return { route: kept, reason: 'sticky' }
-        return { route: picker.pick(), reason: 'weighted', setCookie: true }
+        if (kept && keeps(kept.name)) return { color: kept, reason: 'sticky' }
+        return { color: picker.pick(), reason: 'weighted', setCookie: true }
       }
       const key = hashKey(req, client)
       if (key !== undefined) {
         const hashed = rendezvous(picker.active(), key)
-        if (hashed) return { route: hashed, reason: 'sticky' }
+        if (hashed) return { color: hashed, reason: 'sticky' }
       }
-      return { route: picker.pick(), reason: 'weighted' }
+      return { color: picker.pick(), reason: 'weighted' }
     },
   }
 }
@@ -71,8 +71,8 @@ function availability(options: RouterOptions): Pick<Ejection, 'available' | 'ref
   if (weightsVersion === undefined) return ejection
   return {
     available: (color) => ejection?.available(color) ?? true,
-    // Two counters as one number: an ejection change or a weight change each makes it differ.
-    refresh: () => (ejection?.refresh() ?? 0) * 1_000_000 + weightsVersion(),
+    // Both versions only count up, so their sum changes whenever either does (no packing, no allocation).
+    refresh: () => (ejection?.refresh() ?? 0) + weightsVersion(),
   }
 }
 

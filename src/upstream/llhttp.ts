@@ -1,6 +1,6 @@
 // Node's own HTTP/1 parser, llhttp, as node:http's client and server use it (through `_http_common`, the
 // module node:http itself imports): kept by Node, fuzzed upstream, strict by default. colorproxy frames its
-// upstreams' answers with it rather than with a parser of its own (the issue "Speed", route (c)).
+// upstreams' answers with it rather than with a parser of its own (measured: docs/performance.md).
 import { createRequire } from 'node:module'
 
 /** One llhttp parser. Its callbacks are set by index (the `kOn…` constants). */

@@ -19,7 +19,7 @@ function count(colors: { name: string; weight: number }[], n: number): Record<st
   const router = createRouter(colors, { rand: sweep(n) })
   const seen: Record<string, number> = {}
   for (let i = 0; i < n; i++) {
-    const name = router.decide(req).route?.name ?? 'none'
+    const name = router.decide(req).color?.name ?? 'none'
     seen[name] = (seen[name] ?? 0) + 1
   }
   return seen
@@ -61,7 +61,7 @@ t.test('weight 0 is never picked, even at the edges of rand', async (t) => {
   ]
   t.same(count(colors, 1000), { blue: 500, green: 500 })
   for (const edge of [0, 0.5, 0.999999999]) {
-    t.not(createRouter(colors, { rand: () => edge }).decide(req).route?.name, 'drained', `rand=${edge}`)
+    t.not(createRouter(colors, { rand: () => edge }).decide(req).color?.name, 'drained', `rand=${edge}`)
   }
 })
 
@@ -85,7 +85,7 @@ t.test('the default randomness is Math.random', async (t) => {
     { name: 'blue', weight: 1 },
     { name: 'green', weight: 1 },
   ])
-  const names = new Set(Array.from({ length: 200 }, () => router.decide(req).route?.name))
+  const names = new Set(Array.from({ length: 200 }, () => router.decide(req).color?.name))
   t.same([...names].sort(), ['blue', 'green'])
 })
 
@@ -156,7 +156,7 @@ t.test('rendezvous: raising a weight only moves keys toward that color', async (
 t.test('sticky header: keys hash among the colors taking traffic; a drained color keeps none', async (t) => {
   const router = createRouter(blueGreen(1, 0), { sticky: { mode: 'header', header: 'X-User' } })
   const decisions = keys.slice(0, 100).map((key) => router.decide(request({ 'x-user': key })))
-  t.ok(decisions.every((d) => d.route?.name === 'blue' && d.reason === 'sticky'))
+  t.ok(decisions.every((d) => d.color?.name === 'blue' && d.reason === 'sticky'))
   t.match(router.decide(request({ 'x-user': '' })), { reason: 'weighted' })
   t.match(router.decide(request()), { reason: 'weighted' })
   const even = createRouter(blueGreen(1, 1), { sticky: { mode: 'header', header: 'X-User' } })
@@ -166,7 +166,7 @@ t.test('sticky header: keys hash among the colors taking traffic; a drained colo
   )
   const twice = { headers: { 'x-user': [first, other] }, socket: {} } as unknown as IncomingMessage
   t.equal(
-    even.decide(twice).route?.name,
+    even.decide(twice).color?.name,
     rendezvous(blueGreen(1, 1), first)?.name,
     'the first of repeated headers',
   )
@@ -186,7 +186,7 @@ t.test(
     t.equal(router.weighted()?.name, 'green')
     t.ok(
       ['10.0.0.1', '10.0.0.2', '10.0.0.3'].every(
-        (ip) => router.decide(request({}, ip)).route?.name !== 'blue',
+        (ip) => router.decide(request({}, ip)).color?.name !== 'blue',
       ),
     )
     t.equal(router.weighted('green')?.name, 'red')

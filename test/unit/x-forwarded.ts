@@ -1,7 +1,7 @@
 // Who the client is and what X-Forwarded-* say, for an untrusted and a trusted peer.
 import type { IncomingMessage } from 'node:http'
 import t from 'tap'
-import { createForwarding } from '../../src/forward/x-forwarded.js'
+import { createForwardedReader } from '../../src/forward/x-forwarded.js'
 import { parseTrustedProxies } from '../../src/config/validators.js'
 
 const request = (peer: string | undefined, headers: Record<string, string | string[]> = {}) =>
@@ -23,7 +23,7 @@ t.test('TRUSTED_PROXIES parses addresses and CIDRs of both families', async (t) 
 })
 
 t.test("from an untrusted peer, X-Forwarded-* are the edge's own", async (t) => {
-  const forwarded = createForwarding(undefined)
+  const forwarded = createForwardedReader(undefined)
   const given = { host: 'shop.example:8443', 'x-forwarded-for': '1.2.3.4', 'x-forwarded-host': 'evil' }
   t.same(forwarded(request('203.0.113.9', given), 'http'), {
     client: '203.0.113.9',
@@ -39,12 +39,12 @@ t.test("from an untrusted peer, X-Forwarded-* are the edge's own", async (t) => 
     port: '443',
   })
   t.match(forwarded(request(undefined), 'http'), { client: '', for: '' })
-  const trusted = createForwarding(parseTrustedProxies('10.0.0.0/8'))
+  const trusted = createForwardedReader(parseTrustedProxies('10.0.0.0/8'))
   t.match(trusted(request('203.0.113.9', given), 'http'), { client: '203.0.113.9', for: '203.0.113.9' })
 })
 
 t.test('from a trusted peer they are kept, appended to, and name the client', async (t) => {
-  const forwarded = createForwarding(parseTrustedProxies('10.0.0.0/8,::1'))
+  const forwarded = createForwardedReader(parseTrustedProxies('10.0.0.0/8,::1'))
   t.same(
     forwarded(
       request('::ffff:10.0.0.2', {
