@@ -18,6 +18,8 @@ const PAGES: { file: string; sections: string[] }[] = [
   },
   { file: 'docs/sites.md', sections: ['Sites: several services behind one edge'] },
   { file: 'docs/tls.md', sections: ['TLS and HTTP/2'] },
+  { file: 'docs/behaviour.md', sections: ['Limits: what one client and one upstream may take'] },
+  { file: 'docs/operations.md', sections: ['Admin listener'] },
 ]
 // The walkthrough's Swarm commands are not for this machine: its local part starts at the first `export`.
 const PRINTED_PORTS = ['7999', '7998', '7997', '8080', '8081', '8443', '9001', '9002', '9003', '9004']
