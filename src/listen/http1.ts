@@ -1,6 +1,7 @@
-// The traffic listener: node:http with colorproxy's timeouts, the checks every request passes before a
-// color is chosen (admit), pipelining's rules, upgrades, CONNECT and Node's parse errors. What happens to an
-// admitted request is the app's (forward/http.ts, forward/websocket.ts); draining is lib/drain.ts's.
+// The traffic listener: node:http with colorproxy's timeouts, each request through the checks every request
+// passes (admission.ts) to the gate, pipelining's rules, upgrades, CONNECT and Node's parse errors. What
+// happens to an admitted request is the app's (forward/http.ts, forward/websocket.ts); draining is
+// lib/drain.ts's.
 import { once } from 'node:events'
 import httpInternals, {
   createServer,
