@@ -92,15 +92,20 @@ function alive(group: number): boolean {
 }
 
 /**
- * An expected line as a pattern: digits (counts that vary by chance, timestamps) match any digits, `...`
- * matches anything, trailing blanks are ignored; the rest is literal.
+ * An expected line as a pattern: a number (counts and rates that vary by chance, timestamps) matches any
+ * number, whole or with a fraction (`18.9%` and `25%` alike), `...` matches anything, trailing blanks are
+ * ignored; the rest is literal.
  */
 export function linePattern(expected: string): RegExp {
   const parts = expected
     .trimEnd()
-    .split(/(\.\.\.|\d+)/)
+    .split(/(\.\.\.|\d+(?:\.\d+)?)/)
     .map((part) =>
-      part === '...' ? '.*' : /^\d+$/.test(part) ? '\\d+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
+      part === '...'
+        ? '.*'
+        : /^\d/.test(part)
+          ? '\\d+(?:\\.\\d+)?'
+          : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
     )
   return new RegExp(`^${parts.join('')}$`)
 }

@@ -40,3 +40,12 @@ t.test("the development page's npm commands are package.json's scripts", async (
   }
   t.ok('test' in scripts, 'npm test')
 })
+
+t.test('a number on a page matches any number the command prints, whole or not', async (t) => {
+  const { linePattern } = await import('../helpers/readme.js')
+  const line = '"msg":"canary green aborted at 10%: error rate 18.9% > 1% over 37 answers"'
+  t.ok(linePattern(line).test('"msg":"canary green aborted at 10%: error rate 25% > 1% over 20 answers"'))
+  t.ok(linePattern('took 3 s').test('took 2.75 s'))
+  t.notOk(linePattern('error rate 18.9%').test('error rate high%'), 'a number, not anything')
+  t.ok(linePattern('a ... z').test('a b c z'))
+})
