@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { refusedPort } from '../helpers/upstreams.js'
+import { quietPort } from '../helpers/upstreams.js'
 import { root } from '../helpers/paths.js'
 import { consoleBlocks, linePattern, replay } from '../helpers/readme.js'
 
@@ -35,7 +35,15 @@ for (const page of PAGES) {
     const steps = blocks.flatMap((block) => block.steps)
     t.ok(steps.length > 5, `${steps.length} commands`)
     const ports = new Map<string, string>()
-    for (const port of PRINTED_PORTS) ports.set(port, update ? port : String(await refusedPort()))
+    // Free ports below the ephemeral range, on both families: a port-0 listener of a test running beside
+    // this one can never take one before the page listens on it. A CI run saw a page's `curl localhost:P`
+    // answered by nobody the page started, most likely another test's listener on [::]:P, as ::1 goes first.
+    const chosen = new Set<number>()
+    for (const port of PRINTED_PORTS) {
+      const quiet = await quietPort(chosen)
+      chosen.add(quiet)
+      ports.set(port, update ? port : String(quiet))
+    }
     const swap = (line: string) =>
       line.replace(new RegExp(`\\b(${PRINTED_PORTS.join('|')})\\b`, 'g'), (port) => ports.get(port) as string)
     const { outputs, leftRunning } = await replay(

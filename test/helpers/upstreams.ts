@@ -1,6 +1,7 @@
 // What the proxy talks to in a test: real servers on loopback port 0, torn down by the test that made them.
 import { EventEmitter, once } from 'node:events'
 import http, { type IncomingHttpHeaders, type Server } from 'node:http'
+import { readFileSync } from 'node:fs'
 import { type AddressInfo, createServer as createNetServer } from 'node:net'
 import { until } from './wait.js'
 
@@ -90,6 +91,34 @@ export async function refusedPort(): Promise<number> {
   server.close()
   await once(server, 'close')
   return port
+}
+
+/**
+ * A port free now that the kernel never hands out by itself: below the ephemeral range, so no other test's
+ * port-0 listener or outgoing connection can take it between now and a page's command that listens on it
+ * seconds later (refusedPort's ports are taken back from the ephemeral range, which a busy run reuses).
+ */
+export async function quietPort(taken: ReadonlySet<number> = new Set()): Promise<number> {
+  const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').split(/\s+/)[0])
+  for (;;) {
+    const port = 10000 + Math.floor(Math.random() * (low - 10000))
+    if (taken.has(port)) continue
+    // Free on both families: `curl localhost` tries ::1 first, where another listener would answer it.
+    if ((await freeOn(port, '0.0.0.0')) && (await freeOn(port, '::'))) return port
+  }
+}
+
+async function freeOn(port: number, host: string): Promise<boolean> {
+  const server = createNetServer()
+  const free = await new Promise<boolean>((resolve) => {
+    server.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'EAFNOSUPPORT'))
+    server.listen(port, host, () => resolve(true))
+  })
+  if (server.listening) {
+    server.close()
+    await once(server, 'close')
+  }
+  return free
 }
 
 /**
