@@ -6,6 +6,7 @@ import type { Registry } from 'prom-client'
 import type { Logger } from '../lib/logger.js'
 import { createPasswordChecker, type PasswordChecker } from './listen/basic-auth.js'
 import type { CanaryView } from './canary/controller.js'
+import type { Certificate } from './config/certificates.js'
 import type { Config } from './config/load.js'
 import type { Admitted, ForwardOptions } from './forward/exchange.js'
 import { Metrics } from './observe/metrics.js'
@@ -39,6 +40,8 @@ export interface App {
   forwardOptions: ForwardOptions
   registry: Registry
   metricsText(): Promise<{ type: string; body: string }>
+  /** The TLS listener's certificates, for colorproxy_certificate_expiry_seconds. */
+  watchCertificates(served: () => readonly Certificate[]): void
   stats(): Promise<SitesSnapshot>
   /** This process's stats and ejected colors per site, for a cluster primary to merge. */
   statsState(): {
@@ -84,6 +87,7 @@ export function createApp(config: Config, deps: Dependencies): App {
     forwardOptions: none,
     registry: metrics.registry,
     metricsText: () => metrics.text(),
+    watchCertificates: (served) => metrics.certificates(served, now),
     stats: async () =>
       sitesSnapshot(
         sites.map((site) => ({

@@ -5,7 +5,9 @@ import { readFileSync } from 'node:fs'
 import type { AddressInfo, Server as NetServer } from 'node:net'
 import type { Registry } from 'prom-client'
 import { type DrainResult, gracefulStop } from '../lib/drain.js'
+import type { Logger } from '../lib/logger.js'
 import { createAdminServer } from './observe/admin.js'
+import { type Acme, createAcme } from './acme/acme.js'
 import { type App, createApp, type Dependencies } from './app.js'
 import { type Config, listFiles } from './config/load.js'
 import { guardConnections } from './listen/client-connections.js'
@@ -40,18 +42,11 @@ export interface Service {
 export function createService(config: Config, options: ServiceOptions): Service {
   const { logger } = options
   const app = createApp(config, options)
-  const { server: traffic, drainer } = createTrafficServer(config, app)
-  const tls = config.tls && createTlsListener(config.tls, logger, { readFile: readText, list: listFiles })
-  const secure = tls && config.tls && createSecureTrafficServer(config, app, tls.server)
-  // In front of every listener the servers have set up: PROXY headers and MAX_CONNECTIONS_PER_CLIENT.
-  const rules = {
-    proxyProtocol: config.clients.proxyProtocol ? config.trustedProxies : undefined,
-    maxPerClient: config.clients.maxPerClient,
-    headerTimeoutMs: config.timeouts.clientMs,
-    refused: app.connectionRefused,
-  }
-  guardConnections(traffic, rules)
-  if (secure) guardConnections(secure.server as unknown as NetServer, rules)
+  const acme =
+    config.acme &&
+    config.tls &&
+    createAcme(config.acme, { logger, everyMs: config.tls.reloadEveryMs, now: options.now })
+  const { traffic, drainer, tls, secure } = listeners(config, app, logger, acme)
   let ready = true
   // A worker never listens on the admin port: the primary owns it.
   const admin = options.worker
@@ -61,7 +56,9 @@ export function createService(config: Config, options: ServiceOptions): Service 
         metrics: app.metricsText,
         stats: app.stats,
         canaryAborted: app.canaryAborted,
+        certificates: tls && (() => tls.served()),
       })
+  if (tls) app.watchCertificates(() => tls.served())
 
   return {
     registry: app.registry,
@@ -71,6 +68,8 @@ export function createService(config: Config, options: ServiceOptions): Service 
       const open = opener(() => tls?.close())
       const port = await open(traffic, config.listen.port, config.listen.host)
       const httpsPort = secure && config.tls ? await open(secure.server, config.tls.port, config.tls.host) : 0
+      // ACME's orders start once the ports answer its challenges.
+      if (acme && tls) acme.start((certificates) => tls.serveIssued(certificates))
       if (!admin) return { port, adminPort: 0, httpsPort }
       const adminPort = await open(admin, config.admin.port, config.admin.host)
       logListening(logger, config, { port, adminPort, httpsPort })
@@ -86,6 +85,7 @@ export function createService(config: Config, options: ServiceOptions): Service 
         const inFlight = drainer.inFlight + (secure?.drainer.inFlight ?? 0)
         logger.info({ in_flight: inFlight }, 'draining: no new connections')
         tls?.close()
+        acme?.close()
         const [plain, encrypted] = await Promise.all([
           drainer.drain(config.shutdown.timeoutMs),
           secure?.drainer.drain(config.shutdown.timeoutMs),
@@ -100,6 +100,27 @@ export function createService(config: Config, options: ServiceOptions): Service 
       },
     ),
   }
+}
+
+/** The traffic listener and, with TLS, the TLS one, each behind the client-connection rules. */
+function listeners(config: Config, app: App, logger: Logger, acme: Acme | undefined) {
+  const { server: traffic, drainer } = createTrafficServer(config, {
+    ...app,
+    httpChallenge: acme?.httpChallenge,
+  })
+  const io = { readFile: readText, list: listFiles }
+  const tls = config.tls && createTlsListener(config.tls, logger, io, acme?.alpnChallenge)
+  const secure = tls && config.tls && createSecureTrafficServer(config, app, tls.server)
+  // In front of every listener the servers have set up: PROXY headers and MAX_CONNECTIONS_PER_CLIENT.
+  const rules = {
+    proxyProtocol: config.clients.proxyProtocol ? config.trustedProxies : undefined,
+    maxPerClient: config.clients.maxPerClient,
+    headerTimeoutMs: config.timeouts.clientMs,
+    refused: app.connectionRefused,
+  }
+  guardConnections(traffic, rules)
+  if (secure) guardConnections(secure.server as unknown as NetServer, rules)
+  return { traffic, drainer, tls, secure }
 }
 
 const readText = (path: string) => readFileSync(path, 'utf8')

@@ -72,8 +72,10 @@ export interface Config {
   eject: { after: number; forMs: number }
   /** Processes serving traffic (WORKERS): more than one runs a node:cluster primary; auto = available cores. */
   workers: number | 'auto'
-  /** The TLS listener, when there is a certificate (TLS_CERT, TLS_CERTS_DIR); undefined: none. */
+  /** The TLS listener, when there is a certificate (TLS_CERT, TLS_CERTS_DIR) or ACME; undefined: none. */
   tls: TlsConfig | undefined
+  /** ACME: certificates ordered and renewed for these names; undefined: off. */
+  acme: AcmeConfig | undefined
   /** HTTPS_REDIRECT: the plain port answers 308 to https://, with this port in the URL (443: none). */
   httpsRedirect: { port: number } | undefined
   /** HSTS max-age in seconds, on HTTPS answers; undefined: off. */
@@ -103,6 +105,21 @@ export interface TlsConfig {
   /** TLS_CERTS_DIR, read again every reloadEveryMs. */
   dir: string | undefined
   reloadEveryMs: number
+}
+
+export interface AcmeConfig {
+  /** ACME_DOMAINS, then every exact name in the sites' hosts, each once. */
+  names: string[]
+  email: string
+  directory: string
+  /** ACME_CA: the PEM trusted for the directory's HTTPS; undefined: the system's. */
+  ca: string | undefined
+  challenge: 'http-01' | 'tls-alpn-01'
+  /** ACME_STORE's folder. */
+  store: string
+  renewBeforeMs: number
+  /** ACME_EAB_KID and ACME_EAB_HMAC_KEY; undefined: none. */
+  eab: { kid: string; hmacKey: string } | undefined
 }
 
 export class ConfigError extends Error {
@@ -154,8 +171,9 @@ export function loadConfig(processEnv: Env, io: ConfigIo = nodeIo): Config {
     }),
   )
   const certificates = readCertificates(values, io, problems, warnings)
+  const acme = acmeOf(values, sites, problems)
   if (problems.length > 0) throw new ConfigError(problems)
-  return build(values as Values, sites, warnings, certificates)
+  return build(values as Values, sites, warnings, certificates, acme)
 }
 
 function createReader(env: Env, io: ConfigIo, problems: ConfigProblem[]): Reader & { read: Set<string> } {
@@ -207,13 +225,22 @@ function checkPairs(values: Partial<Values>, problems: ConfigProblem[]): void {
       message: 'PROXY_PROTOCOL=true needs TRUSTED_PROXIES: the peers whose PROXY header is believed',
     })
   }
+  if (
+    judged('ACME_EAB_KID', 'ACME_EAB_HMAC_KEY') &&
+    (values.ACME_EAB_KID === undefined) !== (values.ACME_EAB_HMAC_KEY === undefined)
+  ) {
+    problems.push({
+      variable: 'ACME_EAB_KID, ACME_EAB_HMAC_KEY',
+      message: 'set both for external account binding, or neither',
+    })
+  }
   if (judged('TLS_CERT', 'TLS_KEY') && (values.TLS_CERT === undefined) !== (values.TLS_KEY === undefined)) {
     problems.push({
       variable: 'TLS_CERT, TLS_KEY',
       message: 'set both (a certificate and its key), or neither',
     })
   }
-  const tls = values.TLS_CERT !== undefined || values.TLS_CERTS_DIR !== undefined
+  const tls = values.TLS_CERT !== undefined || values.TLS_CERTS_DIR !== undefined || values.ACME === true
   const { HTTPS_PORT } = values
   if (
     tls &&
@@ -264,6 +291,45 @@ function readCertificates(
   return found
 }
 
+/** ACME=true: the names to certify and how; a problem when there is no contact or no name. */
+function acmeOf(
+  values: Partial<Values>,
+  sites: SiteConfig[],
+  problems: ConfigProblem[],
+): AcmeConfig | undefined {
+  if (values.ACME !== true) return undefined
+  const hosts = sites.flatMap((site) => site.hosts ?? []).filter((host) => !host.startsWith('*.'))
+  const names = [...new Set([...(values.ACME_DOMAINS ?? []), ...hosts])]
+  // A variable that failed on its own is said already: no second line says it is missing.
+  const failed = (name: string) => problems.some((one) => one.variable.startsWith(name))
+  if (values.ACME_EMAIL === undefined && !failed('ACME_EMAIL')) {
+    problems.push({
+      variable: 'ACME_EMAIL',
+      message: "ACME=true needs the account's contact: set ACME_EMAIL",
+    })
+  }
+  if (names.length === 0 && !failed('ACME_DOMAINS')) {
+    problems.push({
+      variable: 'ACME, ACME_DOMAINS',
+      message: 'ACME=true has no name to certify: set ACME_DOMAINS, or a site with <SITE>_HOSTS',
+    })
+  }
+  const eab =
+    values.ACME_EAB_KID !== undefined && values.ACME_EAB_HMAC_KEY !== undefined
+      ? { kid: values.ACME_EAB_KID, hmacKey: values.ACME_EAB_HMAC_KEY }
+      : undefined
+  return {
+    names,
+    email: values.ACME_EMAIL as string,
+    directory: values.ACME_DIRECTORY as string,
+    ca: values.ACME_CA,
+    challenge: values.ACME_CHALLENGE as AcmeConfig['challenge'],
+    store: values.ACME_STORE as string,
+    renewBeforeMs: values.ACME_RENEW_BEFORE as number,
+    eab,
+  }
+}
+
 const blankless = (value: string | undefined) => (value === '' ? undefined : value)
 
 /** The Config every other module reads, from values that all passed. */
@@ -272,6 +338,7 @@ function build(
   sites: SiteConfig[],
   warnings: string[],
   certificates: Certificate[] | undefined,
+  acme: AcmeConfig | undefined,
 ): Config {
   const user = blankless(values.STATS_USER)
   const pass = blankless(values.STATS_PASS)
@@ -280,7 +347,7 @@ function build(
       'UPSTREAM_TLS_VERIFY=false: https:// upstreams are not checked; anyone on the path can read and change that traffic',
     )
   }
-  if (values.HSTS !== undefined && certificates === undefined) {
+  if (values.HSTS !== undefined && certificates === undefined && acme === undefined) {
     warnings.push('HSTS is set but there is no TLS listener (TLS_CERT or TLS_CERTS_DIR): it is never sent')
   }
   return {
@@ -298,12 +365,13 @@ function build(
     eject: { after: values.EJECT_AFTER, forMs: values.EJECT_FOR },
     workers: values.WORKERS,
     statsAuth: user !== undefined && pass !== undefined ? { user, pass } : undefined,
-    tls: certificates && {
+    acme,
+    tls: (certificates || acme) && {
       port: values.HTTPS_PORT,
       host: values.HTTPS_HOST ?? values.HOST,
       http2: values.HTTP2,
       minVersion: values.TLS_MIN_VERSION,
-      certificates,
+      certificates: certificates ?? [],
       dir: values.TLS_CERTS_DIR,
       reloadEveryMs: values.TLS_RELOAD_EVERY,
     },

@@ -33,6 +33,14 @@ import {
   parseWorkers,
 } from './validators.js'
 import { parseUsers } from './users.js'
+import {
+  parseAcmeNames,
+  parseAcmeStore,
+  parseDirectoryUrl,
+  parseEabKey,
+  parseEmail,
+  parseRenewBefore,
+} from './acme-values.js'
 
 export const GROUPS = [
   'Colors',
@@ -43,6 +51,7 @@ export const GROUPS = [
   'Logging and config sources',
   'Canary controls',
   'TLS and HTTP/2',
+  'Automatic HTTPS (ACME)',
   'Redirects and basic auth',
   'Sites',
   'Progressive delivery',
@@ -549,6 +558,94 @@ export const VARIABLES = [
     unset: 'off',
     meaning:
       'e.g. `31536000`: `Strict-Transport-Security: max-age=<n>` on every HTTPS answer that has none from the upstream (never on plain HTTP).',
+  }),
+  spec({
+    name: 'ACME',
+    parse: parseBoolean,
+    group: 'Automatic HTTPS (ACME)',
+    type: 'boolean',
+    default: 'false',
+    meaning:
+      "`true`: certificates from an ACME CA (Let's Encrypt by default) for `ACME_DOMAINS` and every exact name in the sites' `_HOSTS`, ordered at startup, renewed `ACME_RENEW_BEFORE` their end, and served on `HTTPS_PORT` beside `TLS_CERT` and `TLS_CERTS_DIR` (a certificate from those wins for its names). A name that cannot be ordered is logged with the CA's reason and retried with backoff; every other name goes on.",
+  }),
+  spec({
+    name: 'ACME_DOMAINS',
+    parse: parseAcmeNames,
+    group: 'Automatic HTTPS (ACME)',
+    type: 'comma list of host names',
+    unset: "the sites' hosts only",
+    meaning:
+      "Names to certify besides the sites' hosts. No wildcards: HTTP-01 and TLS-ALPN-01 cannot prove them.",
+  }),
+  spec({
+    name: 'ACME_EMAIL',
+    parse: parseEmail,
+    group: 'Automatic HTTPS (ACME)',
+    type: 'e-mail address',
+    unset: 'none',
+    meaning: "The ACME account's contact, for the CA's expiry and policy mail. Required with `ACME=true`.",
+  }),
+  spec({
+    name: 'ACME_DIRECTORY',
+    parse: parseDirectoryUrl,
+    group: 'Automatic HTTPS (ACME)',
+    type: '`https://` URL',
+    default: 'https://acme-v02.api.letsencrypt.org/directory',
+    meaning:
+      "The CA's directory: Let's Encrypt's production one by default; `https://acme-staging-v02.api.letsencrypt.org/directory` for trials.",
+  }),
+  spec({
+    name: 'ACME_CA',
+    parse: parseCertificatePem,
+    group: 'Automatic HTTPS (ACME)',
+    type: 'PEM',
+    unset: "the system's CAs",
+    meaning:
+      "A CA to trust for the directory's own HTTPS (a private CA, or Pebble's in tests); `ACME_CA_FILE` reads it from a file.",
+  }),
+  spec({
+    name: 'ACME_CHALLENGE',
+    parse: parseChoice(['http-01', 'tls-alpn-01'] as const),
+    group: 'Automatic HTTPS (ACME)',
+    type: '`http-01`, `tls-alpn-01`',
+    default: 'http-01',
+    meaning:
+      '`http-01`: the CA asks `PORT` for `/.well-known/acme-challenge/<token>` (answered also while `HTTPS_REDIRECT=true`); `tls-alpn-01`: the CA connects to `HTTPS_PORT` with the `acme-tls/1` protocol (RFC 8737), and `PORT` may stay closed to the world.',
+  }),
+  spec({
+    name: 'ACME_STORE',
+    parse: parseAcmeStore,
+    group: 'Automatic HTTPS (ACME)',
+    type: 'folder',
+    default: '/data/acme',
+    meaning:
+      'Where the account key, the certificates and their keys, and the ordering locks live: a folder (one replica, or a volume every replica mounts; written atomically). Certificates there survive restarts and are never ordered again while valid.',
+  }),
+  spec({
+    name: 'ACME_RENEW_BEFORE',
+    parse: parseRenewBefore,
+    group: 'Automatic HTTPS (ACME)',
+    type: 'duration with a unit (`30d`, `12h`)',
+    default: '30d',
+    meaning: 'A certificate is renewed when less than this is left of it.',
+  }),
+  spec({
+    name: 'ACME_EAB_KID',
+    parse: text,
+    group: 'Automatic HTTPS (ACME)',
+    type: 'text',
+    unset: 'none',
+    meaning: "External account binding's key id, for a CA that requires one (set with `ACME_EAB_HMAC_KEY`).",
+  }),
+  spec({
+    name: 'ACME_EAB_HMAC_KEY',
+    parse: parseEabKey,
+    secret: true,
+    group: 'Automatic HTTPS (ACME)',
+    type: 'base64url (secret)',
+    unset: 'none',
+    meaning:
+      "External account binding's HMAC key, never shown; `ACME_EAB_HMAC_KEY_FILE` reads it from a Docker secret.",
   }),
   spec({
     name: 'HTTPS_REDIRECT',

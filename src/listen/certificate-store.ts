@@ -20,18 +20,21 @@ export class CertificateStore {
     this.replace(certificates)
   }
 
-  /** Serve these from the next connection on; the first is the fallback. */
-  replace(certificates: readonly Certificate[]): void {
+  /**
+   * Serve these from the next connection on. The first of the first `fallbacks` is the fallback for a name
+   * none has (ACME's certificates come after TLS_CERT's and TLS_CERTS_DIR's, and are never one).
+   */
+  replace(certificates: readonly Certificate[], fallbacks = certificates.length): void {
     const exact = new Map<string, SecureContext>()
     const wildcard = new Map<string, SecureContext>()
     let fallback: SecureContext | undefined
-    for (const certificate of certificates) {
+    for (const [index, certificate] of certificates.entries()) {
       const context = createSecureContext({
         cert: certificate.cert,
         key: certificate.key,
         minVersion: this.options.minVersion,
       })
-      fallback ??= context
+      if (index < fallbacks) fallback ??= context
       for (const name of certificate.names) {
         // The first certificate to claim a name keeps it (TLS_CERT, then the files by name).
         const [map, key] = name.startsWith('*.') ? [wildcard, name.slice(2)] : [exact, name]

@@ -10,6 +10,7 @@ import type { Admitted, ForwardOptions, SiteColor } from '../forward/exchange.js
 import type { HttpForwarder } from '../forward/http.js'
 import type { RateLimit } from './rate-limit.js'
 import type { WsForwarder } from '../forward/websocket.js'
+import { ACME_CHALLENGE_PATH, type HttpChallenge } from './http-challenge.js'
 import type { Router } from '../route/router.js'
 
 /** One site, as the listeners use it (site.ts builds it). */
@@ -31,6 +32,8 @@ export interface Traffic {
   siteFor(host: string | undefined, admitted: Admitted): { site: TrafficSite; admitted: Admitted } | undefined
   /** Refusals before any site is chosen (`site="none"`). */
   forwardOptions: ForwardOptions
+  /** ACME=true with HTTP-01: the key authorization for a token the CA is validating. */
+  httpChallenge?: HttpChallenge
 }
 
 /** Through to a site's color (with the user basic auth proved), or answered here. */
@@ -40,7 +43,7 @@ export type Passage =
 
 export type Gate = (req: IncomingMessage, admitted: Admitted) => Passage | Promise<Passage>
 
-const ACME = '/.well-known/acme-challenge/'
+const ACME = ACME_CHALLENGE_PATH
 
 export function createGate(
   config: Pick<Config, 'httpsRedirect' | 'authRealm'>,

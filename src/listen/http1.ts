@@ -17,6 +17,7 @@ import { createDrainer, type Drainer } from '../../lib/drain.js'
 import type { Config as FullConfig } from '../config/load.js'
 import { createAdmission } from './admission.js'
 import { createGate, type Passage, type Traffic } from './gate.js'
+import { ACME_CHALLENGE_PATH, answerHttpChallenge } from './http-challenge.js'
 import { serveHttp2 } from './http2.js'
 import { trackSessions } from './http2-sessions.js'
 import { refuse, type Admitted } from '../forward/exchange.js'
@@ -103,12 +104,18 @@ function passer(config: Config, app: Traffic, proto: 'http' | 'https'): Pass {
     const { site, admitted } = passage
     site.http(req, res, admitted, site.router.decide(req, client))
   }
-  return (req, res, admitted) => {
+  const pass = (req: IncomingMessage, res: ServerResponse, admitted: Admitted) => {
     if (hsts) res.setHeader('strict-transport-security', hsts)
     const { client } = admitted.forwarded
     const passage = gate(req, admitted)
     if (passage instanceof Promise) passage.then((passed) => forward(req, res, client, passed))
     else forward(req, res, client, passage)
+  }
+  const challenge = proto === 'http' ? app.httpChallenge : undefined
+  if (!challenge) return pass
+  return (req, res, admitted) => {
+    if (!admitted.path.startsWith(ACME_CHALLENGE_PATH)) return pass(req, res, admitted)
+    answerHttpChallenge(req, res, admitted.path, challenge, () => pass(req, res, admitted))
   }
 }
 

@@ -6,7 +6,7 @@ import http2, { type Http2SecureServer } from 'node:http2'
 import https from 'node:https'
 import type { SecureContext } from 'node:tls'
 import type { Logger } from '../../lib/logger.js'
-import { type Certificate, readCertificateDir, type DirIo } from '../config/certificates.js'
+import { type Certificate, normalName, readCertificateDir, type DirIo } from '../config/certificates.js'
 import { CertificateStore } from './certificate-store.js'
 import { readError } from '../config/file-errors.js'
 import type { TlsConfig } from '../config/load.js'
@@ -15,6 +15,10 @@ export interface TlsListener {
   server: Http2SecureServer | https.Server
   /** Reads TLS_CERTS_DIR again now (the timer does this every TLS_RELOAD_EVERY). */
   reload(): void
+  /** ACME's certificates, served from the next connection on after TLS_CERT's and TLS_CERTS_DIR's. */
+  serveIssued(certificates: readonly Certificate[]): void
+  /** Every certificate served now: TLS_CERT's, TLS_CERTS_DIR's, then ACME's. */
+  served(): Certificate[]
   /** Stops the reload timer. */
   close(): void
 }
@@ -22,15 +26,22 @@ export interface TlsListener {
 /** RFC 9113 section 5.1.2: a limit on concurrent streams per session, as nginx's 128. */
 const MAX_CONCURRENT_STREAMS = 128
 
-export function createTlsListener(tls: TlsConfig, logger: Logger, io: DirIo): TlsListener {
+/** ACME_CHALLENGE=tls-alpn-01: the challenge's certificate for a name, when a validation is under way. */
+export type AlpnAnswer = (name: string) => Promise<SecureContext | undefined>
+
+export function createTlsListener(
+  tls: TlsConfig,
+  logger: Logger,
+  io: DirIo,
+  alpnAnswer?: AlpnAnswer,
+): TlsListener {
   const store = new CertificateStore(tls.certificates, { minVersion: tls.minVersion })
-  const first = tls.certificates[0] as Certificate
+  const first = tls.certificates[0]
   const options = {
-    cert: first.cert,
-    key: first.key,
+    // With ACME alone there may be no certificate yet: a handshake then fails until one is issued.
+    ...(first && { cert: first.cert, key: first.key }),
     minVersion: tls.minVersion,
-    SNICallback: (name: string, done: (error: Error | null, context?: SecureContext) => void) =>
-      done(null, store.select(name)),
+    ...(alpnAnswer ? alpnChallenges(alpnAnswer, tls.http2, store) : { SNICallback: byName(store) }),
   }
   const server = tls.http2
     ? http2.createSecureServer({
@@ -40,15 +51,61 @@ export function createTlsListener(tls: TlsConfig, logger: Logger, io: DirIo): Tl
       })
     : https.createServer(options)
   let current = tls.certificates
+  let issued: readonly Certificate[] = []
+  const apply = () => {
+    store.replace([...current, ...issued], current.length)
+    const fallback = current[0]
+    if (fallback)
+      server.setSecureContext({ cert: fallback.cert, key: fallback.key, minVersion: tls.minVersion })
+  }
   const reload = () => {
     current = reloaded(tls, current, logger, io)
-    store.replace(current)
-    const fallback = current[0] as Certificate
-    server.setSecureContext({ cert: fallback.cert, key: fallback.key, minVersion: tls.minVersion })
+    apply()
+  }
+  const serveIssued = (certificates: readonly Certificate[]) => {
+    issued = certificates
+    apply()
   }
   const timer = tls.dir === undefined ? undefined : setInterval(reload, tls.reloadEveryMs)
   timer?.unref()
-  return { server, reload, close: () => clearInterval(timer) }
+  return {
+    server,
+    reload,
+    serveIssued,
+    served: () => [...current, ...issued],
+    close: () => clearInterval(timer),
+  }
+}
+
+type Done = (error: Error | null, context?: SecureContext) => void
+
+const byName = (store: CertificateStore) => (name: string, done: Done) => done(null, store.select(name))
+
+/**
+ * RFC 8737: a client that offers `acme-tls/1` (a CA validating, and nobody else) gets that protocol and the
+ * challenge's certificate for its name, or a failed handshake when no validation is under way. Any other
+ * client gets `h2` or `http/1.1` by ALPN as before, and its certificate by SNI. ALPN is chosen before the
+ * certificate, on the same socket: the choice is remembered on it for the SNI callback.
+ */
+function alpnChallenges(answer: AlpnAnswer, http2: boolean, store: CertificateStore) {
+  const validating = new WeakSet<object>()
+  const offers = http2 ? ['h2', 'http/1.1'] : ['http/1.1']
+  return {
+    ALPNCallback(this: object, { protocols }: { protocols: string[] }): string | undefined {
+      if (protocols.includes('acme-tls/1')) {
+        validating.add(this)
+        return 'acme-tls/1'
+      }
+      return offers.find((protocol) => protocols.includes(protocol))
+    },
+    SNICallback(this: object, name: string, done: Done): void {
+      if (!validating.has(this)) return done(null, store.select(name))
+      answer(normalName(name)).then(
+        (context) => (context ? done(null, context) : done(new Error(`no ACME validation for ${name} now`))),
+        (error: Error) => done(error),
+      )
+    },
+  }
 }
 
 /** TLS_CERTS_DIR read again: new and renewed files replace theirs; a file that fails keeps its last good one. */

@@ -2,7 +2,9 @@
 // STATS_USER/STATS_PASS every path but /healthz and /readyz asks for basic auth (orchestrators probe those).
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { Certificate } from '../config/certificates.js'
 import type { Config, SiteConfig } from '../config/load.js'
+import { sourceOf } from './metrics.js'
 import type { SitesSnapshot } from './stats.js'
 import { renderLive, renderStatsPage } from './stats-page.js'
 import { redactUrl } from '../upstream/redact.js'
@@ -16,6 +18,8 @@ export interface AdminState {
   metrics(): Promise<{ type: string; body: string }>
   /** A promise: with WORKERS > 1 the primary asks every worker. */
   stats(): Promise<SitesSnapshot>
+  /** The certificates served now (this process's TLS listener), for /config. */
+  certificates?(): readonly Certificate[]
 }
 
 const OPEN_PATHS = new Set(['/healthz', '/readyz'])
@@ -27,7 +31,8 @@ export const ADMIN_ENDPOINTS =
 export type AdminEndpoint = (req: IncomingMessage, res: ServerResponse) => void
 
 export function createAdminServer(config: Config, state: AdminState): Server {
-  const view = JSON.stringify(configView(config), null, 2)
+  const view = configView(config)
+  const viewText = JSON.stringify(view, null, 2)
   const endpoints: Record<string, AdminEndpoint> = {
     // Liveness: the process runs; it does not depend on upstreams, so a dead backend never restarts us.
     '/healthz': (_req, res) => {
@@ -39,7 +44,12 @@ export function createAdminServer(config: Config, state: AdminState): Server {
       else answer(aborted)
     },
     '/readyz': (_req, res) => (state.ready() ? text(res, 200, 'ready\n') : text(res, 503, 'shutting down\n')),
-    '/config': (_req, res) => send(res, 200, 'application/json', `${view}\n`),
+    '/config': (_req, res) => {
+      // The certificates change (TLS_CERTS_DIR, ACME): said as they are now, names, source and end only.
+      const certificates = state.certificates?.().map(certificateView)
+      const body = certificates ? JSON.stringify({ ...view, certificates }, null, 2) : viewText
+      send(res, 200, 'application/json', `${body}\n`)
+    },
     '/metrics': (_req, res) => {
       state.metrics().then(
         ({ type, body }) => send(res, 200, type, body),
@@ -95,6 +105,15 @@ export function basicAuth(expected: { user: string; pass: string }): (header: st
     const userOk = timingSafeEqual(digest(given[0] as string), user)
     const passOk = timingSafeEqual(digest(given[1] as string), pass)
     return userOk && passOk
+  }
+}
+
+/** A served certificate as /config shows it: never its key. */
+function certificateView(certificate: Certificate): object {
+  return {
+    names: certificate.names,
+    source: sourceOf(certificate),
+    not_after: certificate.notAfter.toISOString(),
   }
 }
 

@@ -3,6 +3,7 @@
 // series has a `site` label: `default` for the unprefixed site, `none` for a request no site took.
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { Certificate } from '../config/certificates.js'
 import type { FailureReason, RequestRecord } from '../forward/events.js'
 import { Tally } from './tally.js'
 import type { Weighted } from '../route/weights.js'
@@ -169,9 +170,34 @@ export class Metrics {
     for (const one of CANARY_STATES) this.canaryState.set({ site, color, state: one }, one === state ? 1 : 0)
   }
 
+  /** Each served certificate's remaining life, by name and source, read at each scrape. */
+  certificates(served: () => readonly Certificate[], now: () => number): void {
+    new Gauge({
+      name: 'colorproxy_certificate_expiry_seconds',
+      help: 'Seconds until a served certificate expires, per name and source (TLS_CERT, TLS_CERTS_DIR, acme)',
+      labelNames: ['name', 'source'],
+      registers: [this.registry],
+      // WORKERS > 1: every worker serves the same certificates; the soonest end is the one to watch.
+      aggregator: 'min',
+      collect() {
+        this.reset()
+        for (const certificate of served()) {
+          const seconds = Math.round((certificate.notAfter.getTime() - now()) / 1000)
+          for (const name of certificate.names) this.set({ name, source: sourceOf(certificate) }, seconds)
+        }
+      },
+    })
+  }
+
   async text(): Promise<{ type: string; body: string }> {
     return { type: this.registry.contentType, body: await this.registry.metrics() }
   }
+}
+
+/** Where a served certificate came from, as the metric and /config say it. */
+export function sourceOf(certificate: Certificate): 'TLS_CERT' | 'TLS_CERTS_DIR' | 'acme' {
+  if (certificate.source === 'TLS_CERT') return 'TLS_CERT'
+  return certificate.source.startsWith('acme:') ? 'acme' : 'TLS_CERTS_DIR'
 }
 
 /**

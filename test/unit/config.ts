@@ -822,3 +822,88 @@ t.test(
     }
   },
 )
+
+t.test('ACME=true: the names, the TLS listener without a certificate yet, and what it needs', async (t) => {
+  const acme = { ...BLUE, ACME: 'true', ACME_EMAIL: 'ops@example.com' }
+  const config = loadConfig(
+    {
+      ...acme,
+      ACME_DOMAINS: 'www.example.com',
+      SITES: 'shop',
+      SHOP_HOSTS: 'shop.example.com,*.shop.example.com',
+      SHOP_BLUE: 'http://shop:8080',
+    },
+    files(),
+  )
+  t.same(config.acme?.names, ['www.example.com', 'shop.example.com'], 'ACME_DOMAINS, then exact site hosts')
+  t.match(config.acme, {
+    challenge: 'http-01',
+    store: '/data/acme',
+    directory: 'https://acme-v02.api.letsencrypt.org/directory',
+    renewBeforeMs: 30 * 86_400_000,
+    eab: undefined,
+  })
+  t.same(config.tls?.certificates, [], 'a TLS listener with no certificate until one is issued')
+  t.equal(loadConfig(BLUE, files()).acme, undefined, 'off by default')
+  t.same(problems({ ...BLUE, ACME: 'true' }), [
+    { variable: 'ACME_EMAIL', message: "ACME=true needs the account's contact: set ACME_EMAIL" },
+    {
+      variable: 'ACME, ACME_DOMAINS',
+      message: 'ACME=true has no name to certify: set ACME_DOMAINS, or a site with <SITE>_HOSTS',
+    },
+  ])
+})
+
+t.test('bad ACME values name their variable; the EAB key is never shown', async (t) => {
+  const found = problems({
+    ...BLUE,
+    ACME: 'true',
+    ACME_EMAIL: 'not-an-address',
+    ACME_DOMAINS: '*.example.com',
+    ACME_DIRECTORY: 'http://ca.example/dir',
+    ACME_CHALLENGE: 'dns-01',
+    ACME_STORE: 'data/acme',
+    ACME_RENEW_BEFORE: '30',
+    ACME_EAB_HMAC_KEY: 'secret key!',
+  })
+  t.same(
+    found.map((one) => one.variable),
+    [
+      'ACME_DOMAINS',
+      'ACME_EMAIL',
+      'ACME_DIRECTORY',
+      'ACME_CHALLENGE',
+      'ACME_STORE',
+      'ACME_RENEW_BEFORE',
+      'ACME_EAB_HMAC_KEY',
+    ],
+  )
+  t.notMatch(JSON.stringify(found), /secret key/)
+  t.match(
+    problems({ ...BLUE, ACME: 'true', ACME_EMAIL: 'a@b.c', ACME_DOMAINS: 'a.test', ACME_EAB_KID: 'kid' }),
+    [
+      {
+        variable: 'ACME_EAB_KID, ACME_EAB_HMAC_KEY',
+        message: 'set both for external account binding, or neither',
+      },
+    ],
+  )
+  const eab = loadConfig(
+    {
+      ...BLUE,
+      ACME: 'true',
+      ACME_EMAIL: 'a@b.c',
+      ACME_DOMAINS: 'a.test',
+      ACME_EAB_KID: 'kid',
+      ACME_EAB_HMAC_KEY: 'c2VjcmV0',
+      ACME_RENEW_BEFORE: '12h',
+      ACME_STORE: '/var/acme/',
+    },
+    files(),
+  )
+  t.match(eab.acme, {
+    eab: { kid: 'kid', hmacKey: 'c2VjcmV0' },
+    renewBeforeMs: 12 * 3_600_000,
+    store: '/var/acme',
+  })
+})

@@ -59,3 +59,31 @@ t.test('the event loop delay since the previous scrape: a stalled loop shows', a
   )
   t.ok(next && Number(next[1]) < 0.1, `and the next scrape starts afresh (${next?.[1]} s)`)
 })
+
+t.test('each served certificate has its remaining life by name and source', async (t) => {
+  const metrics = new Metrics([])
+  const at = (days: number) => new Date(Date.UTC(2027, 0, 1) + days * 86_400_000)
+  const now = () => at(0).getTime()
+  metrics.certificates(
+    () => [
+      { source: 'TLS_CERT', names: ['example.com', '*.example.com'], cert: '', key: '', notAfter: at(10) },
+      { source: 'shop.pem', names: ['shop.example'], cert: '', key: '', notAfter: at(1) },
+      { source: 'acme:a.test', names: ['a.test'], cert: '', key: '', notAfter: at(-1) },
+    ],
+    now,
+  )
+  const text = (await metrics.text()).body
+  t.match(
+    text,
+    /^colorproxy_certificate_expiry_seconds\{name="\*\.example\.com",source="TLS_CERT"\} 864000$/m,
+  )
+  t.match(
+    text,
+    /^colorproxy_certificate_expiry_seconds\{name="shop\.example",source="TLS_CERTS_DIR"\} 86400$/m,
+  )
+  t.match(
+    text,
+    /^colorproxy_certificate_expiry_seconds\{name="a\.test",source="acme"\} -86400$/m,
+    'expired: below 0',
+  )
+})

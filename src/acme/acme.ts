@@ -1,0 +1,47 @@
+// ACME=true, put together: the store (ACME_STORE's folder), the challenge answers the listeners give, the
+// issuer and the manager that keeps every name's certificate served. Nothing starts until start().
+import { randomUUID } from 'node:crypto'
+import type { Logger } from '../../lib/logger.js'
+import type { AcmeConfig } from '../config/load.js'
+import type { Certificate } from '../config/certificates.js'
+import { ChallengeAnswers } from './challenges.js'
+import { FolderStore } from './folder-store.js'
+import { Issuer } from './issuer.js'
+import { CertificateManager } from './manager.js'
+
+export interface Acme {
+  /** HTTP-01: the key authorization for a token (for the plain port); undefined with TLS-ALPN-01. */
+  httpChallenge: ChallengeAnswers['httpAnswer'] | undefined
+  /** TLS-ALPN-01: the challenge's certificate for a name (for the TLS port); undefined with HTTP-01. */
+  alpnChallenge: ChallengeAnswers['alpnAnswer'] | undefined
+  /** Starts looking at every name now and every `everyMs`, serving what it gets through `serve`. */
+  start(serve: (certificates: Certificate[]) => void): void
+  close(): void
+}
+
+export function createAcme(
+  config: AcmeConfig,
+  parts: { logger: Logger; everyMs: number; now?: () => number },
+): Acme {
+  const store = new FolderStore(config.store)
+  const answers = new ChallengeAnswers(store)
+  const issuer = new Issuer(config, { store, answers, logger: parts.logger })
+  let manager: CertificateManager | undefined
+  return {
+    httpChallenge: config.challenge === 'http-01' ? (token) => answers.httpAnswer(token) : undefined,
+    alpnChallenge: config.challenge === 'tls-alpn-01' ? (name) => answers.alpnAnswer(name) : undefined,
+    start(serve) {
+      manager = new CertificateManager(config, {
+        store,
+        issuer,
+        logger: parts.logger,
+        owner: randomUUID(),
+        now: parts.now ?? Date.now,
+        everyMs: parts.everyMs,
+        serve,
+      })
+      void manager.start()
+    },
+    close: () => manager?.close(),
+  }
+}
