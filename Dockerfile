@@ -16,7 +16,13 @@ RUN npm run build
 FROM node:26-alpine AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+# What no running program reads leaves with the build: source maps, type declarations, docs, and the
+# packages' own tests and examples (about a third of node_modules); every LICENSE stays.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+  && find node_modules -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \
+    -o -name '*.md' -o -name '*.markdown' \) -delete \
+  && for folder in test tests __tests__ example examples docs benchmark benchmarks; do \
+    rm -rf node_modules/*/$folder node_modules/@*/*/$folder; done
 
 FROM node:26-alpine
 ENV NODE_ENV=production
