@@ -1,4 +1,4 @@
-// ACME=true, put together: the store (ACME_STORE's folder), the challenge answers the listeners give, the
+// ACME=true, put together: the store (ACME_STORE's folder or Redis), the challenge answers the listeners give, the
 // issuer and the manager that keeps every name's certificate served. Nothing starts until start().
 import { randomUUID } from 'node:crypto'
 import type { Logger } from '../../lib/logger.js'
@@ -6,6 +6,7 @@ import type { AcmeConfig } from '../config/load.js'
 import type { Certificate } from '../config/certificates.js'
 import { ChallengeAnswers } from './challenges.js'
 import { FolderStore } from './folder-store.js'
+import { RedisStore } from './redis-store.js'
 import { Issuer } from './issuer.js'
 import { CertificateManager } from './manager.js'
 
@@ -23,14 +24,18 @@ export function createAcme(
   config: AcmeConfig,
   parts: { logger: Logger; everyMs: number; now?: () => number },
 ): Acme {
-  const store = new FolderStore(config.store)
-  const answers = new ChallengeAnswers(store)
+  const store =
+    config.store.kind === 'folder'
+      ? new FolderStore(config.store.path)
+      : new RedisStore(config.store.redis, parts.logger)
+  const answers = new ChallengeAnswers(store, parts.logger)
   const issuer = new Issuer(config, { store, answers, logger: parts.logger })
   let manager: CertificateManager | undefined
   return {
     httpChallenge: config.challenge === 'http-01' ? (token) => answers.httpAnswer(token) : undefined,
     alpnChallenge: config.challenge === 'tls-alpn-01' ? (name) => answers.alpnAnswer(name) : undefined,
     start(serve) {
+      store.open()
       manager = new CertificateManager(config, {
         store,
         issuer,
@@ -42,6 +47,9 @@ export function createAcme(
       })
       void manager.start()
     },
-    close: () => manager?.close(),
+    close() {
+      manager?.close()
+      store.close()
+    },
   }
 }

@@ -1,14 +1,19 @@
 // The answers a CA's validation asks for, kept in the store so that whichever replica it reaches can give
 // them (the Swarm mesh may send it to any task): HTTP-01's key authorization by token, TLS-ALPN-01's
-// self-signed certificate by name (RFC 8737). Answers this process wrote are also kept in memory.
+// self-signed certificate by name (RFC 8737). Answers this process wrote are also kept in memory. Each
+// answer given is a log line saying whether it came from the store (another replica's order).
 import { createSecureContext, type SecureContext } from 'node:tls'
+import type { Logger } from '../../lib/logger.js'
 import { isToken, KEYS, type AcmeStore } from './store.js'
 
 export class ChallengeAnswers {
   private readonly http = new Map<string, string>()
   private readonly alpn = new Map<string, SecureContext>()
 
-  constructor(private readonly store: AcmeStore) {}
+  constructor(
+    private readonly store: AcmeStore,
+    private readonly logger: Logger,
+  ) {}
 
   async putHttp(token: string, keyAuthorization: string): Promise<void> {
     if (!isToken(token)) throw new Error('the CA sent a token that is not base64url')
@@ -24,7 +29,10 @@ export class ChallengeAnswers {
   /** `GET /.well-known/acme-challenge/<token>`: the key authorization, or undefined (404). */
   async httpAnswer(token: string): Promise<string | undefined> {
     if (!isToken(token)) return undefined
-    return this.http.get(token) ?? (await this.store.read(KEYS.httpAnswer(token)))
+    const kept = this.http.get(token)
+    const answer = kept ?? (await this.store.read(KEYS.httpAnswer(token)))
+    if (answer !== undefined) this.answered('HTTP-01', { token }, kept === undefined)
+    return answer
   }
 
   async putAlpn(name: string, pem: string): Promise<void> {
@@ -40,9 +48,23 @@ export class ChallengeAnswers {
   /** An `acme-tls/1` handshake for `name`: the challenge's certificate, or undefined (no challenge now). */
   async alpnAnswer(name: string): Promise<SecureContext | undefined> {
     const kept = this.alpn.get(name)
-    if (kept) return kept
+    if (kept) {
+      this.answered('TLS-ALPN-01', { name }, false)
+      return kept
+    }
     const pem = await this.store.read(KEYS.alpnAnswer(name))
-    return pem === undefined ? undefined : contextOf(pem)
+    if (pem === undefined) return undefined
+    this.answered('TLS-ALPN-01', { name }, true)
+    return contextOf(pem)
+  }
+
+  private answered(challenge: string, about: { name?: string; token?: string }, stored: boolean): void {
+    const what = about.name ?? `token ${about.token}`
+    const from = stored ? 'from the store' : 'for its own order'
+    this.logger.info(
+      { ...about, challenge },
+      `ACME: answered the CA's ${challenge} validation of ${what} ${from}`,
+    )
   }
 }
 

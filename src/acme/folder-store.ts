@@ -65,6 +65,14 @@ export class FolderStore implements AcmeStore {
     if ((await this.lease(key))?.owner === owner) await this.remove(key)
   }
 
+  open(): void {
+    // A folder needs nothing opened.
+  }
+
+  close(): void {
+    // A folder holds nothing open.
+  }
+
   private async lease(key: string): Promise<Lease | undefined> {
     const text = await this.read(key)
     if (text === undefined) return undefined

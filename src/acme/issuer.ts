@@ -34,6 +34,18 @@ export class Issuer {
 
   /** Orders a certificate for `name`, answers its challenge, and returns it with its key (one PEM each). */
   async order(name: string): Promise<Certificate> {
+    try {
+      return await this.ordered(name)
+    } catch (error) {
+      // acme-client 5.4 loses a network error once its retries are spent (its interceptor reads the
+      // missing response's `config`): what reaches here is a TypeError that says nothing of the CA.
+      if (error instanceof TypeError && /reading 'config'/.test(error.message))
+        throw new Error(`the CA's directory ${this.config.directory} could not be reached`, { cause: error })
+      throw error
+    }
+  }
+
+  private async ordered(name: string): Promise<Certificate> {
     const client = await this.account()
     const key = await acme.crypto.createPrivateEcdsaKey('P-256')
     const [, csr] = await acme.crypto.createCsr({ commonName: name, altNames: [name] }, key)

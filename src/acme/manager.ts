@@ -29,6 +29,7 @@ const LEASE_MS = 10 * 60_000
 export class CertificateManager {
   private readonly served = new Map<string, Certificate>()
   private readonly failed = new Map<string, { count: number; retryAt: number }>()
+  private readonly storeFailing = new Set<string>()
   private timer: NodeJS.Timeout | undefined
   private running: Promise<void> | undefined
   private closed = false
@@ -68,24 +69,63 @@ export class CertificateManager {
   }
 
   private async look(name: string): Promise<void> {
-    const { store, logger, now } = this.parts
+    const { logger, now } = this.parts
     try {
-      const stored = await this.stored(name)
+      const stored = (await this.stored(name)) ?? (await this.restored(name))
+      this.storeFailing.delete(name)
       if (stored && stored.cert !== this.served.get(name)?.cert)
         this.use(name, stored, 'loaded from the store')
       if (stored && !isDue(stored.notAfter, now(), this.config.renewBeforeMs)) return
       const failure = this.failed.get(name)
       if (failure && failure.retryAt > now()) return
-      if (!(await store.lock(KEYS.lock(name), this.parts.owner, LEASE_MS))) return
-      try {
-        await this.order(name, stored !== undefined)
-      } finally {
-        await store.unlock(KEYS.lock(name), this.parts.owner)
-      }
+      await this.orderLocked(name, stored)
     } catch (error) {
-      // The store itself failed (a disk error): what is served stays; the next look tries again.
+      // The store itself failed (a disk error, Redis down): what is served stays; the next look tries
+      // again. Said once until a look gets through.
+      if (this.storeFailing.has(name)) return
+      this.storeFailing.add(name)
       logger.warn({ name, err: { message: (error as Error).message } }, `ACME: ${name}: the store failed`)
     }
+  }
+
+  /**
+   * Orders `name` under its lock, unless another replica put a certificate in the store between this look's
+   * read and the lock (it ordered and let go meanwhile): that one is served instead of a second order.
+   */
+  private async orderLocked(name: string, stored: Certificate | undefined): Promise<void> {
+    const { store, owner } = this.parts
+    if (!(await store.lock(KEYS.lock(name), owner, LEASE_MS))) return
+    try {
+      const now = await this.stored(name)
+      if (
+        now &&
+        now.cert !== stored?.cert &&
+        !isDue(now.notAfter, this.parts.now(), this.config.renewBeforeMs)
+      )
+        return this.use(name, now, 'loaded from the store')
+      await this.order(name, stored !== undefined)
+    } finally {
+      await store.unlock(KEYS.lock(name), owner)
+    }
+  }
+
+  /**
+   * A store that lost a certificate this process serves (a Redis restarted empty) gets it back rather than
+   * a new order, so the CA's limits are not spent on a certificate that exists.
+   */
+  private async restored(name: string): Promise<Certificate | undefined> {
+    const served = this.served.get(name)
+    if (!served || isDue(served.notAfter, this.parts.now(), this.config.renewBeforeMs)) return undefined
+    if (!(await this.parts.store.lock(KEYS.lock(name), this.parts.owner, LEASE_MS))) return served
+    try {
+      if ((await this.parts.store.read(KEYS.certificate(name))) === undefined) {
+        await this.parts.store.write(KEYS.certificate(name), `${served.key}${served.cert}`)
+        this.parts.logger.info({ name }, `ACME: ${name}: the store had lost the certificate; it has it again`)
+      }
+    } finally {
+      await this.parts.store.unlock(KEYS.lock(name), this.parts.owner)
+    }
+    return served
   }
 
   private async order(name: string, renewal: boolean): Promise<void> {

@@ -1,6 +1,6 @@
 // Where ACME's state lives, behind one small interface: the account key, each name's certificate and key,
 // the challenge answers a CA may ask any replica for, and the lock that lets one process order a name at a
-// time. The folder store (folder-store.ts) is the one built; a shared store for a fleet fits the same shape.
+// time: a folder (folder-store.ts) or a Redis (redis-store.ts).
 
 export interface AcmeStore {
   /** The text at `key`; undefined when there is none. */
@@ -15,6 +15,10 @@ export interface AcmeStore {
   lock(key: string, owner: string, leaseMs: number): Promise<boolean>
   /** Gives the lock up, when `owner` holds it. */
   unlock(key: string, owner: string): Promise<void>
+  /** Starts what the store needs (a connection); nothing is reached before it. */
+  open(): void
+  /** Lets go of what the store holds open. */
+  close(): void
 }
 
 /** The store's keys: host names and tokens are checked before they become one. */

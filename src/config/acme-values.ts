@@ -1,5 +1,6 @@
 // The values of the ACME_* variables: the names to certify, the account's contact, the CA's directory, the
 // store, the external account binding's key. Each parser throws an Error saying what is expected.
+import { parseRedisUrl, type RedisAddress } from './redis-url.js'
 import { parseSiteHosts } from './validators.js'
 
 /** ACME_DOMAINS: host names, no wildcard (HTTP-01 and TLS-ALPN-01 cannot prove one). */
@@ -33,11 +34,16 @@ export function parseDirectoryUrl(raw: string): string {
   return url.href
 }
 
-/** ACME_STORE: an absolute folder. */
-export function parseAcmeStore(raw: string): string {
+/** ACME_STORE: an absolute folder, or a Redis every replica shares. */
+export type AcmeStoreAddress = { kind: 'folder'; path: string } | { kind: 'redis'; redis: RedisAddress }
+
+export function parseAcmeStore(raw: string): AcmeStoreAddress {
   const value = raw.trim()
-  if (!value.startsWith('/')) throw new Error('must be an absolute folder such as /data/acme')
-  return value.replace(/\/+$/, '') || '/'
+  if (/^rediss?:/i.test(value)) return { kind: 'redis', redis: parseRedisUrl(value) }
+  if (!value.startsWith('/')) {
+    throw new Error('must be an absolute folder such as /data/acme, or a URL such as redis://redis:6379')
+  }
+  return { kind: 'folder', path: value.replace(/\/+$/, '') || '/' }
 }
 
 /** ACME_EAB_HMAC_KEY: the CA's key for external account binding, base64url. */

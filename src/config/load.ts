@@ -12,6 +12,7 @@ import { type Certificate, readCertificate, readCertificateDir } from './certifi
 import { type ColorConfig, type ConfigProblem, type Reader, readSites, type SiteConfig } from './sites.js'
 import { strayVariables } from './stray-variables.js'
 import { readError } from './file-errors.js'
+import type { AcmeStoreAddress } from './acme-values.js'
 import { colorVariable } from './validators.js'
 
 export type { ColorConfig, ConfigProblem, SiteConfig }
@@ -115,8 +116,8 @@ export interface AcmeConfig {
   /** ACME_CA: the PEM trusted for the directory's HTTPS; undefined: the system's. */
   ca: string | undefined
   challenge: 'http-01' | 'tls-alpn-01'
-  /** ACME_STORE's folder. */
-  store: string
+  /** ACME_STORE: a folder, or a Redis. */
+  store: AcmeStoreAddress
   renewBeforeMs: number
   /** ACME_EAB_KID and ACME_EAB_HMAC_KEY; undefined: none. */
   eab: { kid: string; hmacKey: string } | undefined
@@ -324,7 +325,7 @@ function acmeOf(
     directory: values.ACME_DIRECTORY as string,
     ca: values.ACME_CA,
     challenge: values.ACME_CHALLENGE as AcmeConfig['challenge'],
-    store: values.ACME_STORE as string,
+    store: values.ACME_STORE as AcmeStoreAddress,
     renewBeforeMs: values.ACME_RENEW_BEFORE as number,
     eab,
   }

@@ -616,10 +616,11 @@ export const VARIABLES = [
     name: 'ACME_STORE',
     parse: parseAcmeStore,
     group: 'Automatic HTTPS (ACME)',
-    type: 'folder',
+    type: 'folder, or `redis://[user:pass@]host:port[/db]`',
     default: '/data/acme',
+    secret: true,
     meaning:
-      'Where the account key, the certificates and their keys, and the ordering locks live: a folder (one replica, or a volume every replica mounts; written atomically). Certificates there survive restarts and are never ordered again while valid.',
+      'Where the account key, the certificates and their keys, the challenge answers and the ordering locks live: a folder (one replica, or a volume every replica mounts; written atomically), or a Redis every replica shares (`rediss://` for TLS; keys under `colorproxy:acme:`). Certificates there survive restarts and are never ordered again while valid. A Redis down at startup is not an error: colorproxy serves what it has and tries again.',
   }),
   spec({
     name: 'ACME_RENEW_BEFORE',

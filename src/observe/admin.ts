@@ -7,7 +7,7 @@ import type { Config, SiteConfig } from '../config/load.js'
 import { sourceOf } from './metrics.js'
 import type { SitesSnapshot } from './stats.js'
 import { renderLive, renderStatsPage } from './stats-page.js'
-import { redactUrl } from '../upstream/redact.js'
+import { redactUrl } from '../config/redact.js'
 import { shares } from '../route/weights.js'
 
 export interface AdminState {

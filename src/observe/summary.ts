@@ -2,7 +2,7 @@
 // the process that runs the show (a cluster's primary, or the only process).
 import type { Logger } from '../../lib/logger.js'
 import type { Config } from '../config/load.js'
-import { redactUrl } from '../upstream/redact.js'
+import { redactUrl } from '../config/redact.js'
 import { serves } from '../route/site-match.js'
 import { shares } from '../route/weights.js'
 

@@ -15,7 +15,7 @@ import { ConnectionLimit, type LimitOptions } from './connection-limit.js'
 import { ConnectionPool } from './address-pool.js'
 import { NoAddressError } from './errors.js'
 import type { UpstreamConnection } from './connection.js'
-import { redactUrl } from './redact.js'
+import { redactUrl } from '../config/redact.js'
 
 export interface Address {
   address: string

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { FolderStore } from '../../src/acme/folder-store.js'
 import { CertificateManager } from '../../src/acme/manager.js'
-import { KEYS } from '../../src/acme/store.js'
+import { type AcmeStore, KEYS } from '../../src/acme/store.js'
 import { type Certificate, readCertificate } from '../../src/config/certificates.js'
 import type { AcmeConfig } from '../../src/config/load.js'
 import { captureLogger } from '../helpers/logs.js'
@@ -22,17 +22,21 @@ const config = (names: string[]): AcmeConfig => ({
   directory: 'https://ca.invalid/dir',
   ca: undefined,
   challenge: 'http-01',
-  store: '/unused',
+  store: { kind: 'folder', path: '/unused' },
   // A test certificate lives a day: renewed in its last hour.
   renewBeforeMs: 3_600_000,
   eab: undefined,
 })
 
-function setup(names: string[], root = mkdtempSync(join(tmpdir(), 'colorproxy-manager-'))) {
+function setup(
+  names: string[],
+  root = mkdtempSync(join(tmpdir(), 'colorproxy-manager-')),
+  wrap = (store: AcmeStore) => store,
+) {
   const clock = { now: Date.now() }
   const orders: string[] = []
   const failing = new Set<string>()
-  const store = new FolderStore(root, () => clock.now)
+  const store = wrap(new FolderStore(root, () => clock.now))
   const served: Certificate[][] = []
   const { logger, lines } = captureLogger('info')
   const manager = new CertificateManager(config(names), {
@@ -150,7 +154,46 @@ t.test('a stored certificate that does not read is ordered again; a store that f
   t.match(lines[0], { msg: /^ACME: a.test: the stored certificate does not read/ })
   const broken = setup(['a.test'], join(root, 'certificates', 'a.test.pem'))
   await broken.manager.pass()
-  t.match(broken.lines, [{ level: 40, msg: 'ACME: a.test: the store failed' }])
+  await broken.manager.pass()
+  t.match(broken.lines, [{ level: 40, msg: 'ACME: a.test: the store failed' }], 'once, however many looks')
+  t.equal(broken.lines.length, 1)
+})
+
+t.test(
+  'a certificate another replica stored while this one waited for the lock is not ordered again',
+  async (t) => {
+    const first = setup(['a.test'])
+    // The second one reads "none", then the first orders and lets go, then the second takes the lock.
+    const second = setup(['a.test'], first.root, (store) =>
+      Object.assign(Object.create(store) as AcmeStore, {
+        lock: async (key: string, owner: string, leaseMs: number) => {
+          await first.manager.pass()
+          return store.lock(key, owner, leaseMs)
+        },
+      }),
+    )
+    await second.manager.pass()
+    t.same(first.orders, ['a.test'])
+    t.same(second.orders, [], 'one order between them')
+    t.equal(
+      second.manager.certificates()[0]?.cert,
+      first.manager.certificates()[0]?.cert,
+      'the same one served',
+    )
+  },
+)
+
+t.test('a store that lost a served certificate gets it back, and nothing is ordered', async (t) => {
+  const { manager, store, orders, lines } = setup(['a.test'])
+  await manager.pass()
+  await store.remove(KEYS.certificate('a.test'))
+  await manager.pass()
+  t.same(orders, ['a.test'], 'no second order')
+  t.equal(
+    await store.read(KEYS.certificate('a.test')),
+    `${manager.certificates()[0]?.key}${manager.certificates()[0]?.cert}`,
+  )
+  t.match(lines.at(-1), { msg: 'ACME: a.test: the store had lost the certificate; it has it again' })
 })
 
 t.test('start() looks now and on its interval; close() stops it', async (t) => {

@@ -838,7 +838,7 @@ t.test('ACME=true: the names, the TLS listener without a certificate yet, and wh
   t.same(config.acme?.names, ['www.example.com', 'shop.example.com'], 'ACME_DOMAINS, then exact site hosts')
   t.match(config.acme, {
     challenge: 'http-01',
-    store: '/data/acme',
+    store: { kind: 'folder', path: '/data/acme' },
     directory: 'https://acme-v02.api.letsencrypt.org/directory',
     renewBeforeMs: 30 * 86_400_000,
     eab: undefined,
@@ -904,6 +904,32 @@ t.test('bad ACME values name their variable; the EAB key is never shown', async 
   t.match(eab.acme, {
     eab: { kid: 'kid', hmacKey: 'c2VjcmV0' },
     renewBeforeMs: 12 * 3_600_000,
-    store: '/var/acme',
+    store: { kind: 'folder', path: '/var/acme' },
   })
+})
+
+t.test('ACME_STORE as a Redis URL: kept whole for the client, shown without its password', async (t) => {
+  const acme = { ...BLUE, ACME: 'true', ACME_EMAIL: 'a@b.c', ACME_DOMAINS: 'a.test' }
+  const at = (store: string) => loadConfig({ ...acme, ACME_STORE: store }, files()).acme?.store
+  t.same(at('redis://redis:6379'), {
+    kind: 'redis',
+    redis: { url: 'redis://redis:6379', shown: 'redis://redis:6379' },
+  })
+  t.same(at('rediss://default:s3cret@redis:6380/2'), {
+    kind: 'redis',
+    redis: { url: 'rediss://default:s3cret@redis:6380/2', shown: 'rediss://***@redis:6380/2' },
+  })
+  for (const [store, message] of [
+    ['redis://', /must name the Redis host/],
+    ['redis://user:s3cret@redis:6379/db?x=1', /may end only in a database number/],
+    ['redis://:s3cret@redis:6379/a/b', /may end only in a database number/],
+    ['redis://:s3cret@[::1', /must be a URL such as redis:\/\/redis:6379/],
+  ] as const) {
+    const found = problems({ ...acme, ACME_STORE: store })
+    t.match(found, [{ variable: 'ACME_STORE', message }], store.replace('s3cret', '…'))
+    t.notMatch(JSON.stringify(found), /s3cret/, 'the password is never shown')
+  }
+  t.match(problems({ ...acme, ACME_STORE: 'memcached://m:11211' }), [
+    { variable: 'ACME_STORE', message: /an absolute folder such as \/data\/acme, or a URL such as redis:/ },
+  ])
 })

@@ -2,7 +2,7 @@ import { once } from 'node:events'
 import http from 'node:http'
 import t, { type Test } from 'tap'
 import { joinPath } from '../../src/forward/headers.js'
-import { redactUrl } from '../../src/upstream/redact.js'
+import { redactUrl } from '../../src/config/redact.js'
 import { type Address, type Endpoint, Upstream } from '../../src/upstream/color-pools.js'
 import { recordingUpstream } from '../helpers/upstreams.js'
 

@@ -1,0 +1,60 @@
+// redis-server from Debian, for real: started by the test on a free port with persistence off, stopped
+// and started again on the same port (empty, as a Redis without persistence comes back) when a test asks.
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { Redis } from 'ioredis'
+import { refusedPort, type Teardown } from './upstreams.js'
+
+export interface RedisServer {
+  url: string
+  port: number
+  /** A client of its own for the test, closed when the test ends. */
+  client(): Redis
+  stop(): Promise<void>
+  /** Starts it again on the same port, empty. */
+  start(): Promise<void>
+}
+
+/** A Redis on a free port: running at once, unless `running` is false (a store down at startup). */
+export async function startRedis(t: Teardown, { running = true } = {}): Promise<RedisServer> {
+  const at = await refusedPort()
+  let child: ChildProcess | undefined
+  const clients: Redis[] = []
+  const server: RedisServer = {
+    url: `redis://127.0.0.1:${at}`,
+    port: at,
+    client() {
+      const client = new Redis(at, '127.0.0.1', { lazyConnect: false, maxRetriesPerRequest: 1 })
+      client.on('error', () => undefined)
+      clients.push(client)
+      return client
+    },
+    async start() {
+      const args = ['--port', String(at), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']
+      const started = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] })
+      child = started
+      let text = ''
+      started.stdout?.setEncoding('utf8').on('data', (chunk: string) => (text += chunk))
+      while (!text.includes('Ready to accept connections')) {
+        const [event] = await Promise.race([
+          once(started.stdout as NodeJS.EventEmitter, 'data').then(() => ['data']),
+          once(started, 'exit').then(() => ['exit']),
+        ])
+        if (event === 'exit') throw new Error(`redis-server exited: ${text}`)
+      }
+    },
+    async stop() {
+      const running = child
+      child = undefined
+      if (!running || running.exitCode !== null || running.signalCode !== null) return
+      running.kill('SIGKILL')
+      await once(running, 'exit')
+    },
+  }
+  t.teardown(async () => {
+    for (const client of clients) client.disconnect()
+    await server.stop()
+  })
+  if (running) await server.start()
+  return server
+}
