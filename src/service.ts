@@ -57,6 +57,7 @@ export function createService(config: Config, options: ServiceOptions): Service 
         stats: app.stats,
         canaryAborted: app.canaryAborted,
         certificates: tls && (() => tls.served()),
+        now: options.now,
       })
   if (tls) app.watchCertificates(() => tls.served())
 

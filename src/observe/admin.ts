@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Certificate } from '../config/certificates.js'
 import type { Config, SiteConfig } from '../config/load.js'
 import { sourceOf } from './metrics.js'
-import type { SitesSnapshot } from './stats.js'
+import type { CertificateLife, SitesSnapshot } from './stats.js'
 import { renderLive, renderStatsPage } from './stats-page.js'
 import { redactUrl } from '../config/redact.js'
 import { shares } from '../route/weights.js'
@@ -18,8 +18,10 @@ export interface AdminState {
   metrics(): Promise<{ type: string; body: string }>
   /** A promise: with WORKERS > 1 the primary asks every worker. */
   stats(): Promise<SitesSnapshot>
-  /** The certificates served now (this process's TLS listener), for /config. */
+  /** The certificates served now (this process's TLS listener), for /config and the stats page. */
   certificates?(): readonly Certificate[]
+  /** The clock a certificate's remaining life is read on. */
+  now?(): number
 }
 
 const OPEN_PATHS = new Set(['/healthz', '/readyz'])
@@ -57,14 +59,14 @@ export function createAdminServer(config: Config, state: AdminState): Server {
       )
     },
     '/stats.json': (_req, res) => {
-      state.stats().then(
+      withCertificates(state).then(
         (stats) => send(res, 200, 'application/json', `${JSON.stringify(stats)}\n`),
         (error: Error) => text(res, 500, `stats failed: ${error.message}\n`),
       )
     },
     '/': (req, res) => {
       const live = /[?&]part=live(&|$)/.test(String(req.url))
-      state.stats().then(
+      withCertificates(state).then(
         (stats) =>
           send(res, 200, 'text/html; charset=utf-8', live ? renderLive(stats) : renderStatsPage(stats)),
         (error: Error) => text(res, 500, `stats failed: ${error.message}\n`),
@@ -114,6 +116,24 @@ function certificateView(certificate: Certificate): object {
     names: certificate.names,
     source: sourceOf(certificate),
     not_after: certificate.notAfter.toISOString(),
+  }
+}
+
+/** The stats with each served certificate's remaining life, when this process serves TLS. */
+async function withCertificates(state: AdminState): Promise<SitesSnapshot> {
+  const stats = await state.stats()
+  if (!state.certificates) return stats
+  const now = state.now?.() ?? Date.now()
+  return { ...stats, certificates: state.certificates().map((one) => certificateLife(one, now)) }
+}
+
+/** A served certificate on the stats page: its names, source, end and the seconds left. */
+function certificateLife(certificate: Certificate, now: number): CertificateLife {
+  return {
+    names: certificate.names,
+    source: sourceOf(certificate),
+    notAfter: certificate.notAfter.toISOString(),
+    remainingS: Math.round((certificate.notAfter.getTime() - now) / 1000),
   }
 }
 

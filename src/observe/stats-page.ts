@@ -2,7 +2,7 @@
 // JavaScript); a few lines of inline script fetch the same fragment again every second. No build step, no
 // external resources.
 import type { CanaryView } from '../canary/controller.js'
-import type { ColorStats, SiteSnapshot, SitesSnapshot, StatsSnapshot } from './stats.js'
+import type { CertificateLife, ColorStats, SiteSnapshot, SitesSnapshot, StatsSnapshot } from './stats.js'
 
 const PALETTE: Record<string, string> = { blue: '#2563eb', green: '#16a34a' }
 const OTHERS = ['#d97706', '#9333ea', '#dc2626', '#0891b2', '#65a30d', '#db2777']
@@ -100,7 +100,33 @@ export function renderLive(snapshot: SitesSnapshot): string {
   // One site (no SITES): no site heading, as the page always was.
   const headed = snapshot.sites.length > 1 || snapshot.sites.some((site) => site.site !== 'default')
   return `<p class="summary"><span class="total-rate">${snapshot.rate}</span> requests/s · <span class="total-requests">${snapshot.requests}</span> requests · up ${snapshot.uptimeS} s</p>
-${snapshot.sites.map((site) => renderSite(site, headed)).join('\n')}`
+${snapshot.sites.map((site) => renderSite(site, headed)).join('\n')}${snapshot.certificates ? certificatesTable(snapshot.certificates) : ''}`
+}
+
+/** Each served certificate: its names, where it comes from, its end and what is left of its life. */
+function certificatesTable(certificates: CertificateLife[]): string {
+  const rows = certificates.map(
+    (one) =>
+      `<tr data-names="${escapeHtml(one.names.join(','))}"><td>${escapeHtml(one.names.join(', '))}</td><td>${one.source}</td><td>${one.notAfter.slice(0, 16).replace('T', ' ')} UTC</td><td class="${one.remainingS < 7 * 86_400 ? 'short' : ''}">${life(one.remainingS)}</td></tr>`,
+  )
+  return `
+<section class="certificates">
+<h2>Certificates</h2>
+<table>
+<thead><tr><th>names</th><th>source</th><th>valid until</th><th>left</th></tr></thead>
+<tbody>
+${rows.length > 0 ? rows.join('\n') : '<tr><td colspan="4">none served yet</td></tr>'}
+</tbody>
+</table>
+</section>`
+}
+
+/** A remaining life in the unit that reads best: `89 days`, `5 h`, `40 min`, `expired`. */
+export function life(seconds: number): string {
+  if (seconds <= 0) return 'expired'
+  if (seconds >= 2 * 86_400) return `${Math.floor(seconds / 86_400)} days`
+  if (seconds >= 2 * 3600) return `${Math.floor(seconds / 3600)} h`
+  return `${Math.max(1, Math.floor(seconds / 60))} min`
 }
 
 function renderSite(site: SiteSnapshot, headed: boolean): string {
@@ -164,7 +190,7 @@ h1 { font-size: 1.4rem; margin: 0 0 .5rem; } h2 { font-size: 1.1rem; margin: 2re
 table { border-collapse: collapse; } th, td { padding: .3rem .8rem; text-align: right; border-bottom: 1px solid #ddd; white-space: nowrap; }
 th:first-child, td:first-child { text-align: left; } th { font-weight: 600; color: #444; }
 .swatch { display: inline-block; width: .8em; height: .8em; margin-right: .4em; border-radius: 2px; }
-.ejected { color: #b91c1c; font-weight: 600; } .summary { color: #444; } .chart { display: block; width: 100%; height: auto; } .axis { font-size: 10px; fill: #555; } .legend { margin-right: .8em; }
+.ejected, .short { color: #b91c1c; font-weight: 600; } .summary { color: #444; } .chart { display: block; width: 100%; height: auto; } .axis { font-size: 10px; fill: #555; } .legend { margin-right: .8em; }
 footer { margin-top: 1.5rem; color: #666; font-size: 13px; }
 </style>
 </head>

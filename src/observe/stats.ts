@@ -63,12 +63,21 @@ export interface SiteSnapshot extends StatsSnapshot {
   canary?: CanaryView
 }
 
-/** Every site's figures, and their sums. */
+/** Every site's figures, and their sums; the certificates served, when the process serves TLS. */
 export interface SitesSnapshot {
   uptimeS: number
   rate: number
   requests: number
   sites: SiteSnapshot[]
+  certificates?: CertificateLife[]
+}
+
+/** A served certificate's remaining life. */
+export interface CertificateLife {
+  names: string[]
+  source: 'TLS_CERT' | 'TLS_CERTS_DIR' | 'acme'
+  notAfter: string
+  remainingS: number
 }
 
 export function sitesSnapshot(

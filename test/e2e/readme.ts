@@ -11,7 +11,7 @@ import { consoleBlocks, linePattern, replay } from '../helpers/readme.js'
 
 // Each page's shell sessions, pasted into a fresh bash of their own, in the page's order.
 const PAGES: { file: string; sections: string[] }[] = [
-  { file: 'README.md', sections: ['The sillyproxy walkthrough, with colorproxy'] },
+  { file: 'README.md', sections: ['The sillyproxy walkthrough, with colorproxy', 'Automatic HTTPS'] },
   {
     file: 'docs/progressive-delivery.md',
     sections: ['Canary in practice', 'Progressive delivery: a canary that steps, judges itself and stops'],

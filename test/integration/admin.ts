@@ -4,6 +4,9 @@ import { loadConfig } from '../../src/config/load.js'
 import { get } from '../helpers/clients.js'
 import { listen } from '../helpers/upstreams.js'
 import { startColorProxy } from '../helpers/proxy.js'
+import { issue, testCa } from '../helpers/tls.js'
+import { readCertificate } from '../../src/config/certificates.js'
+import { life } from '../../src/observe/stats-page.js'
 
 const env = { BLUE: 'http://user:hunter2@127.0.0.1:1/base', GREEN: 'http://127.0.0.1:2', BLUE_WEIGHT: '4' }
 
@@ -100,3 +103,48 @@ t.test(
     }
   },
 )
+
+t.test('the stats page and stats.json list the served certificates and their remaining life', async (t) => {
+  const config = loadConfig({ BLUE: 'http://127.0.0.1:1' }, { readFile: () => '' })
+  const ca = testCa()
+  const made = issue(ca, ['shop.example.com', 'www.example.com'], 90)
+  const api = issue(ca, ['api.example.com'], 3)
+  const served = [
+    readCertificate('acme:shop.example.com', made.cert, made.key),
+    readCertificate('TLS_CERT', api.cert, api.key),
+  ]
+  // The clock is pinned to a day after the first one was made.
+  const now = () => (served[0] as { notAfter: Date }).notAfter.getTime() - 89 * 86_400_000
+  const stats = () => Promise.resolve({ uptimeS: 1, rate: 0, requests: 0, sites: [] })
+  const state = { ready: () => true, metrics: stats as never, stats, certificates: () => served, now }
+  const port = await listen(t, createAdminServer(config, state))
+  const json = JSON.parse((await get(`http://127.0.0.1:${port}/stats.json`)).body)
+  t.match(json.certificates, [
+    { names: ['shop.example.com', 'www.example.com'], source: 'acme', remainingS: 89 * 86_400 },
+    { names: ['api.example.com'], source: 'TLS_CERT' },
+  ])
+  t.notMatch(JSON.stringify(json), /PRIVATE KEY/, 'never a key')
+  const page = (await get(`http://127.0.0.1:${port}/`)).body
+  t.match(page, /<h2>Certificates<\/h2>/)
+  t.match(
+    page,
+    /<td>shop\.example\.com, www\.example\.com<\/td><td>acme<\/td><td>\d{4}-\d\d-\d\d \d\d:\d\d UTC<\/td><td class="">89 days<\/td>/,
+  )
+  t.match(
+    page,
+    /<td>api\.example\.com<\/td><td>TLS_CERT<\/td><td>[^<]+<\/td><td class="short">(2 days|47 h)<\/td>/,
+    'under a week left: marked',
+  )
+  const none = await listen(t, createAdminServer(config, { ...state, certificates: () => [] }))
+  t.match((await get(`http://127.0.0.1:${none}/`)).body, /none served yet/, 'a TLS port with nothing yet')
+  const plain = await listen(t, createAdminServer(config, { ...state, certificates: undefined }))
+  t.notMatch((await get(`http://127.0.0.1:${plain}/`)).body, /Certificates/, 'no TLS, no list')
+})
+
+t.test('a remaining life reads in days, hours or minutes, and expired at its end', async (t) => {
+  t.equal(life(89 * 86_400 + 5), '89 days')
+  t.equal(life(2 * 86_400 - 1), '47 h')
+  t.equal(life(2 * 3600 - 1), '119 min')
+  t.equal(life(20), '1 min')
+  t.equal(life(0), 'expired')
+})
