@@ -1,6 +1,9 @@
 // Two colorproxy processes sharing one Redis store against Pebble, both real: one order per name, the same
 // certificates served by both, a challenge answered by either from the store, and Redis stopped mid-run
 // and started again empty (nothing lost, nothing ordered twice), or down when a replica starts.
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import tls from 'node:tls'
 import t from 'tap'
 import { startPebble, type Pebble } from '../helpers/pebble.js'
@@ -145,4 +148,23 @@ t.test('the replica that did not order answers the CA from the store, and serves
     const serials = await Promise.all(REPLICAS.map((address) => serial(address, at.httpsPort, name, root)))
     t.equal(serials[0], serials[1], `${name}: the same serial on both`)
   }
+})
+
+t.test('WORKERS=2 on one folder store is one replica: one order per name, one certificate', async (t) => {
+  const [port, httpsPort] = await Promise.all([refusedPort(), refusedPort()])
+  const pebble = await startPebble(t, { httpPort: port, tlsPort: httpsPort })
+  const store = mkdtempSync(join(tmpdir(), 'colorproxy-acme-'))
+  const env = { ACME_DOMAINS: 'a.test,b.test', ACME_STORE: store, WORKERS: '2' }
+  const program = (await replica(t, pebble, { port, httpsPort }, env))('127.0.0.1')
+  // Each worker looks at the store; between them, each name is issued once and loaded by the other.
+  for (const name of ['a.test', 'b.test']) {
+    await said(program, new RegExp(`^ACME: ${name}: certificate issued`))
+    await said(program, new RegExp(`^ACME: ${name}: certificate loaded from the store`))
+  }
+  t.equal(pebble.orders(), 2, 'one order per name')
+  const root = await pebble.root()
+  const serials = new Set<string>()
+  // The primary hands connections to the workers in turn: a few connections reach both.
+  for (let i = 0; i < 6; i++) serials.add(await serial('127.0.0.1', httpsPort, 'a.test', root))
+  t.equal(serials.size, 1, 'every connection gets the same certificate')
 })
