@@ -103,7 +103,7 @@ export class CertificateManager {
         !isDue(now.notAfter, this.parts.now(), this.config.renewBeforeMs)
       )
         return this.use(name, now, 'loaded from the store')
-      await this.order(name, stored !== undefined)
+      await this.order(name, stored !== undefined || this.served.has(name))
     } finally {
       await store.unlock(KEYS.lock(name), owner)
     }

@@ -168,3 +168,23 @@ t.test('WORKERS=2 on one folder store is one replica: one order per name, one ce
   for (let i = 0; i < 6; i++) serials.add(await serial('127.0.0.1', httpsPort, 'a.test', root))
   t.equal(serials.size, 1, 'every connection gets the same certificate')
 })
+
+t.test('a renewal due while Redis is down happens once it is back', async (t) => {
+  const [port, httpsPort] = await Promise.all([refusedPort(), refusedPort()])
+  // Pebble's certificates live 30 s here, renewed with 25 s left: due 5 s after they are issued.
+  const pebble = await startPebble(t, { httpPort: port, tlsPort: httpsPort }, 30)
+  const redis = await startRedis(t)
+  const env = { ACME_DOMAINS: 'a.test', ACME_STORE: redis.url, ACME_RENEW_BEFORE: '25s' }
+  const one = (await replica(t, pebble, { port, httpsPort }, env))('127.0.0.1')
+  await said(one, /^ACME: a\.test: certificate issued/)
+  const root = await pebble.root()
+  const first = await serial('127.0.0.1', httpsPort, 'a.test', root)
+  await redis.stop()
+  await said(one, /^ACME: a\.test: the store failed/)
+  t.equal(pebble.orders(), 1, 'no renewal while the store is away')
+  t.equal(await serial('127.0.0.1', httpsPort, 'a.test', root), first, 'the certificate it has is served')
+  await redis.start()
+  await said(one, /^ACME: a\.test: certificate renewed/)
+  t.equal(pebble.orders(), 2, 'renewed once')
+  t.not(await serial('127.0.0.1', httpsPort, 'a.test', root), first, 'and the renewed one is served')
+})
