@@ -75,7 +75,7 @@ export class CertificateManager {
       this.storeFailing.delete(name)
       if (stored && stored.cert !== this.served.get(name)?.cert)
         this.use(name, stored, 'loaded from the store')
-      if (stored && !isDue(stored.notAfter, now(), this.config.renewBeforeMs)) return
+      if (stored && !this.due(stored)) return
       const failure = this.failed.get(name)
       if (failure && failure.retryAt > now()) return
       await this.orderLocked(name, stored)
@@ -93,20 +93,12 @@ export class CertificateManager {
    * read and the lock (it ordered and let go meanwhile): that one is served instead of a second order.
    */
   private async orderLocked(name: string, stored: Certificate | undefined): Promise<void> {
-    const { store, owner } = this.parts
-    if (!(await store.lock(KEYS.lock(name), owner, LEASE_MS))) return
-    try {
+    await this.underLock(name, async () => {
       const now = await this.stored(name)
-      if (
-        now &&
-        now.cert !== stored?.cert &&
-        !isDue(now.notAfter, this.parts.now(), this.config.renewBeforeMs)
-      )
+      if (now && now.cert !== stored?.cert && !this.due(now))
         return this.use(name, now, 'loaded from the store')
       await this.order(name, stored !== undefined || this.served.has(name))
-    } finally {
-      await store.unlock(KEYS.lock(name), owner)
-    }
+    })
   }
 
   /**
@@ -115,17 +107,30 @@ export class CertificateManager {
    */
   private async restored(name: string): Promise<Certificate | undefined> {
     const served = this.served.get(name)
-    if (!served || isDue(served.notAfter, this.parts.now(), this.config.renewBeforeMs)) return undefined
-    if (!(await this.parts.store.lock(KEYS.lock(name), this.parts.owner, LEASE_MS))) return served
-    try {
-      if ((await this.parts.store.read(KEYS.certificate(name))) === undefined) {
-        await this.parts.store.write(KEYS.certificate(name), `${served.key}${served.cert}`)
-        this.parts.logger.info({ name }, `ACME: ${name}: the store had lost the certificate; it has it again`)
-      }
-    } finally {
-      await this.parts.store.unlock(KEYS.lock(name), this.parts.owner)
-    }
+    if (!served || this.due(served)) return undefined
+    const { store, logger } = this.parts
+    await this.underLock(name, async () => {
+      if ((await store.read(KEYS.certificate(name))) !== undefined) return
+      await store.write(KEYS.certificate(name), `${served.key}${served.cert}`)
+      logger.info({ name }, `ACME: ${name}: the store had lost the certificate; it has it again`)
+    })
     return served
+  }
+
+  /** Runs `work` holding `name`'s lock in the store; nothing when another process holds it. */
+  private async underLock(name: string, work: () => Promise<void>): Promise<void> {
+    const { store, owner } = this.parts
+    if (!(await store.lock(KEYS.lock(name), owner, LEASE_MS))) return
+    try {
+      await work()
+    } finally {
+      await store.unlock(KEYS.lock(name), owner)
+    }
+  }
+
+  /** Less than ACME_RENEW_BEFORE left: time to renew. */
+  private due(certificate: Certificate): boolean {
+    return isDue(certificate.notAfter, this.parts.now(), this.config.renewBeforeMs)
   }
 
   private async order(name: string, renewal: boolean): Promise<void> {

@@ -94,3 +94,8 @@ export function readCertificateDir(
   }
   return { certificates, failures }
 }
+
+/** Whole seconds from `now` to the certificate's end (below 0 once it has passed). */
+export function secondsLeft(certificate: Certificate, now: number): number {
+  return Math.round((certificate.notAfter.getTime() - now) / 1000)
+}

@@ -43,8 +43,6 @@ export type Passage =
 
 export type Gate = (req: IncomingMessage, admitted: Admitted) => Passage | Promise<Passage>
 
-const ACME = ACME_CHALLENGE_PATH
-
 export function createGate(
   config: Pick<Config, 'httpsRedirect' | 'authRealm'>,
   proto: 'http' | 'https',
@@ -60,7 +58,7 @@ export function createGate(
   }
   return (req, admitted) => {
     // A request a trusted proxy in front says came over HTTPS is not sent round again.
-    if (redirect && admitted.forwarded.proto === 'http' && !admitted.path.startsWith(ACME)) {
+    if (redirect && admitted.forwarded.proto === 'http' && !admitted.path.startsWith(ACME_CHALLENGE_PATH)) {
       return { ...toHttps(req.headers.host, admitted.path, redirect.port), options: traffic.forwardOptions }
     }
     const chosen = traffic.siteFor(req.headers.host, admitted)

@@ -2,7 +2,7 @@
 // STATS_USER/STATS_PASS every path but /healthz and /readyz asks for basic auth (orchestrators probe those).
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { Certificate } from '../config/certificates.js'
+import { type Certificate, secondsLeft } from '../config/certificates.js'
 import type { Config, SiteConfig } from '../config/load.js'
 import { sourceOf } from './metrics.js'
 import type { CertificateLife, SitesSnapshot } from './stats.js'
@@ -133,7 +133,7 @@ function certificateLife(certificate: Certificate, now: number): CertificateLife
     names: certificate.names,
     source: sourceOf(certificate),
     notAfter: certificate.notAfter.toISOString(),
-    remainingS: Math.round((certificate.notAfter.getTime() - now) / 1000),
+    remainingS: secondsLeft(certificate, now),
   }
 }
 

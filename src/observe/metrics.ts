@@ -3,7 +3,7 @@
 // series has a `site` label: `default` for the unprefixed site, `none` for a request no site took.
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
-import type { Certificate } from '../config/certificates.js'
+import { type Certificate, secondsLeft } from '../config/certificates.js'
 import type { FailureReason, RequestRecord } from '../forward/events.js'
 import { Tally } from './tally.js'
 import type { Weighted } from '../route/weights.js'
@@ -182,7 +182,7 @@ export class Metrics {
       collect() {
         this.reset()
         for (const certificate of served()) {
-          const seconds = Math.round((certificate.notAfter.getTime() - now()) / 1000)
+          const seconds = secondsLeft(certificate, now())
           for (const name of certificate.names) this.set({ name, source: sourceOf(certificate) }, seconds)
         }
       },
