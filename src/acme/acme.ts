@@ -7,7 +7,7 @@ import type { Certificate } from '../config/certificates.js'
 import { ChallengeAnswers } from './challenges.js'
 import { FolderStore } from './folder-store.js'
 import { RedisStore } from './redis-store.js'
-import { Issuer } from './issuer.js'
+import type { Issuer } from './issuer.js'
 import { CertificateManager } from './manager.js'
 
 export interface Acme {
@@ -29,7 +29,17 @@ export function createAcme(
       ? new FolderStore(config.store.path)
       : new RedisStore(config.store.redis, parts.logger)
   const answers = new ChallengeAnswers(store, parts.logger)
-  const issuer = new Issuer(config, { store, answers, logger: parts.logger })
+  // acme-client (and axios, node-forge, @peculiar/x509 with it: 28 MB of memory) loads with the first order,
+  // never in a process without ACME=true.
+  let loaded: Promise<Issuer> | undefined
+  const issuer = {
+    async order(name: string) {
+      loaded ??= import('./issuer.js').then(
+        ({ Issuer }) => new Issuer(config, { store, answers, logger: parts.logger }),
+      )
+      return (await loaded).order(name)
+    },
+  }
   let manager: CertificateManager | undefined
   return {
     httpChallenge: config.challenge === 'http-01' ? (token) => answers.httpAnswer(token) : undefined,

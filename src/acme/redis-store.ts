@@ -3,7 +3,7 @@
 // with SET NX PX and renewed or given up only by its owner (a script, so the check and the change are one
 // step). A command while Redis is down fails within a reconnection try and the manager tries again on its
 // next look; the client reconnects by itself. Being unreachable is logged once, and so is coming back.
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import type { Logger } from '../../lib/logger.js'
 import type { RedisAddress } from '../config/redis-url.js'
 import type { AcmeStore } from './store.js'
@@ -23,58 +23,66 @@ type Scripted = Redis & {
 }
 
 export class RedisStore implements AcmeStore {
-  private readonly client: Scripted
+  private client: Promise<Scripted> | undefined
   private reachable: boolean | undefined
 
   constructor(
     private readonly address: RedisAddress,
     private readonly logger: Logger,
-    prefix = 'colorproxy:acme:',
-  ) {
-    this.client = new Redis(address.url, {
-      keyPrefix: prefix,
-      lazyConnect: true,
-      // A call made while connecting waits for the connection; one made while Redis is down fails after
-      // one more try to reach it, well within commandTimeout.
-      maxRetriesPerRequest: 1,
-      connectTimeout: 2000,
-      commandTimeout: 2000,
-      // Reconnect after 0.2 s, 0.4 s, ... at most every 5 s, for as long as it takes.
-      retryStrategy: (times) => Math.min(times * 200, 5000),
-    }) as Scripted
-    this.client.defineCommand('lease', { numberOfKeys: 1, lua: LOCK })
-    this.client.defineCommand('release', { numberOfKeys: 1, lua: UNLOCK })
-    this.client.on('ready', () => this.said(true))
-    this.client.on('error', (error: Error) => this.said(false, error))
-  }
+    private readonly prefix = 'colorproxy:acme:',
+  ) {}
 
   async read(key: string): Promise<string | undefined> {
-    return (await this.client.get(key)) ?? undefined
+    return (await (await this.redis()).get(key)) ?? undefined
   }
 
   async write(key: string, text: string): Promise<void> {
-    await this.client.set(key, text)
+    await (await this.redis()).set(key, text)
   }
 
   async remove(key: string): Promise<void> {
-    await this.client.del(key)
+    await (await this.redis()).del(key)
   }
 
   async lock(key: string, owner: string, leaseMs: number): Promise<boolean> {
-    return (await this.client.lease(key, owner, leaseMs)) === 1
+    return (await (await this.redis()).lease(key, owner, leaseMs)) === 1
   }
 
   async unlock(key: string, owner: string): Promise<void> {
-    await this.client.release(key, owner)
+    await (await this.redis()).release(key, owner)
   }
 
+  /** Loads ioredis (only a process with a Redis store does) and connects. */
   open(): void {
-    // A first connection that fails is said by the 'error' event, and the client goes on trying.
-    this.client.connect().catch(() => undefined)
+    this.client ??= import('ioredis').then(({ Redis }) => {
+      const client = new Redis(this.address.url, {
+        keyPrefix: this.prefix,
+        lazyConnect: true,
+        // A call made while connecting waits for the connection; one made while Redis is down fails after
+        // one more try to reach it, well within commandTimeout.
+        maxRetriesPerRequest: 1,
+        connectTimeout: 2000,
+        commandTimeout: 2000,
+        // Reconnect after 0.2 s, 0.4 s, ... at most every 5 s, for as long as it takes.
+        retryStrategy: (times) => Math.min(times * 200, 5000),
+      }) as Scripted
+      client.defineCommand('lease', { numberOfKeys: 1, lua: LOCK })
+      client.defineCommand('release', { numberOfKeys: 1, lua: UNLOCK })
+      client.on('ready', () => this.said(true))
+      client.on('error', (error: Error) => this.said(false, error))
+      // A first connection that fails is said by the 'error' event, and the client goes on trying.
+      client.connect().catch(() => undefined)
+      return client
+    })
   }
 
   close(): void {
-    this.client.disconnect()
+    void this.client?.then((client) => client.disconnect())
+  }
+
+  private redis(): Promise<Scripted> {
+    if (!this.client) return Promise.reject(new Error('the Redis store is not open'))
+    return this.client
   }
 
   /** One line when the store is reached, one when it is lost: not one per failed try. */

@@ -15,6 +15,13 @@ function open(t: Teardown, url: string) {
   return { store, lines, line }
 }
 
+t.test('a store not opened yet says so, and loads no client', async (t) => {
+  const { logger } = captureLogger('info')
+  const store = new RedisStore(parseRedisUrl('redis://127.0.0.1:1'), logger)
+  await t.rejects(store.read('account.key'), { message: 'the Redis store is not open' })
+  store.close()
+})
+
 t.test('values are kept whole under the prefix, and read back', async (t) => {
   const redis = await startRedis(t)
   const { store, line } = open(t, redis.url)
