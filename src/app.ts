@@ -9,6 +9,7 @@ import type { CanaryView } from './canary/controller.js'
 import type { Certificate } from './config/certificates.js'
 import type { Config } from './config/load.js'
 import type { Admitted, ForwardOptions } from './forward/exchange.js'
+import type { FleetView } from './fleet/fleet.js'
 import { Metrics } from './observe/metrics.js'
 import { createSite, forwarderOptions, type Site } from './site.js'
 import { createSiteMatcher, serves, stripSegments } from './route/site-match.js'
@@ -42,6 +43,8 @@ export interface App {
   metricsText(): Promise<{ type: string; body: string }>
   /** The TLS listener's certificates, for colorproxy_certificate_expiry_seconds. */
   watchCertificates(served: () => readonly Certificate[]): void
+  /** FLEET_STORE: the fleet's view, for colorproxy_fleet_replicas. */
+  watchFleet(view: () => FleetView): void
   stats(): Promise<SitesSnapshot>
   /** This process's stats and ejected colors per site, for a cluster primary to merge. */
   statsState(): {
@@ -88,6 +91,7 @@ export function createApp(config: Config, deps: Dependencies): App {
     registry: metrics.registry,
     metricsText: () => metrics.text(),
     watchCertificates: (served) => metrics.certificates(served, now),
+    watchFleet: (view) => metrics.fleet(view),
     stats: async () =>
       sitesSnapshot(
         sites.map((site) => ({

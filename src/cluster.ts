@@ -10,6 +10,7 @@ import { gracefulStop } from '../lib/drain.js'
 import type { Logger } from '../lib/logger.js'
 import { listen } from './listen/http1.js'
 import type { CanaryView } from './canary/controller.js'
+import type { FleetView } from './fleet/fleet.js'
 import { serves } from './route/site-match.js'
 import { Stats, type StatsState, sitesSnapshot } from './observe/stats.js'
 import { logListening } from './observe/summary.js'
@@ -47,21 +48,25 @@ export function createPrimary(
     const id = ++statsRequests
     const answers = await Promise.all([...pool.listening].map((worker) => askStats(worker, id)))
     // Each worker answers its sites in config order: merged site by site.
-    return sitesSnapshot(
+    const snapshot = sitesSnapshot(
       config.sites.map((site, index) =>
         mergedSite(
           site,
-          answers.map((answer) => answer[index] as SiteState),
+          answers.map((answer) => answer.sites[index] as SiteState),
           now,
           config.sites,
         ),
       ),
     )
+    // FLEET_STORE: each worker is a member and reads the same fleet; the first one's view is shown.
+    const fleet = answers.find((answer) => answer.fleet)?.fleet
+    return fleet ? { ...snapshot, fleet } : snapshot
   }
   const admin = createAdminServer(config, {
     ready: () => !pool.stopping && pool.listening.size === deps.workers,
     metrics: async () => ({ type: aggregator.contentType, body: await aggregator.clusterMetrics() }),
     stats,
+    fleet: config.fleet && (async () => (await stats()).fleet),
     canaryAborted: async () => (await stats()).sites.some((site) => site.canary?.state === 'aborted'),
   })
 
@@ -182,17 +187,20 @@ type SiteState = {
   canary?: CanaryView
 }
 
-function askStats(worker: Worker, id: number): Promise<SiteState[]> {
+/** A worker's answer: its sites, and the fleet as it last read it (FLEET_STORE). */
+type WorkerStats = { sites: SiteState[]; fleet?: FleetView }
+
+function askStats(worker: Worker, id: number): Promise<WorkerStats> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       worker.off('message', onMessage)
       reject(new Error(`worker ${worker.id} did not answer`))
     }, STATS_TIMEOUT_MS)
-    const onMessage = (message: { type?: string; id?: number; sites?: SiteState[] }) => {
+    const onMessage = (message: { type?: string; id?: number } & Partial<WorkerStats>) => {
       if (message.type !== MESSAGE.stats || message.id !== id) return
       clearTimeout(timer)
       worker.off('message', onMessage)
-      resolve(message.sites as SiteState[])
+      resolve({ sites: message.sites as SiteState[], fleet: message.fleet })
     }
     worker.on('message', onMessage)
     worker.send({ type: MESSAGE.stats, id })
@@ -206,13 +214,14 @@ function askStats(worker: Worker, id: number): Promise<SiteState[]> {
 export function workerSide(proxy: {
   registry: Registry
   statsState(): SiteState[]
+  fleetView(): FleetView | undefined
 }): (message: { type?: string; id?: number }) => object | undefined {
   AggregatorRegistry.setRegistries([proxy.registry])
   // Constructing one is what makes prom-client answer the primary's metrics requests in a worker.
   new AggregatorRegistry()
   return (message) => {
     if (message.type === MESSAGE.stats)
-      return { type: MESSAGE.stats, id: message.id, sites: proxy.statsState() }
+      return { type: MESSAGE.stats, id: message.id, sites: proxy.statsState(), fleet: proxy.fleetView() }
     return undefined
   }
 }

@@ -3,6 +3,7 @@
 // SHUTDOWN_DELAY, then SHUTDOWN_TIMEOUT) and resolves when done.
 import { readFileSync } from 'node:fs'
 import type { AddressInfo, Server as NetServer } from 'node:net'
+import { hostname } from 'node:os'
 import type { Registry } from 'prom-client'
 import { type DrainResult, gracefulStop } from '../lib/drain.js'
 import type { Logger } from '../lib/logger.js'
@@ -10,9 +11,11 @@ import { createAdminServer } from './observe/admin.js'
 import { type Acme, createAcme } from './acme/acme.js'
 import { type App, createApp, type Dependencies } from './app.js'
 import { type Config, listFiles } from './config/load.js'
+import { canaryKey } from './fleet/canary-sync.js'
+import { type Fleet, type FleetView, startFleet } from './fleet/fleet.js'
 import { guardConnections } from './listen/client-connections.js'
 import { createSecureTrafficServer, createTrafficServer, listen } from './listen/http1.js'
-import { createTlsListener } from './listen/tls-listener.js'
+import { createTlsListener, type TlsListener } from './listen/tls-listener.js'
 import { logListening } from './observe/summary.js'
 
 export type { Dependencies }
@@ -23,6 +26,8 @@ export interface ServiceOptions extends Dependencies {
    * primary says it once).
    */
   worker?: boolean
+  /** This member's host in the fleet (FLEET_STORE); the machine's host name by default. */
+  host?: string
 }
 
 export interface Service {
@@ -35,6 +40,8 @@ export interface Service {
   shutdown(options: { delayMs: number }): Promise<DrainResult>
   /** This process's stats and ejected colors, for a cluster primary to merge. */
   statsState(): ReturnType<App['statsState']>
+  /** FLEET_STORE: the fleet as this process last read it. */
+  fleetView(): FleetView | undefined
   /** This process's metrics, for a cluster primary to sum. */
   readonly registry: Registry
 }
@@ -47,26 +54,25 @@ export function createService(config: Config, options: ServiceOptions): Service 
     config.tls &&
     createAcme(config.acme, { logger, everyMs: config.tls.reloadEveryMs, now: options.now })
   const { traffic, drainer, tls, secure } = listeners(config, app, logger, acme)
+  const fleet = config.fleet && fleetOf(config, app, options)
   let ready = true
   // A worker never listens on the admin port: the primary owns it.
-  const admin = options.worker
-    ? undefined
-    : createAdminServer(config, {
-        ready: () => ready,
-        metrics: app.metricsText,
-        stats: app.stats,
-        canaryAborted: app.canaryAborted,
-        certificates: tls && (() => tls.served()),
-        now: options.now,
-      })
+  const admin = options.worker ? undefined : adminOf(config, app, () => ready, tls, fleet, options.now)
   if (tls) app.watchCertificates(() => tls.served())
+  if (fleet) app.watchFleet(() => fleet.view())
 
   return {
     registry: app.registry,
     statsState: app.statsState,
+    fleetView: () => fleet?.view(),
 
     async start() {
-      const open = opener(() => tls?.close())
+      // A replica started late takes the fleet's step before it takes a request (bounded: the store may be down).
+      await fleet?.start()
+      const open = opener(() => {
+        tls?.close()
+        fleet?.close()
+      })
       const port = await open(traffic, config.listen.port, config.listen.host)
       const httpsPort = secure && config.tls ? await open(secure.server, config.tls.port, config.tls.host) : 0
       // ACME's orders start once the ports answer its challenges.
@@ -87,6 +93,7 @@ export function createService(config: Config, options: ServiceOptions): Service 
         logger.info({ in_flight: inFlight }, 'draining: no new connections')
         tls?.close()
         acme?.close()
+        fleet?.close()
         const [plain, encrypted] = await Promise.all([
           drainer.drain(config.shutdown.timeoutMs),
           secure?.drainer.drain(config.shutdown.timeoutMs),
@@ -122,6 +129,51 @@ function listeners(config: Config, app: App, logger: Logger, acme: Acme | undefi
   guardConnections(traffic, rules)
   if (secure) guardConnections(secure.server as unknown as NetServer, rules)
   return { traffic, drainer, tls, secure }
+}
+
+/** The admin listener of a process that is not a cluster worker. */
+function adminOf(
+  config: Config,
+  app: App,
+  ready: () => boolean,
+  tls: TlsListener | undefined,
+  fleet: Fleet | undefined,
+  now: (() => number) | undefined,
+) {
+  return createAdminServer(config, {
+    ready,
+    metrics: app.metricsText,
+    stats: async () => ({ ...(await app.stats()), ...(fleet && { fleet: fleet.view() }) }),
+    fleet: fleet && (async () => fleet.view()),
+    canaryAborted: app.canaryAborted,
+    certificates: tls && (() => tls.served()),
+    now,
+  })
+}
+
+/** FLEET_STORE: this process as a member, each site with its canary and its shared rate limit. */
+function fleetOf(config: Config, app: App, options: ServiceOptions): Fleet | undefined {
+  if (config.fleet === undefined) return undefined
+  const sites = app.sites.map((site) => {
+    const key = canaryKey(site.config)
+    const shared = site.sharedRateLimit
+    const rule = site.config.rateLimit
+    return {
+      name: site.name,
+      canary: key !== undefined && site.rollout ? { key, rollout: site.rollout } : undefined,
+      rateLimit: shared && rule && { rule, shared },
+      traffic: () => {
+        const { requests, rate } = site.stats.snapshot([], {})
+        return { requests, rate }
+      },
+    }
+  })
+  return startFleet(config.fleet, sites, {
+    logger: options.logger,
+    now: options.now ?? Date.now,
+    host: options.host ?? hostname(),
+    pid: process.pid,
+  })
 }
 
 const readText = (path: string) => readFileSync(path, 'utf8')

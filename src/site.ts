@@ -13,7 +13,12 @@ import { createHttpForwarder, type HttpForwarder } from './forward/http.js'
 import { createWsForwarder, type WsForwarder } from './forward/websocket.js'
 import type { Metrics } from './observe/metrics.js'
 import { type HealthCheck, startHealthCheck } from './route/health-check.js'
-import { createRateLimit, type RateLimit } from './listen/rate-limit.js'
+import {
+  createRateLimit,
+  createSharedRateLimit,
+  type RateLimit,
+  type SharedRateLimit,
+} from './listen/rate-limit.js'
 import { createRouter, type Router } from './route/router.js'
 import { createMirror, type Mirror } from './forward/mirror.js'
 import { type Rollout, type RolloutOptions, startRollout } from './canary/rollout.js'
@@ -45,6 +50,8 @@ export interface Site {
   auth: BasicAuth | undefined
   /** `<SITE>_RATE_LIMIT` (or RATE_LIMIT); undefined: off. */
   rateLimit: RateLimit | undefined
+  /** RATE_LIMIT_SHARED: the same limit's buckets, for the fleet to share. */
+  sharedRateLimit: SharedRateLimit | undefined
   stats: Stats
   ejection: Ejection
   /** CANARY, running; undefined: none. */
@@ -81,6 +88,8 @@ export function createSite(config: Config, site: SiteConfig, deps: SiteDependenc
   }
   const forward = createHttpForwarder(forwardOptions)
   const mirror = mirrorFor(config, site, colors, deps, rollout)
+  const shared =
+    site.rateLimit && config.fleet?.rateLimitShared ? createSharedRateLimit(site.rateLimit) : undefined
   return {
     name: site.name,
     config: site,
@@ -94,7 +103,8 @@ export function createSite(config: Config, site: SiteConfig, deps: SiteDependenc
     ws: createWsForwarder(forwardOptions),
     forwardOptions,
     auth: site.users && createBasicAuth(site.users, deps.passwords()),
-    rateLimit: rateLimitFor(site, metrics),
+    rateLimit: rateLimitFor(site, metrics, shared?.limit),
+    sharedRateLimit: shared,
     stats,
     ejection,
     rollout,
@@ -150,10 +160,10 @@ function healthChecks(
   )
 }
 
-/** RATE_LIMIT for this site, each refusal counted. */
-function rateLimitFor(site: SiteConfig, metrics: Metrics): RateLimit | undefined {
+/** RATE_LIMIT for this site (`given`: RATE_LIMIT_SHARED's), each refusal counted. */
+function rateLimitFor(site: SiteConfig, metrics: Metrics, given?: RateLimit): RateLimit | undefined {
   if (site.rateLimit === undefined) return undefined
-  const limit = createRateLimit(site.rateLimit)
+  const limit = given ?? createRateLimit(site.rateLimit)
   return (req, client) => {
     const wait = limit(req, client)
     if (wait !== undefined) metrics.rateLimited(site.name)

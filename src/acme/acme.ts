@@ -27,7 +27,7 @@ export function createAcme(
   const store =
     config.store.kind === 'folder'
       ? new FolderStore(config.store.path)
-      : new RedisStore(config.store.redis, parts.logger)
+      : new RedisStore(config.store.redis, parts.logger, config.storePrefix)
   const answers = new ChallengeAnswers(store, parts.logger)
   // acme-client (and axios, node-forge, @peculiar/x509 with it: 28 MB of memory) loads with the first order,
   // never in a process without ACME=true.

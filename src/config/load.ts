@@ -13,6 +13,7 @@ import { type ColorConfig, type ConfigProblem, type Reader, readSites, type Site
 import { strayVariables } from './stray-variables.js'
 import { readError } from './file-errors.js'
 import type { AcmeStoreAddress } from './acme-values.js'
+import type { RedisAddress } from './redis-url.js'
 import { colorVariable } from './validators.js'
 
 export type { ColorConfig, ConfigProblem, SiteConfig }
@@ -77,6 +78,8 @@ export interface Config {
   tls: TlsConfig | undefined
   /** ACME: certificates ordered and renewed for these names; undefined: off. */
   acme: AcmeConfig | undefined
+  /** FLEET_STORE, FLEET_NAME, RATE_LIMIT_SHARED; undefined: every replica alone. */
+  fleet: FleetConfig | undefined
   /** HTTPS_REDIRECT: the plain port answers 308 to https://, with this port in the URL (443: none). */
   httpsRedirect: { port: number } | undefined
   /** HSTS max-age in seconds, on HTTPS answers; undefined: off. */
@@ -116,11 +119,21 @@ export interface AcmeConfig {
   /** ACME_CA: the PEM trusted for the directory's HTTPS; undefined: the system's. */
   ca: string | undefined
   challenge: 'http-01' | 'tls-alpn-01'
-  /** ACME_STORE: a folder, or a Redis. */
+  /** ACME_STORE (else FLEET_STORE): a folder, or a Redis. */
   store: AcmeStoreAddress
+  /** A Redis store's key prefix: `<FLEET_NAME>:acme:`. */
+  storePrefix: string
   renewBeforeMs: number
   /** ACME_EAB_KID and ACME_EAB_HMAC_KEY; undefined: none. */
   eab: { kid: string; hmacKey: string } | undefined
+}
+
+export interface FleetConfig {
+  store: RedisAddress
+  /** The prefix of every key, without its `:`. */
+  name: string
+  /** RATE_LIMIT_SHARED: one budget per client key for the fleet. */
+  rateLimitShared: boolean
 }
 
 export class ConfigError extends Error {
@@ -172,12 +185,16 @@ export function loadConfig(processEnv: Env, io: ConfigIo = nodeIo): Config {
     }),
   )
   const certificates = readCertificates(values, io, problems, warnings)
-  const acme = acmeOf(values, sites, problems)
+  const acme = acmeOf(values, sites, problems, reader.given('ACME_STORE'))
   if (problems.length > 0) throw new ConfigError(problems)
   return build(values as Values, sites, warnings, certificates, acme)
 }
 
-function createReader(env: Env, io: ConfigIo, problems: ConfigProblem[]): Reader & { read: Set<string> } {
+function createReader(
+  env: Env,
+  io: ConfigIo,
+  problems: ConfigProblem[],
+): Reader & { read: Set<string>; given(name: string): boolean } {
   const read = new Set<string>(['ENV_FILE'])
   // Values read from a *_FILE are treated as secrets: never shown in a message.
   const fromFile = new Set<string>()
@@ -188,6 +205,7 @@ function createReader(env: Env, io: ConfigIo, problems: ConfigProblem[]): Reader
   return {
     read,
     text,
+    given: (name) => env[name] !== undefined || env[`${name}_FILE`] !== undefined,
     value(name, entry, raw = text(name)) {
       const input = raw ?? entry.default
       if (input === undefined) return undefined
@@ -219,6 +237,12 @@ function checkPairs(values: Partial<Values>, problems: ConfigProblem[]): void {
     (blankless(values.STATS_USER) === undefined) !== (blankless(values.STATS_PASS) === undefined)
   ) {
     problems.push({ variable: 'STATS_USER, STATS_PASS', message: 'set both for basic auth, or neither' })
+  }
+  if (values.RATE_LIMIT_SHARED === true && values.FLEET_STORE === undefined && judged('FLEET_STORE')) {
+    problems.push({
+      variable: 'RATE_LIMIT_SHARED, FLEET_STORE',
+      message: 'RATE_LIMIT_SHARED=true needs FLEET_STORE: the Redis the replicas share the budget in',
+    })
   }
   if (values.PROXY_PROTOCOL === true && values.TRUSTED_PROXIES === undefined) {
     problems.push({
@@ -297,6 +321,7 @@ function acmeOf(
   values: Partial<Values>,
   sites: SiteConfig[],
   problems: ConfigProblem[],
+  storeGiven: boolean,
 ): AcmeConfig | undefined {
   if (values.ACME !== true) return undefined
   const hosts = sites.flatMap((site) => site.hosts ?? []).filter((host) => !host.startsWith('*.'))
@@ -325,7 +350,12 @@ function acmeOf(
     directory: values.ACME_DIRECTORY as string,
     ca: values.ACME_CA,
     challenge: values.ACME_CHALLENGE as AcmeConfig['challenge'],
-    store: values.ACME_STORE as AcmeStoreAddress,
+    // Unset with FLEET_STORE set: the fleet's Redis, keys under <FLEET_NAME>:acme:.
+    store:
+      !storeGiven && values.FLEET_STORE !== undefined
+        ? { kind: 'redis', redis: values.FLEET_STORE }
+        : (values.ACME_STORE as AcmeStoreAddress),
+    storePrefix: `${values.FLEET_NAME}:acme:`,
     renewBeforeMs: values.ACME_RENEW_BEFORE as number,
     eab,
   }
@@ -367,6 +397,11 @@ function build(
     workers: values.WORKERS,
     statsAuth: user !== undefined && pass !== undefined ? { user, pass } : undefined,
     acme,
+    fleet: values.FLEET_STORE && {
+      store: values.FLEET_STORE,
+      name: values.FLEET_NAME,
+      rateLimitShared: values.RATE_LIMIT_SHARED,
+    },
     tls: (certificates || acme) && {
       port: values.HTTPS_PORT,
       host: values.HTTPS_HOST ?? values.HOST,

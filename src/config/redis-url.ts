@@ -26,3 +26,12 @@ export function parseRedisUrl(raw: string): RedisAddress {
   }
   return { url: url.href, shown: redactUrl(url) }
 }
+
+/** FLEET_NAME: a key prefix of letters, digits, `_`, `.` and `-`. */
+export function parseFleetName(raw: string): string {
+  const value = raw.trim()
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(value)) {
+    throw new Error('must be letters, digits, _ . or -, starting with a letter or digit, at most 64')
+  }
+  return value
+}

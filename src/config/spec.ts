@@ -41,6 +41,7 @@ import {
   parseEmail,
   parseRenewBefore,
 } from './acme-values.js'
+import { parseFleetName, parseRedisUrl } from './redis-url.js'
 
 export const GROUPS = [
   'Colors',
@@ -56,6 +57,7 @@ export const GROUPS = [
   'Sites',
   'Progressive delivery',
   'Limits',
+  'The fleet',
   'Admin and processes',
 ] as const
 
@@ -620,7 +622,7 @@ export const VARIABLES = [
     default: '/data/acme',
     secret: true,
     meaning:
-      'Where the account key, the certificates and their keys, the challenge answers and the ordering locks live: a folder (one replica, or a volume every replica mounts; written atomically), or a Redis every replica shares (`rediss://` for TLS; keys under `colorproxy:acme:`). Certificates there survive restarts and are never ordered again while valid. A Redis down at startup is not an error: colorproxy serves what it has and tries again.',
+      'Where the account key, the certificates and their keys, the challenge answers and the ordering locks live: a folder (one replica, or a volume every replica mounts; written atomically), or a Redis every replica shares (`rediss://` for TLS; keys under `<FLEET_NAME>:acme:`). Unset with `FLEET_STORE` set: that Redis. Certificates there survive restarts and are never ordered again while valid. A Redis down at startup is not an error: colorproxy serves what it has and tries again.',
   }),
   spec({
     name: 'ACME_RENEW_BEFORE',
@@ -915,6 +917,34 @@ export const VARIABLES = [
     type: 'text (secret)',
     meaning:
       'The password for `STATS_USER`: never shown or logged; `STATS_PASS_FILE` reads it from a Docker secret.',
+  }),
+  spec({
+    name: 'FLEET_STORE',
+    parse: parseRedisUrl,
+    secret: true,
+    group: 'The fleet',
+    type: '`redis://[user:pass@]host:port[/db]`',
+    unset: 'every replica alone',
+    meaning:
+      "The Redis the replicas of one service share (`rediss://` for TLS). With it: one canary for the fleet (one replica at a time holds the controller's lease and judges every replica's figures summed; every replica applies its step within a second; a replica started later joins at the fleet's step), the fleet on `/config`, `/metrics` and the stats page, and `RATE_LIMIT_SHARED`. Never on a request's path: read and written in the background every 0.5 s. Unreachable (at startup too): each replica goes on with what it last knew, judges alone, says so once, and rejoins when it is back.",
+  }),
+  spec({
+    name: 'FLEET_NAME',
+    parse: parseFleetName,
+    group: 'The fleet',
+    type: '`[A-Za-z0-9][A-Za-z0-9_.-]*`, at most 64',
+    default: 'colorproxy',
+    meaning:
+      "The prefix of every key in `FLEET_STORE` (and of ACME's, `<FLEET_NAME>:acme:`), so several proxies can share one Redis: replicas with the same name are one fleet.",
+  }),
+  spec({
+    name: 'RATE_LIMIT_SHARED',
+    parse: parseBoolean,
+    group: 'The fleet',
+    type: 'boolean',
+    default: 'false',
+    meaning:
+      "`true` (needs `FLEET_STORE`): every site's `RATE_LIMIT` is one budget per client key for the whole fleet, not per replica. Each replica keeps its own buckets (a request never waits for the store) and every 0.5 s adds what it let through to the fleet's count and takes off its buckets what the other replicas let through; a client spread over the replicas gets about one replica's budget, plus at most one sync's worth. Keys are stored hashed, at most 10,000 per replica per sync. With the store unreachable each replica limits alone.",
   }),
   spec({
     name: 'WORKERS',

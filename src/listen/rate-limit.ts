@@ -19,19 +19,69 @@ export const MAX_CLIENTS = 100_000
 export type RateLimit = (req: IncomingMessage, client: string) => number | undefined
 
 export function createRateLimit(rule: RateLimitRule, maxClients = MAX_CLIENTS): RateLimit {
-  const buckets = new LRUCache<string, TokenBucket>({ max: maxClients })
+  const bucketOf = buckets(rule, maxClients)
   const key = keyOf(rule.by)
   return (req, client) => {
-    const name = key(req, client)
-    let bucket = buckets.get(name)
+    const bucket = bucketOf(key(req, client))
+    if (bucket.tryRemoveTokens(1)) return undefined
+    return Math.max(1, Math.ceil(bucket.getWaitTime(1) / 1000))
+  }
+}
+
+/** At most this many client keys are handed to the fleet per sync; the rest are limited by this replica alone. */
+export const MAX_SHARED_KEYS = 10_000
+
+/**
+ * RATE_LIMIT_SHARED: the same buckets, and the fleet's side of them (fleet/rate-sync.ts): what each key
+ * was let through since the last sync, and the other replicas' share taken off a key's bucket.
+ */
+export interface SharedRateLimit {
+  limit: RateLimit
+  /** Each key's requests let through since the last call. */
+  drain(): Map<string, number>
+  /** The rest of the fleet let `count` of this key's requests through: they come off its bucket. */
+  taken(key: string, count: number): void
+}
+
+export function createSharedRateLimit(rule: RateLimitRule, maxClients = MAX_CLIENTS): SharedRateLimit {
+  const bucketOf = buckets(rule, maxClients)
+  const key = keyOf(rule.by)
+  let used = new Map<string, number>()
+  return {
+    limit(req, client) {
+      const name = key(req, client)
+      const bucket = bucketOf(name)
+      if (!bucket.tryRemoveTokens(1)) return Math.max(1, Math.ceil(bucket.getWaitTime(1) / 1000))
+      const before = used.get(name)
+      if (before !== undefined) used.set(name, before + 1)
+      else if (used.size < MAX_SHARED_KEYS) used.set(name, 1)
+      return undefined
+    },
+    drain() {
+      const drained = used
+      used = new Map()
+      return drained
+    },
+    taken(name, count) {
+      const bucket = bucketOf(name)
+      bucket.drip()
+      bucket.content = Math.max(0, bucket.content - count)
+    },
+  }
+}
+
+/** Each client key's bucket, made full on first sight, in an LRU of `maxClients`. */
+function buckets(rule: RateLimitRule, maxClients: number): (name: string) => TokenBucket {
+  const known = new LRUCache<string, TokenBucket>({ max: maxClients })
+  return (name) => {
+    let bucket = known.get(name)
     if (bucket === undefined) {
       bucket = new TokenBucket({ bucketSize: rule.burst, tokensPerInterval: rule.rate, interval: 1000 })
       // A new bucket starts empty and fills over a second; a new client may send its whole burst at once.
       bucket.content = rule.burst
-      buckets.set(name, bucket)
+      known.set(name, bucket)
     }
-    if (bucket.tryRemoveTokens(1)) return undefined
-    return Math.max(1, Math.ceil(bucket.getWaitTime(1) / 1000))
+    return bucket
   }
 }
 

@@ -6,6 +6,7 @@ import { type Certificate, secondsLeft } from '../config/certificates.js'
 import type { Config, SiteConfig } from '../config/load.js'
 import { sourceOf } from './metrics.js'
 import type { CertificateLife, SitesSnapshot } from './stats.js'
+import type { FleetView } from '../fleet/fleet.js'
 import { renderLive, renderStatsPage } from './stats-page.js'
 import { redactUrl } from '../config/redact.js'
 import { shares } from '../route/weights.js'
@@ -22,6 +23,8 @@ export interface AdminState {
   certificates?(): readonly Certificate[]
   /** The clock a certificate's remaining life is read on. */
   now?(): number
+  /** FLEET_STORE: the fleet now, for /config (WORKERS > 1: as a worker last read it). */
+  fleet?(): Promise<FleetView | undefined>
 }
 
 const OPEN_PATHS = new Set(['/healthz', '/readyz'])
@@ -33,8 +36,6 @@ export const ADMIN_ENDPOINTS =
 export type AdminEndpoint = (req: IncomingMessage, res: ServerResponse) => void
 
 export function createAdminServer(config: Config, state: AdminState): Server {
-  const view = configView(config)
-  const viewText = JSON.stringify(view, null, 2)
   const endpoints: Record<string, AdminEndpoint> = {
     // Liveness: the process runs; it does not depend on upstreams, so a dead backend never restarts us.
     '/healthz': (_req, res) => {
@@ -46,12 +47,7 @@ export function createAdminServer(config: Config, state: AdminState): Server {
       else answer(aborted)
     },
     '/readyz': (_req, res) => (state.ready() ? text(res, 200, 'ready\n') : text(res, 503, 'shutting down\n')),
-    '/config': (_req, res) => {
-      // The certificates change (TLS_CERTS_DIR, ACME): said as they are now, names, source and end only.
-      const certificates = state.certificates?.().map(certificateView)
-      const body = certificates ? JSON.stringify({ ...view, certificates }, null, 2) : viewText
-      send(res, 200, 'application/json', `${body}\n`)
-    },
+    '/config': configEndpoint(config, state),
     '/metrics': (_req, res) => {
       state.metrics().then(
         ({ type, body }) => send(res, 200, type, body),
@@ -107,6 +103,40 @@ export function basicAuth(expected: { user: string; pass: string }): (header: st
     const userOk = timingSafeEqual(digest(given[0] as string), user)
     const passOk = timingSafeEqual(digest(given[1] as string), pass)
     return userOk && passOk
+  }
+}
+
+/** /config: the configuration, and what changes: the certificates served, the fleet (FLEET_STORE). */
+function configEndpoint(config: Config, state: AdminState): AdminEndpoint {
+  const view = configView(config)
+  const viewText = JSON.stringify(view, null, 2)
+  return (_req, res) => {
+    // The certificates change (TLS_CERTS_DIR, ACME): said as they are now, names, source and end only.
+    const certificates = state.certificates?.().map(certificateView)
+    const said = (fleet?: object) => {
+      const live = { ...(certificates && { certificates }), ...(fleet && { fleet }) }
+      const body = Object.keys(live).length > 0 ? JSON.stringify({ ...view, ...live }, null, 2) : viewText
+      send(res, 200, 'application/json', `${body}\n`)
+    }
+    if (!state.fleet) return said()
+    state.fleet().then(
+      (fleet) => said(fleetConfigView(config, fleet)),
+      () => said(fleetConfigView(config, undefined)),
+    )
+  }
+}
+
+/** FLEET_STORE on /config: the store (never its password), this member, and who leads each canary. */
+function fleetConfigView(config: Config, fleet: FleetView | undefined): object {
+  const { fleet: given } = config
+  return {
+    name: given?.name,
+    store: given?.store.shown,
+    rate_limit_shared: given?.rateLimitShared,
+    me: fleet?.me ?? null,
+    store_reachable: fleet?.reachable ?? false,
+    members: fleet?.members.map((member) => member.id) ?? [],
+    leaders: fleet?.leaders ?? {},
   }
 }
 

@@ -189,6 +189,29 @@ export class Metrics {
     })
   }
 
+  /** FLEET_STORE: the members alive as this process last read them, and whether it reaches the store. */
+  fleet(view: () => { reachable: boolean; totals: { members: number } }): void {
+    new Gauge({
+      name: 'colorproxy_fleet_replicas',
+      help: 'Members of the fleet alive (FLEET_STORE), as this process last read them: each process, so a replica with WORKERS=2 is two',
+      registers: [this.registry],
+      // WORKERS > 1: every worker reads the same fleet.
+      aggregator: 'max',
+      collect() {
+        this.set(view().totals.members)
+      },
+    })
+    new Gauge({
+      name: 'colorproxy_fleet_store_up',
+      help: '1 while the last sync with FLEET_STORE succeeded; 0 while the replica judges alone',
+      registers: [this.registry],
+      aggregator: 'min',
+      collect() {
+        this.set(view().reachable ? 1 : 0)
+      },
+    })
+  }
+
   async text(): Promise<{ type: string; body: string }> {
     return { type: this.registry.contentType, body: await this.registry.metrics() }
   }

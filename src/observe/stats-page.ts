@@ -1,6 +1,7 @@
 // GET / on the admin listener: the stats page. The server renders the numbers (the page is useful without
 // JavaScript); a few lines of inline script fetch the same fragment again every second. No build step, no
 // external resources.
+import type { FleetView } from '../fleet/fleet.js'
 import type { CanaryView } from '../canary/controller.js'
 import type { CertificateLife, ColorStats, SiteSnapshot, SitesSnapshot, StatsSnapshot } from './stats.js'
 
@@ -100,7 +101,38 @@ export function renderLive(snapshot: SitesSnapshot): string {
   // One site (no SITES): no site heading, as the page always was.
   const headed = snapshot.sites.length > 1 || snapshot.sites.some((site) => site.site !== 'default')
   return `<p class="summary"><span class="total-rate">${snapshot.rate}</span> requests/s · <span class="total-requests">${snapshot.requests}</span> requests · up ${snapshot.uptimeS} s</p>
-${snapshot.sites.map((site) => renderSite(site, headed)).join('\n')}${snapshot.certificates ? certificatesTable(snapshot.certificates) : ''}`
+${snapshot.fleet ? fleetTable(snapshot.fleet) : ''}${snapshot.sites.map((site) => renderSite(site, headed)).join('\n')}${snapshot.certificates ? certificatesTable(snapshot.certificates) : ''}`
+}
+
+/** FLEET_STORE: every member alive, each site's step, share and traffic, who leads, the fleet's totals. */
+function fleetTable(fleet: FleetView): string {
+  const leads = new Set(Object.values(fleet.leaders))
+  const rows = fleet.members.map((member) => {
+    const sites = member.sites
+      .map((site) => {
+        const canary = site.canary
+          ? ` · canary ${site.canary.state} at ${site.canary.share}% (step ${site.canary.step})`
+          : ''
+        return `${escapeHtml(site.site)}: ${site.rate} req/s, ${site.requests} requests${canary}`
+      })
+      .join('<br>')
+    const who = `${escapeHtml(member.id)}${member.id === fleet.me ? ' (this one)' : ''}${leads.has(member.id) ? ' · leads' : ''}`
+    return `<tr data-member="${escapeHtml(member.id)}"><td>${who}</td><td>${member.startedAt.slice(0, 19).replace('T', ' ')} UTC</td><td>${sites}</td></tr>`
+  })
+  const alone = fleet.reachable
+    ? ''
+    : `<p class="short">the store ${escapeHtml(fleet.store)} cannot be reached: this replica judges its canary alone on what it last knew</p>`
+  return `
+<section class="fleet">
+<h2>Fleet ${escapeHtml(fleet.name)}: <span class="fleet-members">${fleet.totals.members}</span> alive · ${fleet.totals.rate} req/s · ${fleet.totals.requests} requests</h2>
+${alone}<table>
+<thead><tr><th>member</th><th>started</th><th>sites</th></tr></thead>
+<tbody>
+${rows.join('\n')}
+</tbody>
+</table>
+</section>
+`
 }
 
 /** Each served certificate: its names, where it comes from, its end and what is left of its life. */

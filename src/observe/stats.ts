@@ -1,6 +1,7 @@
 // The numbers behind the stats page: per-second counts per color over the last five minutes, and recent
 // latencies per color for p50/p99. Time is injected so tests can pin it.
 import type { CanaryView } from '../canary/controller.js'
+import type { FleetView } from '../fleet/fleet.js'
 import type { RequestRecord } from '../forward/events.js'
 import { shares, type Weighted } from '../route/weights.js'
 
@@ -70,6 +71,8 @@ export interface SitesSnapshot {
   requests: number
   sites: SiteSnapshot[]
   certificates?: CertificateLife[]
+  /** FLEET_STORE: the fleet as this process last read it. */
+  fleet?: FleetView
 }
 
 /** A served certificate's remaining life. */

@@ -19,6 +19,7 @@ const DAY = 86_400_000
 const config = (names: string[]): AcmeConfig => ({
   names,
   email: 'ops@example.com',
+  storePrefix: 'colorproxy:acme:',
   directory: 'https://ca.invalid/dir',
   ca: undefined,
   challenge: 'http-01',
