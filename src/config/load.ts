@@ -378,6 +378,9 @@ function build(
       'UPSTREAM_TLS_VERIFY=false: https:// upstreams are not checked; anyone on the path can read and change that traffic',
     )
   }
+  if (values.RATE_LIMIT_SHARED && values.FLEET_STORE && sites.every((site) => site.rateLimit === undefined)) {
+    warnings.push('RATE_LIMIT_SHARED=true but no site has a RATE_LIMIT: there is no budget to share')
+  }
   if (values.HSTS !== undefined && certificates === undefined && acme === undefined) {
     warnings.push('HSTS is set but there is no TLS listener (TLS_CERT or TLS_CERTS_DIR): it is never sent')
   }

@@ -17,8 +17,8 @@ import type { SharedRateLimit } from '../listen/rate-limit.js'
 
 /** How often a member syncs: a new step reaches every replica within this, plus one round trip. */
 export const SYNC_MS = 500
-/** The controller's lease: another replica takes over within this once its holder dies. */
-export const LEASE_MS = 3000
+/** The controller's lease, renewed at every sync: another replica takes over within this and a sync once its holder dies. */
+export const LEASE_MS = 2500
 /** A member not seen for this long is gone from the fleet. */
 export const MEMBER_TTL_MS = 3000
 /** How long start() waits for the first sync, so a replica started late joins at the fleet's step. */
@@ -172,8 +172,8 @@ class Member implements Fleet {
       ...this.canaries.map(({ sync }) => sync.sync(redis, now, Math.max(1, this.running(sync.base)))),
       ...this.rates.map((one) => one.sync(redis)),
     ]
-    this.members = (await beat).map((text) => JSON.parse(text) as MemberRecord).sort(byId)
-    await Promise.all(rest)
+    const [records] = await Promise.all([beat, ...rest])
+    this.members = records.map((text) => JSON.parse(text) as MemberRecord).sort(byId)
   }
 
   /** The members running the canary stored under `key`, as last read. */

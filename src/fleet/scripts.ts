@@ -67,14 +67,28 @@ for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
 end
 return records`
 
-/** KEYS the client keys; ARGV[1] expiry ms, then one count per key: each key's fleet total after it. */
+/**
+ * KEYS the client keys; ARGV rate a second, burst, expiry ms, then what this replica let through of each
+ * key since its last sync. Each key is the fleet's token bucket for that client (Redis's clock): refilled
+ * for the time since it was last spent from, what was let through taken off (down to one burst of debt),
+ * and its tokens returned, as text (Lua would cut a fraction off a number).
+ */
 const SPEND = `
-local totals = {}
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local left = {}
 for i, key in ipairs(KEYS) do
-  totals[i] = redis.call('INCRBY', key, ARGV[i + 1])
-  redis.call('PEXPIRE', key, ARGV[1])
+  local held = redis.call('HMGET', key, 'tokens', 'at')
+  local tokens = tonumber(held[1]) or burst
+  local at = tonumber(held[2]) or now
+  tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000) - tonumber(ARGV[i + 3])
+  tokens = math.max(-burst, tokens)
+  redis.call('HSET', key, 'tokens', tostring(tokens), 'at', now)
+  redis.call('PEXPIRE', key, ARGV[3])
+  left[i] = tostring(tokens)
 end
-return totals`
+return left`
 
 export const FLEET_SCRIPTS = {
   fleetPush: [1, PUSH],
@@ -95,5 +109,5 @@ export type FleetRedis = Leasing & {
   fleetRotate(base: string, owner: string, forgetMs: number): Promise<[string, string, string[]] | null>
   fleetWrite(base: string, owner: string, state: string, forgetMs: number): Promise<number>
   fleetBeat(index: string, prefix: string, id: string, record: string, ttlMs: number): Promise<string[]>
-  fleetSpend(keys: number, ...args: (string | number)[]): Promise<number[]>
+  fleetSpend(keys: number, ...args: (string | number)[]): Promise<string[]>
 }

@@ -33,14 +33,17 @@ export const MAX_SHARED_KEYS = 10_000
 
 /**
  * RATE_LIMIT_SHARED: the same buckets, and the fleet's side of them (fleet/rate-sync.ts): what each key
- * was let through since the last sync, and the other replicas' share taken off a key's bucket.
+ * was let through since the last sync, and a key's bucket set to what the fleet's has left.
  */
 export interface SharedRateLimit {
   limit: RateLimit
   /** Each key's requests let through since the last call. */
   drain(): Map<string, number>
-  /** The rest of the fleet let `count` of this key's requests through: they come off its bucket. */
-  taken(key: string, count: number): void
+  /**
+   * The fleet's bucket for this key has `tokens` left (negative: a debt) after what was drained: this
+   * replica's holds that, less what it has let through since the drain.
+   */
+  settle(key: string, tokens: number): void
 }
 
 export function createSharedRateLimit(rule: RateLimitRule, maxClients = MAX_CLIENTS): SharedRateLimit {
@@ -62,10 +65,11 @@ export function createSharedRateLimit(rule: RateLimitRule, maxClients = MAX_CLIE
       used = new Map()
       return drained
     },
-    taken(name, count) {
+    settle(name, tokens) {
       const bucket = bucketOf(name)
       bucket.drip()
-      bucket.content = Math.max(0, bucket.content - count)
+      // A debt is kept, not floored at zero: tokens already given out count against what comes next.
+      bucket.content = Math.max(-rule.burst, tokens - (used.get(name) ?? 0))
     },
   }
 }

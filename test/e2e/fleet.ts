@@ -1,69 +1,10 @@
 // FLEET_STORE with real processes and a real redis-server: three colorproxy replicas judge one canary on
-// their summed figures, step together, survive their leader's death and Redis's, let a late replica join at
-// the fleet's step, and share one rate limit per client.
-import http from 'node:http'
+// their summed figures and step together, and a traffic no replica could judge alone is judged by the fleet.
 import t from 'tap'
 import { get } from '../helpers/clients.js'
-import { startProxy, type Program } from '../helpers/programs.js'
+import { canaryLines, colors, drive, json, replicas, said } from '../helpers/fleet.js'
 import { startRedis } from '../helpers/redis.js'
-import { recordingUpstream, type Teardown } from '../helpers/upstreams.js'
-
-interface Replica {
-  url: string
-  admin: string
-  program: Program
-}
-
-/** Blue and green upstreams; green answers 500 to every `failEvery`-th request (0: never). */
-async function colors(t: Teardown, failEvery = 0) {
-  const blue = await recordingUpstream(t, (_req, res) => res.end('blue\n'))
-  let n = 0
-  const green = await recordingUpstream(t, (_req, res) => {
-    res.statusCode = failEvery > 0 && n++ % failEvery === 0 ? 500 : 200
-    res.end('green\n')
-  })
-  return { BLUE: blue.url, GREEN: green.url }
-}
-
-function replicas(t: Teardown, count: number, env: Record<string, string>): Promise<Replica[]> {
-  return Promise.all(Array.from({ length: count }, () => startProxy(t, { LOG_LEVEL: 'info', ...env })))
-}
-
-/**
- * Requests to every replica in turn, `perSecond` a replica (0: as fast as answers come); each answer kept.
- */
-function drive(to: readonly Replica[], perSecond = 0) {
-  const answers: { replica: number; status: number; color: string }[] = []
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 4 })
-  let stopped = false
-  const loops = to.map(async (replica, index) => {
-    let next = Date.now()
-    while (!stopped) {
-      const answer = await get(replica.url, { agent }).catch(() => ({ status: 0, body: '' }))
-      answers.push({ replica: index, status: answer.status, color: answer.body.trim() })
-      if (perSecond === 0) continue
-      next += 1000 / perSecond
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, next - Date.now())))
-    }
-  })
-  return {
-    answers,
-    async stop() {
-      stopped = true
-      await Promise.all(loops)
-      agent.destroy()
-    },
-  }
-}
-
-const canaryLines = (program: Program) =>
-  program.lines.filter((line) => /^canary green (up|promoted|aborted|holding)/.test(String(line.msg)))
-
-const said = (program: Program, pattern: RegExp) => program.line((line) => pattern.test(String(line.msg)))
-
-async function json(url: string): Promise<Record<string, unknown>> {
-  return JSON.parse((await get(url)).body)
-}
+import type { Teardown } from '../helpers/upstreams.js'
 
 t.test('3 replicas step a healthy green together and are promoted at the same judgement', async (t) => {
   const redis = await startRedis(t)

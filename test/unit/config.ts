@@ -933,3 +933,45 @@ t.test('ACME_STORE as a Redis URL: kept whole for the client, shown without its 
     { variable: 'ACME_STORE', message: /an absolute folder such as \/data\/acme, or a URL such as redis:/ },
   ])
 })
+
+t.test(
+  'FLEET_STORE, FLEET_NAME, RATE_LIMIT_SHARED: read, checked, and ACME_STORE following them',
+  async (t) => {
+    const store = 'redis://default:s3cret@redis:6379/1'
+    const fleet = loadConfig({ ...BLUE, FLEET_STORE: store, FLEET_NAME: 'shop.edge-1' }, files())
+    t.same(fleet.fleet, {
+      store: { url: store, shown: 'redis://***@redis:6379/1' },
+      name: 'shop.edge-1',
+      rateLimitShared: false,
+    })
+    t.equal(loadConfig(BLUE, files()).fleet, undefined, 'unset: every replica alone')
+    const acme = { ...BLUE, ACME: 'true', ACME_EMAIL: 'a@b.c', ACME_DOMAINS: 'a.test', FLEET_STORE: store }
+    t.match(loadConfig(acme, files()).acme, {
+      store: { kind: 'redis', redis: { url: store } },
+      storePrefix: 'colorproxy:acme:',
+    })
+    t.match(
+      loadConfig({ ...acme, ACME_STORE: '/data/certs', FLEET_NAME: 'edge' }, files()).acme,
+      { store: { kind: 'folder', path: '/data/certs' }, storePrefix: 'edge:acme:' },
+      'ACME_STORE given wins',
+    )
+    for (const name of ['', '-edge', 'a b', 'x'.repeat(65), 'edge:1'])
+      t.match(problems({ ...BLUE, FLEET_STORE: store, FLEET_NAME: name }), [{ variable: 'FLEET_NAME' }], name)
+    const bad = problems({ ...BLUE, FLEET_STORE: 'http://:s3cret@redis' })
+    t.match(bad, [{ variable: 'FLEET_STORE', message: /must be a redis:\/\/ or rediss:\/\/ URL/ }])
+    t.notMatch(JSON.stringify(bad), /s3cret/, 'the password is never shown')
+    t.match(problems({ ...BLUE, RATE_LIMIT_SHARED: 'true' }), [
+      { variable: 'RATE_LIMIT_SHARED, FLEET_STORE', message: /needs FLEET_STORE/ },
+    ])
+    t.same(
+      problems({ ...BLUE, RATE_LIMIT_SHARED: 'true', FLEET_STORE: 'nope' }).map((one) => one.variable),
+      ['FLEET_STORE'],
+      'a FLEET_STORE that failed is not also said missing',
+    )
+    const shared = loadConfig({ ...BLUE, RATE_LIMIT_SHARED: 'true', FLEET_STORE: store }, files())
+    t.match(shared.warnings, [/RATE_LIMIT_SHARED=true but no site has a RATE_LIMIT/])
+    const limited = { ...BLUE, RATE_LIMIT_SHARED: 'true', FLEET_STORE: store, RATE_LIMIT: '5' }
+    t.same(loadConfig(limited, files()).warnings, [])
+    t.equal(loadConfig(limited, files()).fleet?.rateLimitShared, true)
+  },
+)
