@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// npm run rehearse [canary|bad-env|backend|https|sites|progressive|progressive-bad ...]: a Swarm rollout on
-// one machine, with a timeline. Exits 1 when a request failed beyond its step's budget (0 but in
-// progressive-bad, where green's answers before the abort may fail).
+// npm run rehearse [canary|bad-env|backend|https|sites|progressive|progressive-bad|progressive-fleet|
+// progressive-bad-fleet ...]: a Swarm rollout on one machine, with a timeline. Exits 1 when a request
+// failed beyond its step's budget (0 but in the progressive-bad ones, where green's answers before the
+// abort may fail). The -fleet ones start a redis-server for FLEET_STORE.
 import { overBudget, SCENARIOS, type ScenarioReport } from './rehearsal/scenarios.js'
 
 // Answers counted after each step to measure the split (REHEARSE_ANSWERS, default 1500).

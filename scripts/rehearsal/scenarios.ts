@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Front } from './front.js'
 import { Load, type LoadReport } from './load.js'
+import { startRedis } from './redis.js'
 import { Replica } from './replica.js'
 import { type Monitor, type Order, Service, type Timeline } from './service.js'
 
@@ -392,13 +393,14 @@ const MONITOR: Monitor = {
 /**
  * A progressive rollout, the recipe in examples/swarm/progressive.sh: one update adds green as the canary
  * on every replica at once (`--update-parallelism 0`), each replica steps it up and judges it, and Swarm
- * watches /healthz for the steps' length. `failPercent`: green answers that share with a 500.
+ * watches /healthz for the steps' length. `failPercent`: green answers that share with a 500. `fleet`: the
+ * replicas share a redis-server (FLEET_STORE) and judge one canary on their summed answers.
  */
-function progressive(name: string, failPercent: number) {
+function progressive(name: string, failPercent: number, fleet = false) {
   return (given: ScenarioOptions): Promise<ScenarioReport> => {
-    // More clients than the other scenarios: 5% of the traffic must give each replica's canary enough
-    // answers in a 2 s interval to be judged.
-    const options = { ...given, clients: Math.max(given.clients, 24) }
+    // Alone, more clients than the other scenarios: 5% of the traffic must give each replica's canary
+    // enough answers in a 2 s interval to be judged. A fleet sums three replicas' answers: the usual do.
+    const options = fleet ? given : { ...given, clients: Math.max(given.clients, 24) }
     let proxy: Service
     let env: Record<string, string> = {}
     let green = ''
@@ -408,12 +410,14 @@ function progressive(name: string, failPercent: number) {
       async (front, cleanup) => {
         const blue = await backend('myapp-v1', {}, cleanup)
         green = await backend('myapp-v2', { V2: '1', FAIL_PERCENT: String(failPercent) }, cleanup)
+        // Started before the proxies, so it stops after them (cleanups run last first).
+        const redis = fleet ? await store(cleanup) : ''
         proxy = new Service('proxy', 'colorproxy', front, {
           readyWithinMs: READY_WITHIN_MS,
           timeline: options.timeline,
         })
         cleanup(() => proxy.remove())
-        env = { ...PROXY_ENV, BLUE: blue, CANARY_ABORT_HEALTH: 'true' }
+        env = { ...PROXY_ENV, BLUE: blue, CANARY_ABORT_HEALTH: 'true', ...(fleet && { FLEET_STORE: redis }) }
         await proxy.create(env, 3)
       },
       [
@@ -453,6 +457,27 @@ export const progressiveBadScenario = progressive(
   10,
 )
 
+/** A redis-server for FLEET_STORE, stopped at the end: its URL. */
+async function store(cleanup: (fn: () => Promise<unknown>) => void): Promise<string> {
+  const redis = await startRedis()
+  cleanup(() => redis.stop())
+  return redis.url
+}
+
+/** The same healthy green, with the replicas judging it as one fleet (FLEET_STORE, a real redis-server). */
+export const progressiveFleetScenario = progressive(
+  'progressive rollout of a healthy green, one fleet (3 proxy replicas, FLEET_STORE)',
+  0,
+  true,
+)
+
+/** The same failing green, judged by the fleet: every replica aborts at the same judgement. */
+export const progressiveBadFleetScenario = progressive(
+  'progressive rollout of a green failing 10%, one fleet (3 proxy replicas, FLEET_STORE)',
+  10,
+  true,
+)
+
 export const SCENARIOS = {
   canary: canaryScenario,
   'bad-env': badEnvScenario,
@@ -461,4 +486,6 @@ export const SCENARIOS = {
   sites: sitesScenario,
   progressive: progressiveScenario,
   'progressive-bad': progressiveBadScenario,
+  'progressive-fleet': progressiveFleetScenario,
+  'progressive-bad-fleet': progressiveBadFleetScenario,
 }

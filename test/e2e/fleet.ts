@@ -86,3 +86,25 @@ t.test('without FLEET_STORE, the same traffic only holds each replica at its fir
     t.ok((line.answers as number) < 20, `each replica saw ${line.answers} answers alone`)
   }
 })
+
+t.test('WORKERS=2 with FLEET_STORE: each worker is a member, and the primary shows the fleet', async (t) => {
+  const redis = await startRedis(t)
+  const [one] = await replicas(t, 1, {
+    ...(await colors(t)),
+    WORKERS: '2',
+    FLEET_STORE: redis.url,
+    CANARY: 'green',
+    CANARY_INTERVAL: '1h',
+  })
+  const admin = (one as { admin: string }).admin
+  await said(
+    (one as { program: Parameters<typeof said>[0] }).program,
+    /^fleet: joined colorproxy as .*, 2 alive$/,
+  )
+  const { fleet } = await json(`${admin}/config`)
+  const view = fleet as { members: string[]; leaders: Record<string, string> }
+  t.equal(view.members.length, 2, 'two members')
+  t.ok(view.members.includes(view.leaders.default as string), 'one of them leads')
+  t.match((await get(`${admin}/metrics`)).body, /^colorproxy_fleet_replicas 2$/m)
+  t.match((await json(`${admin}/stats.json`)).fleet, { totals: { members: 2 } })
+})
