@@ -68,11 +68,12 @@ export function bufferedDestination(
     minLength: bytes,
     maxWrite: Math.max(16_384, 2 * bytes),
     contentMode: 'buffer',
+    // sonic-boom's own timer (unref'd), stopped before the file closes: one of ours could fire while it
+    // closes and throw "SonicBoom destroyed".
+    periodicFlush: flushEveryMs,
   })
   const writeBytes = stream.write.bind(stream) as unknown as (bytes: Buffer) => boolean
   stream.write = (line: string) => writeBytes(Buffer.from(line))
-  const timer = setInterval(() => stream.flush(), flushEveryMs).unref()
-  stream.once('close', () => clearInterval(timer))
   return stream
 }
 

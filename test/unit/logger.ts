@@ -119,3 +119,23 @@ t.test(
     )
   },
 )
+
+t.test('a flush timer never fires into a destination that is closing', async (t) => {
+  // While the file closes (an fsync, then a close), a flush every millisecond would throw "SonicBoom
+  // destroyed" from a timer: the unit lane saw it once. sonic-boom's own periodic flush stops first.
+  const dir = mkdtempSync(join(tmpdir(), 'colorproxy-log-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  // The flush timer is unref'd; this keeps the test's process alive while it waits.
+  const alive = setInterval(() => {}, 1000)
+  t.teardown(() => clearInterval(alive))
+  for (let i = 0; i < 20; i++) {
+    const stream = bufferedDestination(join(dir, `${i}.log`), { bytes: 4096, flushEveryMs: 1 })
+    await once(stream, 'ready')
+    createLogger({ level: 'info', format: 'json' }, stream).info('line')
+    // The timer's flush has written the line: the timer runs.
+    for (;;) if ((await once(stream, 'write'))[0] > 0) break
+    stream.end()
+    await once(stream, 'close')
+  }
+  t.pass('closed twenty times, no error from a timer')
+})
