@@ -45,6 +45,12 @@ export function goals(figures: Figures): Goal[] {
       figure: x(vsBare),
       met: judge(vsBare, (n) => n >= 0.9),
     })
+    const fleet = ratio('colorproxy fleet', 'colorproxy', c, 'rps')
+    rows.push({
+      goal: `FLEET_STORE is nearly free: with / without ≥ 0.98× (c=${c})`,
+      figure: x(fleet),
+      met: judge(fleet, (n) => n >= 0.98),
+    })
     const log = ratio('colorproxy log', 'colorproxy', c, 'rps')
     rows.push({
       goal: `access log costs ≤ 10%: log on / off ≥ 0.9× (c=${c})`,

@@ -117,6 +117,19 @@ async function colorproxy(
   return { ...target, admin: `http://127.0.0.1:${adminPort}` }
 }
 
+/** colorproxy with FLEET_STORE (a redis-server of its own on the load core); undefined without redis-server. */
+async function fleetTarget(backends: { blue: number; green: number }): Promise<Target | undefined> {
+  if (!hasCommand('redis-server')) {
+    say('fleet: redis-server is not installed (apt-get install -y redis-server): no FLEET_STORE row')
+    return undefined
+  }
+  const port = await freePort()
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']
+  started.push(startPinned(LOAD_CORE, 'redis-server', args))
+  await listening(port)
+  return colorproxy('colorproxy fleet', PROXY_CORE, backends, { FLEET_STORE: `redis://127.0.0.1:${port}` })
+}
+
 /** Drives `url` from the load core with wrk, or autocannon when wrk is not installed (h2load for h2). */
 async function load(url: string, connectionCount: number, seconds: number, h2 = false): Promise<LoadResult> {
   if (h2) {
@@ -203,6 +216,8 @@ async function main(): Promise<void> {
   targets.push(...(await bareTargets(blueUrl)))
   targets.push(await colorproxy('colorproxy', PROXY_CORE, backends, {}))
   targets.push(await colorproxy('colorproxy log', PROXY_CORE, backends, { LOG_LEVEL: 'info' }))
+  const fleet = await fleetTarget(backends)
+  if (fleet) targets.push(fleet)
   const allCores = `0-${availableParallelism() - 1}`
   targets.push(await colorproxy('colorproxy WORKERS=2', allCores, backends, { WORKERS: '2' }))
   const once = (list: Target[]) => list.map((target) => ({ ...target, once: true }))
@@ -213,6 +228,7 @@ async function main(): Promise<void> {
       '         bare stream / bare dispatch (node:http + one undici Pool, no features: Pool.stream, Pool.dispatch),\n' +
       "         bare raw (colorproxy's engine, route (c), bare: node:http + pooled node:net sockets framed by llhttp),\n" +
       '         colorproxy (LOG_LEVEL=warn), colorproxy log (the access log on, read through a pipe),\n' +
+      '         colorproxy fleet (FLEET_STORE: a redis-server on the load core, no canary),\n' +
       `         colorproxy WORKERS=2 (LOG_LEVEL=warn; on cores ${allCores}, so it shares a core with wrk and the backends)`,
   )
 
@@ -343,6 +359,7 @@ function report(targets: readonly Target[], results: Results): void {
     ['req/s nginx / direct', 'nginx', 'direct', 'rps'],
     ['p99 colorproxy / nginx', 'colorproxy', 'nginx', 'p99'],
     ['req/s access log on / off', 'colorproxy log', 'colorproxy', 'rps'],
+    ['req/s FLEET_STORE / alone', 'colorproxy fleet', 'colorproxy', 'rps'],
     ['req/s WORKERS=2 / WORKERS=1', 'colorproxy WORKERS=2', 'colorproxy', 'rps'],
     ['req/s https h1 colorproxy / nginx', 'colorproxy https', 'nginx https', 'rps'],
     ['req/s https h2 colorproxy / nginx', 'colorproxy h2', 'nginx h2', 'rps'],

@@ -87,6 +87,8 @@ class Running implements Rollout {
   private alone = true
   /** With SITES, each site's lines say whose canary it is, as the startup lines do. */
   private readonly label: string
+  /** FLEET_STORE: the fleet's status has been followed once (a replica started late joins it). */
+  private joined = false
 
   constructor(
     readonly color: string,
@@ -125,6 +127,7 @@ class Running implements Rollout {
   follow(next: CanaryStatus, how: string): void {
     this.alone = false
     clearTimeout(this.timer)
+    if (!this.joined) return this.join(next)
     const judged = next.last?.at !== this.current.last?.at
     if (!judged && next.step === this.current.step && next.state === this.current.state) {
       this.current = next
@@ -142,6 +145,23 @@ class Running implements Rollout {
 
   close(): void {
     clearTimeout(this.timer)
+  }
+
+  /** The first status from the fleet: this replica starts where the fleet is, said once if that is not the start. */
+  private join(next: CanaryStatus): void {
+    this.joined = true
+    const before = this.current
+    this.current = next
+    this.figures.reset()
+    if (next.step === before.step && next.state === before.state) return
+    if (next.share !== before.share) this.applyShare()
+    const { site, logger } = this.options
+    const where = `${next.state} at ${next.share}%, step ${next.step + 1} of ${this.rules.steps.length}`
+    logger.info(
+      { site, color: this.color, state: next.state, share_percent: next.share },
+      `${this.label}canary ${this.color} joins the fleet's rollout: ${where}`,
+    )
+    this.options.changed(next)
   }
 
   private applyShare(): void {

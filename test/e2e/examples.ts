@@ -53,7 +53,7 @@ t.test('stack.yml: what stack deploy rejects is absent, what makes updates safe 
   t.match(stack.secrets, { colorproxy_stats_pass: { external: true }, colorproxy_users: { external: true } })
   t.match(proxy.environment, {
     ACME: 'true',
-    ACME_STORE: 'redis://redis:6379',
+    FLEET_STORE: 'redis://redis:6379',
     HTTPS_REDIRECT: 'true',
     USERS_FILE: '/run/secrets/colorproxy_users',
   })
@@ -64,6 +64,11 @@ t.test('stack.yml: what stack deploy rejects is absent, what makes updates safe 
     store: { kind: 'redis', redis: { url: 'redis://redis:6379' } },
     challenge: 'http-01',
   })
+  t.match(
+    config.fleet,
+    { store: { url: 'redis://redis:6379' }, name: 'colorproxy' },
+    'one fleet on that Redis',
+  )
   t.same(config.httpsRedirect, { port: 443 })
   redisKeepsItsData(t, stack.services.redis as Service & Redis, stack.volumes)
   t.same(

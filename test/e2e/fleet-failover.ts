@@ -104,8 +104,12 @@ t.test('a replica started after step 2 starts at the fleet’s step', async (t) 
   const [late] = await replicas(t, 1, env)
   const step = await stepOf(late as Replica)
   t.ok((step as number) >= 2, `listening at step ${step}`)
-  const joined = canaryLines((late as Replica).program)[0]
-  t.match(String(joined?.msg), /^canary green up from 10% to (40|70)%: .*\(the fleet's figures/)
+  const joined = (late as Replica).program.lines.find((line) => /^canary green joins/.test(String(line.msg)))
+  t.match(
+    String(joined?.msg),
+    /^canary green joins the fleet's rollout: progressing at (40|70)%, step [23] of 4$/,
+  )
+  t.equal(canaryLines((late as Replica).program).length, 0, 'and never judged a step alone')
   t.ok(
     (joined?.time as number) <=
       ((late as Replica).program.lines.find((line) => line.msg === 'listening')?.time as number),

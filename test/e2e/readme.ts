@@ -14,7 +14,11 @@ const PAGES: { file: string; sections: string[] }[] = [
   { file: 'README.md', sections: ['The sillyproxy walkthrough, with colorproxy', 'Automatic HTTPS'] },
   {
     file: 'docs/progressive-delivery.md',
-    sections: ['Canary in practice', 'Progressive delivery: a canary that steps, judges itself and stops'],
+    sections: [
+      'Canary in practice',
+      'Progressive delivery: a canary that steps, judges itself and stops',
+      'The fleet: one canary for every replica',
+    ],
   },
   { file: 'docs/sites.md', sections: ['Sites: several services behind one edge'] },
   { file: 'docs/tls.md', sections: ['TLS and HTTP/2'] },
@@ -22,7 +26,7 @@ const PAGES: { file: string; sections: string[] }[] = [
   { file: 'docs/operations.md', sections: ['Admin listener'] },
 ]
 // The walkthrough's Swarm commands are not for this machine: its local part starts at the first `export`.
-const PRINTED_PORTS = ['7999', '7998', '7997', '8080', '8081', '8443', '9001', '9002', '9003', '9004']
+const PRINTED_PORTS = ['7999', '7998', '7997', '8080', '8081', '8443', '9001', '9002', '9003', '9004', '6379']
 
 for (const page of PAGES) {
   t.test(`${page.file}: its commands print what the page says, and leave nothing running`, async (t) => {

@@ -1,7 +1,10 @@
 // Two in-process members of one fleet on a real redis-server: the stats page's fleet table, /config and
 // the metrics, a store that answers but refuses writes (a failed sync, said once, then rejoined), and a
 // FLEET_NAME that keeps two fleets apart on one Redis.
+import { once } from 'node:events'
 import t from 'tap'
+import { loadConfig } from '../../src/config/load.js'
+import { createAdminServer } from '../../src/observe/admin.js'
 import { get } from '../helpers/clients.js'
 import { startColorProxy } from '../helpers/proxy.js'
 import { startRedis } from '../helpers/redis.js'
@@ -78,3 +81,51 @@ t.test('two FLEET_NAMEs on one Redis are two fleets', async (t) => {
   }
   t.ok((await redis.client().keys('shop:*')).length > 0, 'keys under shop:')
 })
+
+t.test('/config when the fleet cannot be read (a cluster worker that did not answer)', async (t) => {
+  const config = loadConfig(
+    { BLUE: 'http://blue', FLEET_STORE: 'redis://:pw@redis:6379' },
+    { readFile: () => '' },
+  )
+  const server = createAdminServer(config, {
+    ready: () => true,
+    metrics: async () => ({ type: 'text/plain', body: '' }),
+    stats: async () => ({ uptimeS: 0, rate: 0, requests: 0, sites: [] }),
+    fleet: () => Promise.reject(new Error('worker 1 did not answer')),
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.teardown(() => server.close())
+  const { port } = server.address() as { port: number }
+  const view = JSON.parse((await get(`http://127.0.0.1:${port}/config`)).body)
+  t.same(view.fleet, {
+    name: 'colorproxy',
+    store: 'redis://***@redis:6379',
+    rate_limit_shared: false,
+    me: null,
+    store_reachable: false,
+    members: [],
+    leaders: {},
+  })
+})
+
+t.test(
+  'a held step goes on counting across the fleet: the next judgement counts the answers before',
+  async (t) => {
+    const redis = await startRedis(t)
+    const [a, b] = await members(t, redis.url, ['edge-a', 'edge-b'], {
+      CANARY_STEPS: '100',
+      CANARY_INTERVAL: '1s',
+      CANARY_MIN_REQUESTS: '1000',
+    })
+    for (let i = 0; i < 10; i++) await Promise.all([get(`${a?.url}/`), get(`${b?.url}/`)])
+    const holding = (answers: number) => (line: Record<string, unknown>) =>
+      /^canary green holding at 100%/.test(String(line.msg)) && (line.answers as number) >= answers
+    const first = await a?.line(holding(1))
+    t.equal(first?.answers, 20, 'both members’ answers')
+    t.match(String(first?.msg), /20 answers < 1000 needed \(the fleet's figures: 2 replicas/)
+    await get(`${b?.url}/`)
+    const next = await b?.line(holding(21))
+    t.equal(next?.answers, 21, 'the held answers and the new one')
+  },
+)

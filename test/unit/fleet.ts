@@ -11,6 +11,7 @@ import { canaryKey } from '../../src/fleet/canary-sync.js'
 import { createSharedRateLimit, MAX_SHARED_KEYS } from '../../src/listen/rate-limit.js'
 import type { IncomingMessage } from 'node:http'
 import { captureLogger } from '../helpers/logs.js'
+import { renderLive } from '../../src/observe/stats-page.js'
 
 const RULES: CanaryRules = {
   steps: [10, 50, 100],
@@ -64,6 +65,8 @@ t.test('a rollout follows the fleet’s status, then judges alone from it when t
   const handed = rollout.handOver()
   t.match(handed, { answers: 3, failures: 0 })
   t.match(rollout.handOver(), { answers: 0, latencies: undefined }, 'handed over once')
+  rollout.follow(rollout.status(), '')
+  t.equal(lines.length, 1, 'joining a fleet at the same step says nothing new')
   // The fleet judged step 1 passed on everyone's answers.
   const fleet = judge(startCanary(RULES, 0), RULES, 1000, { answers: 30, failures: 0, p99Ms: 5 })
   rollout.follow(fleet, ' (the fleet)')
@@ -97,6 +100,7 @@ t.test('a fleet’s hold keeps this replica’s own count; a new judgement start
     changed: () => undefined,
   })
   t.teardown(() => rollout.close())
+  rollout.follow(rollout.status(), '')
   rollout.done(answer('green', 200, 5))
   const held = judge(startCanary(RULES, 0), RULES, 1000, { answers: 1, failures: 0, p99Ms: 5 })
   rollout.follow(held, '')
@@ -105,6 +109,27 @@ t.test('a fleet’s hold keeps this replica’s own count; a new judgement start
   const passed = judge(held, RULES, 2000, { answers: 2, failures: 0, p99Ms: 5 })
   rollout.follow(passed, '')
   t.equal(rollout.view().share, 50)
+})
+
+t.test('a replica started late joins the fleet’s step, said once', async (t) => {
+  const { logger, lines } = captureLogger()
+  const colors = [
+    { name: 'blue', weight: 1 },
+    { name: 'green', weight: 1 },
+  ]
+  const told: number[] = []
+  const rollout = startRollout({ color: 'green', rules: RULES }, colors, {
+    site: 'shop',
+    logger,
+    now: () => 0,
+    changed: (status) => told.push(status.share),
+  })
+  t.teardown(() => rollout.close())
+  const at = judge(startCanary(RULES, 0), RULES, 1000, { answers: 30, failures: 0, p99Ms: 5 })
+  rollout.follow(at, ' (the fleet)')
+  t.equal(lines.at(-1)?.msg, "shop: canary green joins the fleet's rollout: progressing at 50%, step 2 of 3")
+  t.same(told, [10, 50])
+  t.equal(colors[0]?.weight, 5000)
 })
 
 t.test('a canary’s name in the store: the same for the same colors and rules, else another', async (t) => {
@@ -142,4 +167,40 @@ t.test('a shared rate limit: what it let through per key, and the fleet’s toke
   const many = createSharedRateLimit({ rate: 1, burst: 1, by: { mode: 'ip' } }, MAX_SHARED_KEYS + 10)
   for (let i = 0; i < MAX_SHARED_KEYS + 5; i++) many.limit(req, `key ${i}`)
   t.equal(many.drain().size, MAX_SHARED_KEYS, 'at most MAX_SHARED_KEYS a sync')
+})
+
+t.test('the stats page’s fleet: every member, who leads, and a store out of reach', async (t) => {
+  const member = (id: string, canary: boolean) => ({
+    id,
+    host: id.split('/')[0] as string,
+    pid: 1,
+    startedAt: '2026-12-07T12:00:00.000Z',
+    sites: [
+      {
+        site: 'shop',
+        requests: 10,
+        rate: 1.5,
+        ...(canary && { canary: { key: 'k', step: 2, share: 50, state: 'progressing' as const } }),
+      },
+    ],
+  })
+  const fleet = {
+    name: 'edge',
+    store: 'redis://***@redis:6379',
+    me: 'b/1',
+    reachable: false,
+    rateLimitShared: false,
+    members: [member('a/1', true), member('b/1', false)],
+    leaders: { shop: 'a/1' },
+    totals: { members: 2, requests: 20, rate: 3 },
+  }
+  const html = renderLive({ uptimeS: 1, rate: 0, requests: 0, sites: [], fleet })
+  t.match(html, /<h2>Fleet edge: <span class="fleet-members">2<\/span> alive · 3 req\/s · 20 requests<\/h2>/)
+  t.match(html, /cannot be reached: this replica judges its canary alone on what it last knew/)
+  t.match(
+    html,
+    /a\/1 · leads<\/td><td>2026-12-07 12:00:00 UTC<\/td><td>shop: 1.5 req\/s, 10 requests · canary progressing at 50% \(step 2\)/,
+  )
+  t.match(html, /b\/1 \(this one\)<\/td><td>[^<]+<\/td><td>shop: 1.5 req\/s, 10 requests<\/td>/)
+  t.notMatch(renderLive({ uptimeS: 1, rate: 0, requests: 0, sites: [] }), /Fleet/)
 })
