@@ -71,7 +71,7 @@ export function createService(config: Config, options: ServiceOptions): Service 
       await fleet?.start()
       const open = opener(() => {
         tls?.close()
-        fleet?.close()
+        void fleet?.close()
       })
       const port = await open(traffic, config.listen.port, config.listen.host)
       const httpsPort = secure && config.tls ? await open(secure.server, config.tls.port, config.tls.host) : 0
@@ -93,13 +93,14 @@ export function createService(config: Config, options: ServiceOptions): Service 
         logger.info({ in_flight: inFlight }, 'draining: no new connections')
         tls?.close()
         acme?.close()
-        fleet?.close()
+        const left = fleet?.close()
         const [plain, encrypted] = await Promise.all([
           drainer.drain(config.shutdown.timeoutMs),
           secure?.drainer.drain(config.shutdown.timeoutMs),
         ])
         const result = { forced: plain.forced + (encrypted?.forced ?? 0) }
         if (result.forced > 0) logger.warn({ forced: result.forced }, 'drain timed out: connections closed')
+        await left
         app.close()
         admin?.close()
         admin?.closeAllConnections()

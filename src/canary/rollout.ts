@@ -78,8 +78,8 @@ function sharesAsWeights(color: string, colors: readonly Weighted[]): (share: nu
 
 class Running implements Rollout {
   private readonly figures: CanaryFigures
-  /** What the fleet has not been given yet (FLEET_STORE): every answer lands in both. */
-  private readonly handed: CanaryFigures
+  /** What the fleet has not been given yet: made at the first handOver() (FLEET_STORE), else never. */
+  private handed: CanaryFigures | undefined
   private current: CanaryStatus
   private changes = 0
   private timer: NodeJS.Timeout | undefined
@@ -97,7 +97,6 @@ class Running implements Rollout {
     private readonly options: RolloutOptions,
   ) {
     this.figures = new CanaryFigures(color)
-    this.handed = new CanaryFigures(color)
     this.label = options.site === 'default' ? '' : `${options.site}: `
     this.current = startCanary(rules, options.now())
     this.applyShare()
@@ -115,10 +114,11 @@ class Running implements Rollout {
 
   done(record: RequestRecord): void {
     this.figures.done(record)
-    this.handed.done(record)
+    this.handed?.done(record)
   }
 
   handOver(): EncodedFigures {
+    this.handed ??= new CanaryFigures(this.color)
     const given = this.handed.encode()
     this.handed.reset()
     return given

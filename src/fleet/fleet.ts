@@ -68,7 +68,7 @@ export interface Fleet {
   /** Resolves after the first sync (or FIRST_SYNC_MS): the canaries follow the fleet's status by then. */
   start(): Promise<void>
   view(): FleetView
-  close(): void
+  close(): Promise<void>
 }
 
 export function startFleet(
@@ -145,8 +145,18 @@ class Member implements Fleet {
     }
   }
 
-  close(): void {
+  /**
+   * Leaves the fleet: the leases this member holds given up and its record gone, so no one waits a lease or
+   * an expiry for them; resolves once that is done or failed (a store that is down has nothing to leave).
+   */
+  async close(): Promise<void> {
     clearInterval(this.timer)
+    const redis = await this.connection.client
+    if (this.connection.reachable() === true) {
+      const leases = this.canaries.map(({ sync }) => redis.release(`${sync.base}:lease`, this.me))
+      const record = [redis.del(`member:${this.me}`), redis.zrem('members', this.me)]
+      await Promise.all([...leases, ...record]).catch(() => undefined)
+    }
     this.connection.close()
   }
 

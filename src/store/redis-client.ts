@@ -27,6 +27,7 @@ export interface RedisClient<C extends Redis = Redis> {
   readonly client: Promise<C>
   /** Undefined until the first try has said either way. */
   reachable(): boolean | undefined
+  /** Closes the connection once the commands already sent are answered (at once if it is down). */
   close(): void
 }
 
@@ -73,6 +74,9 @@ export function openRedis<C extends Redis = Redis>(
   return {
     client,
     reachable: () => reachable,
-    close: () => void client.then((redis) => redis.disconnect()),
+    close: () =>
+      void client.then((redis) =>
+        redis.status === 'ready' ? redis.quit().catch(() => redis.disconnect()) : redis.disconnect(),
+      ),
   }
 }

