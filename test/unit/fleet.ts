@@ -61,6 +61,8 @@ t.test('a rollout follows the fleet’s status, then judges alone from it when t
     },
   })
   t.teardown(() => rollout.close())
+  // The fleet's first sync asks before any request (a replica joins before it listens): from then on.
+  t.match(rollout.handOver(), { answers: 0 })
   for (let i = 0; i < 3; i++) rollout.done(answer('green', 200, 5))
   const handed = rollout.handOver()
   t.match(handed, { answers: 3, failures: 0 })
