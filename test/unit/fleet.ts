@@ -82,6 +82,9 @@ t.test('a rollout follows the fleet’s status, then judges alone from it when t
   // The store is gone: this replica judges alone, from the fleet's status and its own answers since.
   now = 2500
   for (let i = 0; i < 2; i++) rollout.done(answer('green', 500, 5))
+  // The rollout's timer is unref'd, as it must be in a program; this keeps the test's process alive for it.
+  const alive = setInterval(() => {}, 1000)
+  t.teardown(() => clearInterval(alive))
   rollout.judgeAlone()
   await abort
   t.match(rollout.status(), { state: 'aborted', share: 0 })
