@@ -2,20 +2,26 @@
 // two significant digits), taken and reset at each judgement. A failure is a 5xx from its upstream or a
 // 502/504 the proxy made for it; a 4xx, a refused request and a client that went away are not (a client
 // can never make the canary look bad), and a request the client abandoned is no answer at all.
-import {
-  build,
-  decodeFromCompressedBase64,
-  encodeIntoCompressedBase64,
-  type Histogram,
-} from 'hdr-histogram-js'
+import { createRequire } from 'node:module'
+import type { Histogram } from 'hdr-histogram-js'
 import type { RequestRecord } from '../forward/events.js'
 import type { IntervalFigures } from './controller.js'
 
 /** The longest latency the histogram tracks; longer ones count as this. */
 const HIGHEST_MS = 3_600_000
 
+// hdr-histogram-js (7 MB of memory) loads with the first canary's figures: a proxy without CANARY never
+// needs it. It is CommonJS, so require() loads it at once, where a rollout starts.
+let hdr: typeof import('hdr-histogram-js') | undefined
+const library = () =>
+  (hdr ??= createRequire(import.meta.url)('hdr-histogram-js') as typeof import('hdr-histogram-js'))
+
 const histogram = () =>
-  build({ lowestDiscernibleValue: 1, highestTrackableValue: HIGHEST_MS, numberOfSignificantValueDigits: 2 })
+  library().build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: HIGHEST_MS,
+    numberOfSignificantValueDigits: 2,
+  })
 
 /**
  * Figures as they travel between replicas (FLEET_STORE): counts, and the latencies as HdrHistogram's
@@ -38,9 +44,9 @@ export function mergeFigures(
   for (const part of parts) {
     answers += part.answers
     failures += part.failures
-    if (part.latencies !== undefined) merged.add(decodeFromCompressedBase64(part.latencies))
+    if (part.latencies !== undefined) merged.add(library().decodeFromCompressedBase64(part.latencies))
   }
-  const latencies = merged.totalCount === 0 ? undefined : encodeIntoCompressedBase64(merged)
+  const latencies = merged.totalCount === 0 ? undefined : library().encodeIntoCompressedBase64(merged)
   const p99Ms = merged.totalCount === 0 ? null : merged.getValueAtPercentile(99)
   return { answers, failures, p99Ms, encoded: { answers, failures, latencies } }
 }
@@ -78,7 +84,7 @@ export class CanaryFigures {
 
   /** The figures since the last reset, for another replica to merge. */
   encode(): EncodedFigures {
-    const latencies = this.answers === 0 ? undefined : encodeIntoCompressedBase64(this.latencies)
+    const latencies = this.answers === 0 ? undefined : library().encodeIntoCompressedBase64(this.latencies)
     return { answers: this.answers, failures: this.failures, latencies }
   }
 

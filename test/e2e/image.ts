@@ -77,13 +77,23 @@ t.test('Dockerfile: the proxy image serves and passes its health check', async (
   t.equal(image.healthcheck?.command[0], 'node', 'the health check uses node, not curl')
   t.notOk(existsSync(inImage(image, 'node_modules/typescript')), 'no dev dependencies in the final stage')
   t.ok(existsSync(inImage(image, 'node_modules/http-proxy-3')), 'production dependencies are there')
-  // What the image prunes must leave what ACME loads on its first order (acme-client) and its Redis store.
+  // What the image prunes must leave what loads later: ACME's client on its first order, a Redis store's
+  // client, and a canary's histograms.
   const loads = run(
     image,
-    ['node', '--input-type=module', '-e', "await import('acme-client'); await import('ioredis')"],
+    [
+      'node',
+      '--input-type=module',
+      '-e',
+      "await import('acme-client'); await import('ioredis'); await import('hdr-histogram-js')",
+    ],
     {},
   )
-  t.equal((await once(loads, 'exit'))[0], 0, 'acme-client and ioredis load from the pruned node_modules')
+  t.equal(
+    (await once(loads, 'exit'))[0],
+    0,
+    'acme-client, ioredis and hdr-histogram-js load from the pruned node_modules',
+  )
   const appMb = sizeMb(image.root)
   t.ok(appMb < 20, `the app adds ${appMb.toFixed(1)} MB to the base image (budget: 20 MB)`)
 
