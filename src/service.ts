@@ -163,10 +163,7 @@ function fleetOf(config: Config, app: App, options: ServiceOptions): Fleet | und
       name: site.name,
       canary: key !== undefined && site.rollout ? { key, rollout: site.rollout } : undefined,
       rateLimit: shared && rule && { rule, shared },
-      traffic: () => {
-        const { requests, rate } = site.stats.snapshot([], {})
-        return { requests, rate }
-      },
+      traffic: () => site.stats.traffic(),
     }
   })
   return startFleet(config.fleet, sites, {

@@ -25,6 +25,25 @@ t.test('the rate 2 s after start divides by 2 s, not by the 10 s window', async 
   t.equal(stats.snapshot().rate, 0, 'and by the whole window later')
 })
 
+t.test('traffic(): the requests and rate snapshot() says, without the rest', async (t) => {
+  let clock = 1_000_000
+  const stats = new Stats(
+    [
+      { name: 'blue', weight: 4 },
+      { name: 'green', weight: 1 },
+    ],
+    () => clock,
+  )
+  for (let i = 0; i < 30; i++) stats.done(record(i % 3 === 0 ? 'green' : 'blue'))
+  stats.done(record(null, 503))
+  clock += 2000
+  t.same(stats.traffic(), { requests: 30, rate: 15 })
+  const { requests, rate } = stats.snapshot()
+  t.same(stats.traffic(), { requests, rate })
+  clock += 11_000
+  t.same(stats.traffic(), { requests: 30, rate: 0 })
+})
+
 t.test('observed share and errors over the last minute, rate over 10 s, percentiles, history', async (t) => {
   let clock = 1_000_000
   const stats = new Stats(
