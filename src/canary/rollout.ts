@@ -135,7 +135,7 @@ class Running implements Rollout {
     }
     // A new judgement by the fleet: this replica's own count starts again with the fleet's interval.
     if (judged && next.state !== 'holding') this.figures.reset()
-    this.become(next, how)
+    this.become(next, undefined, how)
   }
 
   judgeAlone(): void {
@@ -150,18 +150,13 @@ class Running implements Rollout {
   /** The first status from the fleet: this replica starts where the fleet is, said once if that is not the start. */
   private join(next: CanaryStatus): void {
     this.joined = true
-    const before = this.current
-    this.current = next
     this.figures.reset()
-    if (next.step === before.step && next.state === before.state) return
-    if (next.share !== before.share) this.applyShare()
-    const { site, logger } = this.options
     const where = `${next.state} at ${next.share}%, step ${next.step + 1} of ${this.rules.steps.length}`
-    logger.info(
-      { site, color: this.color, state: next.state, share_percent: next.share },
-      `${this.label}canary ${this.color} joins the fleet's rollout: ${where}`,
+    this.become(next, (before) =>
+      next.step === before.step && next.state === before.state
+        ? undefined
+        : `canary ${this.color} joins the fleet's rollout: ${where}`,
     )
-    this.options.changed(next)
   }
 
   private applyShare(): void {
@@ -186,12 +181,19 @@ class Running implements Rollout {
     this.schedule()
   }
 
-  /** The status is now `next`: its share applied, and a line and a tell when it changed. */
-  private become(next: CanaryStatus, how = ''): void {
+  /**
+   * The status is now `next`: its share applied, and a line and a tell when it changed. `say` words the
+   * line (none: nothing to tell); by default the controller's, with `how` after it.
+   */
+  private become(
+    next: CanaryStatus,
+    say: (before: CanaryStatus) => string | undefined = (before) => describe(this.color, before, next),
+    how = '',
+  ): void {
     const before = this.current
     this.current = next
     if (next.share !== before.share) this.applyShare()
-    const said = describe(this.color, before, next)
+    const said = say(before)
     if (said === undefined) return
     const { site, logger } = this.options
     const fields = { site, color: this.color, state: next.state, share_percent: next.share }
