@@ -6,14 +6,14 @@ import { createServer } from 'node:net'
 
 export interface RehearsalRedis {
   url: string
-  stop(): Promise<void>
+  port: number
+  /** SIGKILL: as a crash (test/helpers/redis.ts stops one mid-run); SIGTERM by default. */
+  stop(signal?: NodeJS.Signals): Promise<void>
 }
 
-export async function startRedis(): Promise<RehearsalRedis> {
-  const probe = createServer().listen(0, '127.0.0.1')
-  await once(probe, 'listening')
-  const { port } = probe.address() as { port: number }
-  await new Promise((resolve) => probe.close(resolve))
+/** On `port`, or on a free one. Resolves once it accepts connections; rejects if it exits first. */
+export async function startRedis(port?: number): Promise<RehearsalRedis> {
+  port ??= await freePort()
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']
   const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] })
   let said = ''
@@ -27,10 +27,19 @@ export async function startRedis(): Promise<RehearsalRedis> {
   child.stdout.resume()
   return {
     url: `redis://127.0.0.1:${port}`,
-    async stop() {
+    port,
+    async stop(signal = 'SIGTERM') {
       if (child.exitCode !== null || child.signalCode !== null) return
-      child.kill('SIGTERM')
+      child.kill(signal)
       await exited
     },
   }
+}
+
+async function freePort(): Promise<number> {
+  const probe = createServer().listen(0, '127.0.0.1')
+  await once(probe, 'listening')
+  const { port } = probe.address() as { port: number }
+  await new Promise((resolve) => probe.close(resolve))
+  return port
 }

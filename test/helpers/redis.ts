@@ -1,8 +1,7 @@
 // redis-server from Debian, for real: started by the test on a free port with persistence off, stopped
 // and started again on the same port (empty, as a Redis without persistence comes back) when a test asks.
-import { type ChildProcess, spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { Redis } from 'ioredis'
+import { type RehearsalRedis, startRedis as startServer } from '../../scripts/rehearsal/redis.js'
 import { refusedPort, type Teardown } from './upstreams.js'
 
 export interface RedisServer {
@@ -18,7 +17,7 @@ export interface RedisServer {
 /** A Redis on a free port: running at once, unless `running` is false (a store down at startup). */
 export async function startRedis(t: Teardown, { running = true } = {}): Promise<RedisServer> {
   const at = await refusedPort()
-  let child: ChildProcess | undefined
+  let child: RehearsalRedis | undefined
   const clients: Redis[] = []
   const server: RedisServer = {
     url: `redis://127.0.0.1:${at}`,
@@ -30,25 +29,12 @@ export async function startRedis(t: Teardown, { running = true } = {}): Promise<
       return client
     },
     async start() {
-      const args = ['--port', String(at), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']
-      const started = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] })
-      child = started
-      let text = ''
-      started.stdout?.setEncoding('utf8').on('data', (chunk: string) => (text += chunk))
-      while (!text.includes('Ready to accept connections')) {
-        const [event] = await Promise.race([
-          once(started.stdout as NodeJS.EventEmitter, 'data').then(() => ['data']),
-          once(started, 'exit').then(() => ['exit']),
-        ])
-        if (event === 'exit') throw new Error(`redis-server exited: ${text}`)
-      }
+      child = await startServer(at)
     },
     async stop() {
       const running = child
       child = undefined
-      if (!running || running.exitCode !== null || running.signalCode !== null) return
-      running.kill('SIGKILL')
-      await once(running, 'exit')
+      await running?.stop('SIGKILL')
     },
   }
   t.teardown(async () => {
