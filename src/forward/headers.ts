@@ -159,6 +159,24 @@ export function headerObject(fields: readonly string[]): IncomingHttpHeaders {
   return headers
 }
 
+/**
+ * An answer's flat name/value list as Node's header object: lower-case names, a repeated field kept as an
+ * array of its values (Set-Cookie must never be joined). The object has no prototype, so a field named
+ * `__proto__` is a field like any other.
+ */
+export function answerHeaders(fields: readonly string[]): IncomingHttpHeaders {
+  const headers: Record<string, string | string[]> = Object.create(null)
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = (fields[i] as string).toLowerCase()
+    const value = fields[i + 1] as string
+    const given = headers[name]
+    if (given === undefined) headers[name] = value
+    else if (typeof given === 'string') headers[name] = [given, value]
+    else given.push(value)
+  }
+  return headers
+}
+
 /** The upstream's base path joined to the request's path: `/base/` + `/a?x=1` → `/base/a?x=1`. */
 export function joinPath(base: string, path: string): string {
   if (base === '/' || base === '') return path

@@ -9,8 +9,7 @@
 // color, or the failure's status (failures.ts); client-close.ts says what the closed response was. Every
 // call has an error path, so one bad upstream or client never ends the process, and a broken answer never
 // corrupts the client's connection.
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
-import { util } from 'undici'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { AnswerFlow } from './answer-flow.js'
 import { nextAttempt } from './attempts.js'
 import { closedStatus } from './client-close.js'
@@ -20,7 +19,7 @@ import { Exchange, type Admitted, type ForwardOptions, type SiteColor } from './
 import { failureReason, writeFailure } from './failures.js'
 import { passAnswer } from './answer-head.js'
 import { sendAttempt, type AttemptKind } from './transport.js'
-import { attemptFields, joinPath, ownFields, requestFields } from './headers.js'
+import { answerHeaders, attemptFields, joinPath, ownFields, requestFields } from './headers.js'
 import type { Endpoint } from '../upstream/color-pools.js'
 import type { AnswerHandler } from '../upstream/connection.js'
 import { sentBytes } from './sent-bytes.js'
@@ -136,7 +135,7 @@ class HttpRequest implements AnswerHandler {
   }
 
   onHeaders(statusCode: number, fields: string[], resume: () => void): void {
-    const headers = util.parseHeaders(fields) as IncomingHttpHeaders
+    const headers = answerHeaders(fields)
     const { exchange, res } = this
     if (statusCode < 200) return passInformation(exchange.req, res, statusCode, headers)
     const sink = passAnswer(exchange, res, { statusCode, headers }, this.shared.options, this.ended)
