@@ -1,5 +1,7 @@
 // WORKERS > 1: a node:cluster primary runs that many workers, which share the traffic port and each
-// forward requests. The primary serves no traffic; it owns the admin listener, so readiness covers every
+// forward requests. On a fixed port each worker binds its own socket with SO_REUSEPORT and the kernel
+// spreads new connections over them (the primary's round robin made it accept and hand on every one); on
+// port 0 they share the primary's. The primary serves no traffic; it owns the admin listener, so readiness covers every
 // worker, /metrics sums them (prom-client's AggregatorRegistry) and the stats page merges them, and it
 // runs the one shutdown sequence for all. A worker that dies is replaced.
 import cluster, { type Worker } from 'node:cluster'

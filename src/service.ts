@@ -69,7 +69,7 @@ export function createService(config: Config, options: ServiceOptions): Service 
     async start() {
       // A replica started late takes the fleet's step before it takes a request (bounded: the store may be down).
       await fleet?.start()
-      const open = opener(() => {
+      const open = opener(options.worker === true, () => {
         tls?.close()
         void fleet?.close()
       })
@@ -178,11 +178,15 @@ const readText = (path: string) => readFileSync(path, 'utf8')
 
 type Listening = Parameters<typeof listen>[0] & { close(): unknown; address(): unknown }
 
-/** Listens on each server in turn; when one cannot, those already open close and `undo` runs. */
-function opener(undo: () => void) {
+/**
+ * Listens on each server in turn; when one cannot, those already open close and `undo` runs. A cluster
+ * worker on a fixed port binds its own socket (SO_REUSEPORT), so the kernel spreads new connections over
+ * the workers; on port 0 each would get a port of its own, so they share the primary's socket then.
+ */
+function opener(worker: boolean, undo: () => void) {
   const opened: Listening[] = []
   return async (server: Listening, port: number, host: string): Promise<number> => {
-    await listen(server, port, host).catch((error) => {
+    await listen(server, port, host, worker && port !== 0).catch((error) => {
       for (const other of opened) other.close()
       undo()
       throw error

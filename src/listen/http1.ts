@@ -237,8 +237,17 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
  */
 const LISTEN_BACKLOG = 4096
 
-export async function listen(server: AnyServer, port: number, host: string): Promise<void> {
-  server.listen({ port, host, backlog: LISTEN_BACKLOG })
+/**
+ * `reusePort`: this process binds a socket of its own beside others on the port (SO_REUSEPORT), and the
+ * kernel spreads new connections over them, rather than a cluster primary handing each one to a worker.
+ */
+export async function listen(
+  server: AnyServer,
+  port: number,
+  host: string,
+  reusePort = false,
+): Promise<void> {
+  server.listen({ port, host, backlog: LISTEN_BACKLOG, ...(reusePort && { reusePort }) })
   // once() rejects if 'error' (EADDRINUSE, EACCES) comes first.
   await once(server, 'listening')
 }

@@ -1,12 +1,12 @@
 // WORKERS=N: a node:cluster primary and N workers on one port, as real processes. Readiness, metrics and
 // the stats page cover every worker, one SIGTERM drains them all, and a dead worker is replaced.
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
 import { availableParallelism } from 'node:os'
 import t from 'tap'
 import { get } from '../helpers/clients.js'
-import { listen, recordingUpstream } from '../helpers/upstreams.js'
+import { listen, quietPort, recordingUpstream } from '../helpers/upstreams.js'
 import { type Program, start, startProxy } from '../helpers/programs.js'
 import { PROXY } from '../helpers/paths.js'
 
@@ -18,6 +18,66 @@ function workerPids(program: Program): number[] {
     .filter(Boolean)
     .map(Number)
 }
+
+/** The socket inodes /proc/net/tcp{,6} lists on a local port in a state (0A: listening, 01: established). */
+function socketsOn(port: number, state: '0A' | '01'): Set<string> {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`
+  const inodes = new Set<string>()
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of readFileSync(file, 'utf8').split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/)
+      if (fields[1]?.endsWith(hex) && fields[3] === state) inodes.add(fields[9] as string)
+    }
+  }
+  return inodes
+}
+
+/** How many of these socket inodes each process holds open. */
+function held(pids: number[], inodes: Set<string>): number[] {
+  return pids.map(
+    (pid) =>
+      readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+        const target = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))
+        return target !== null && inodes.has(target[1] as string)
+      }).length,
+  )
+}
+
+// server.listen's reusePort came in Node 22.12 and 23.1; colorproxy needs 24 (an older Node ignores it).
+const [major, minor] = process.versions.node.split('.').map(Number) as [number, number]
+const reusePort = major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12)
+
+t.test(
+  'WORKERS=2 on a fixed port: each worker binds it (SO_REUSEPORT) and the kernel spreads connections',
+  { skip: !reusePort && `Node ${process.version} has no reusePort` },
+  async (t) => {
+    const up = await recordingUpstream(t)
+    const port = await quietPort()
+    const proxy = await startProxy(t, { BLUE: up.url, WORKERS: '2', PORT: String(port) })
+    const workers = workerPids(proxy.program)
+    const primary = proxy.program.child.pid as number
+    t.same(held([primary, ...workers], socketsOn(port, '0A')), [0, 1, 1], 'one listening socket per worker')
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 40 })
+    t.teardown(() => agent.destroy())
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, () => get(`http://127.0.0.1:${port}/`, { agent })),
+    )
+    t.ok(
+      answers.every((answer) => answer.status === 200),
+      '40 answers',
+    )
+    const open = held(workers, socketsOn(port, '01'))
+    t.equal(
+      open.reduce((a, b) => a + b, 0),
+      40,
+      'every kept connection is held by a worker',
+    )
+    t.ok(
+      open.every((count) => count > 0),
+      `both workers took connections (${open.join(' and ')})`,
+    )
+  },
+)
 
 t.test(
   'WORKERS=2: two workers serve one port; /metrics and /stats.json count every request once',
