@@ -1,7 +1,7 @@
 // createLogger(options, destination?) -> pino logger with redaction. Tests pass a destination stream and
 // parse the JSON lines; people get LOG_FORMAT=pretty.
+import { createRequire } from 'node:module'
 import { type DestinationStream, type Logger, type LoggerOptions, pino } from 'pino'
-import pretty from 'pino-pretty'
 import type { LogFormat, LogLevel } from './values.js'
 
 export type { Logger }
@@ -40,6 +40,8 @@ export function createLogger(
     },
   }
   if (format === 'pretty') {
+    // Loaded only for LOG_FORMAT=pretty: a JSON logger (the default) never needs its ~4 MB.
+    const pretty = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty')
     const stream = pretty({
       destination: destination ?? 1,
       sync: true,

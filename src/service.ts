@@ -119,7 +119,7 @@ function listeners(config: Config, app: App, logger: Logger, acme: Acme | undefi
   })
   const io = { readFile: readText, list: listFiles }
   const tls = config.tls && createTlsListener(config.tls, logger, io, acme?.alpnChallenge)
-  const secure = tls && config.tls && createSecureTrafficServer(config, app, tls.server)
+  const secure = tls && config.tls && createSecureTrafficServer(config, app, tls.server, config.tls.http2)
   // In front of every listener the servers have set up: PROXY headers and MAX_CONNECTIONS_PER_CLIENT.
   const rules = {
     proxyProtocol: config.clients.proxyProtocol ? config.trustedProxies : undefined,

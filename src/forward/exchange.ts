@@ -1,9 +1,9 @@
 // One request's journey, shared by HTTP and WebSocket forwarding: which color it went to and why, what
 // failed, and, when it is over, its access-log line and the `done` event observers count.
-import { Http2ServerRequest } from 'node:http2'
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from '../../lib/logger.js'
+import { isHttp2Request } from '../../lib/node-http.js'
 import type { Decision, ProxyEvents, DecisionReason } from './events.js'
 import { type FailureReason, writePlain } from './failures.js'
 import type { Forwarded } from './x-forwarded.js'
@@ -118,7 +118,7 @@ export class Exchange {
 
   /** `h2`, `http/1.1`, `http/1.0`. */
   get proto(): string {
-    return this.req instanceof Http2ServerRequest ? 'h2' : `http/${this.req.httpVersion}`
+    return isHttp2Request(this.req) ? 'h2' : `http/${this.req.httpVersion}`
   }
 
   /** Logs the request and tells whoever listens that it is over. */

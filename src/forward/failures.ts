@@ -3,7 +3,7 @@
 // answered before any color is chosen (listen/request-target.ts) and never appears here. The writers at the
 // end send such a line on a response, or on a raw socket for requests Node hands over without one.
 import type { ServerResponse } from 'node:http'
-import { STATUS_CODES } from 'node:http'
+import { http } from '../../lib/node-http.js'
 import type { Duplex } from 'node:stream'
 
 export type FailureReason =
@@ -113,7 +113,7 @@ export function writePlain(res: ServerResponse, status: number, body: string): v
 /** The same answer written on a raw socket, for requests Node hands over without a response object. */
 export function writeRawAnswer(socket: Duplex, status: number, text: string, extra = ''): void {
   const body = `${status} ${text}\n`
-  const head = `HTTP/1.1 ${status} ${STATUS_CODES[status]}`
+  const head = `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}`
   if (socket.writable) {
     socket.end(
       `${head}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}Cache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,

@@ -4,7 +4,8 @@
 // Both speak one contract to the request they carry (upstream/connection.ts's AnswerHandler): the attempt
 // starts (and can be cancelled), heads come (1xx first), the body comes with back-pressure, then its end
 // or one error.
-import http, { type IncomingMessage } from 'node:http'
+import type { IncomingMessage } from 'node:http'
+import { http } from '../../lib/node-http.js'
 import https from 'node:https'
 import { onMalformed } from './malformed.js'
 import type { Endpoint } from '../upstream/color-pools.js'

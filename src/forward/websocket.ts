@@ -4,7 +4,8 @@
 import type { ClientRequest, IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
-import { createProxyServer } from 'http-proxy-3'
+import { createRequire } from 'node:module'
+import type { ProxyServer } from 'http-proxy-3'
 import type { Decision } from './events.js'
 import { Exchange, type Admitted, type ForwardOptions, type SiteColor } from './exchange.js'
 import { FAILURES, failureReason, writeRawFailure } from './failures.js'
@@ -28,18 +29,11 @@ interface Upgrade {
 }
 
 export function createWsForwarder(options: ForwardOptions): WsForwarder {
-  const engine = createProxyServer({ xfwd: false, toProxy: true })
   const ours = ownFields(options.colorHeader, options.basicAuth)
   const upgrades = new WeakMap<IncomingMessage, Upgrade>()
-  // Errors that reach no callback (a client socket failing mid-tunnel): logged, never thrown.
-  engine.on('error', (error: Error) => options.logger.debug({ err: error }, 'proxy socket error'))
-  // Every http-proxy-3 event names the client request; its upgrade was recorded before it began.
-  engine.on('proxyReqWs', (proxyReq: ClientRequest, req: IncomingMessage, socket: Duplex) => {
-    const upgrade = upgrades.get(req) as Upgrade
-    guardTimeouts(proxyReq, upgrade, options)
-    // Data either way is activity on the client socket, so one idle timer covers the tunnel.
-    ;(socket as Socket).setTimeout(options.timeouts.tunnelMs, () => socket.destroy())
-  })
+  // Loaded with the first upgrade: http-proxy-3 brings node:http2 and node:https in (about 10 MB of RSS).
+  let engine: ProxyServer | undefined
+  const tunnels = () => (engine ??= createEngine(options, upgrades))
 
   return (req, socket, head, admitted, decision) => {
     // A client that vanishes before we answer must not become an uncaught 'error'.
@@ -80,9 +74,27 @@ export function createWsForwarder(options: ForwardOptions): WsForwarder {
       req.url = admitted.path
       upgrade.secure = endpoint.target.protocol === 'https:'
       const call = { target: endpoint.target, agent: endpoint.freshAgent, auth: color.upstream.auth }
-      engine.ws(req, socket, head, call, onError)
+      tunnels().ws(req, socket, head, call, onError)
     }, onError)
   }
+}
+
+/** http-proxy-3's engine, its errors logged and each upgrade request's timeouts guarded. */
+function createEngine(options: ForwardOptions, upgrades: WeakMap<IncomingMessage, Upgrade>): ProxyServer {
+  const { createProxyServer } = createRequire(import.meta.url)(
+    'http-proxy-3',
+  ) as typeof import('http-proxy-3')
+  const engine = createProxyServer({ xfwd: false, toProxy: true })
+  // Errors that reach no callback (a client socket failing mid-tunnel): logged, never thrown.
+  engine.on('error', (error: Error) => options.logger.debug({ err: error }, 'proxy socket error'))
+  // Every http-proxy-3 event names the client request; its upgrade was recorded before it began.
+  engine.on('proxyReqWs', (proxyReq: ClientRequest, req: IncomingMessage, socket: Duplex) => {
+    const upgrade = upgrades.get(req) as Upgrade
+    guardTimeouts(proxyReq, upgrade, options)
+    // Data either way is activity on the client socket, so one idle timer covers the tunnel.
+    ;(socket as Socket).setTimeout(options.timeouts.tunnelMs, () => socket.destroy())
+  })
+  return engine
 }
 
 /** 101 once upgraded; else the failure's status, or the upstream's own refusal (a 4xx instead of 101). */

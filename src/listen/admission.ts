@@ -3,8 +3,8 @@
 // event, http1.ts) and its `:authority` is the Host (RFC 9113 section 8.3.1); then at most
 // MAX_HEADER_FIELDS fields (431, pseudo-header fields not counted), a request target that is a path
 // (request-target.ts), and who the client is (X-Forwarded-*). A refusal is never a color's error.
-import { Http2ServerRequest } from 'node:http2'
 import type { IncomingMessage } from 'node:http'
+import { isHttp2Request } from '../../lib/node-http.js'
 import type { Config } from '../config/load.js'
 import type { Admitted } from '../forward/exchange.js'
 import { MAX_HEADER_FIELDS } from '../forward/headers.js'
@@ -30,7 +30,7 @@ export function createAdmission(
   const readForwarded = createForwardedReader(config.trustedProxies, config.clients.proxyProtocol)
   return (req) => {
     // A request line that says HTTP/2.0 is HTTP/1.x all the same: only node:http2's requests are HTTP/2.
-    const h2 = req instanceof Http2ServerRequest
+    const h2 = isHttp2Request(req)
     const rejected = (h2 ? http2Host(req) : undefined) ?? tooManyFields(req)
     if (rejected) return { ...rejected, client: readForwarded(req, proto).client }
     // An HTTP/2 request's target follows HTTP/1.1's rules (:path is origin-form).

@@ -3,17 +3,13 @@
 // happens to an admitted request is the app's (forward/http.ts, forward/websocket.ts); draining is
 // lib/drain.ts's.
 import { once } from 'node:events'
-import httpInternals, {
-  createServer,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from 'node:http'
-import { Http2ServerRequest, type Http2SecureServer } from 'node:http2'
-import https from 'node:https'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { Http2SecureServer } from 'node:http2'
+import type https from 'node:https'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { createDrainer, type Drainer } from '../../lib/drain.js'
+import { http, isHttp2Request } from '../../lib/node-http.js'
 import type { Config as FullConfig } from '../config/load.js'
 import { createAdmission } from './admission.js'
 import { createGate, type Passage, type Traffic } from './gate.js'
@@ -44,7 +40,7 @@ type Config = Pick<
 
 /** The plain listener (PORT). */
 export function createTrafficServer(config: Config, app: Traffic): TrafficServer<Server> {
-  const server = createServer()
+  const server = http.createServer()
   const drainer = createDrainer(server)
   serveHttp1(server, config, app, {
     proto: 'http',
@@ -63,13 +59,13 @@ export function createSecureTrafficServer(
   config: Config,
   app: Traffic,
   server: Http2SecureServer | https.Server,
+  http2: boolean,
 ): TrafficServer {
   const http1 = createDrainer(server, { tls: true })
   // Node's own HTTP/1.1 connection handler, which node:http2 also hands an `http/1.1` socket to.
-  const listener = (httpInternals as unknown as { _connectionListener: (socket: Duplex) => void })
-    ._connectionListener
+  const listener = (http as unknown as { _connectionListener: (socket: Duplex) => void })._connectionListener
   const reparse = (socket: Duplex) => listener.call(server, socket)
-  const h2 = server instanceof https.Server ? undefined : trackSessions(server, config.timeouts.keepAliveMs)
+  const h2 = http2 ? trackSessions(server as Http2SecureServer, config.timeouts.keepAliveMs) : undefined
   serveHttp1(server as Server, config, app, {
     proto: 'https',
     reparse,
@@ -153,7 +149,7 @@ function serveHttp1(server: Server, config: Config, app: Traffic, listener: List
   // Node writes the answers in the order the requests came, refusals included.
   const serve = serialize(pass)
   server.on('request', (req, res) => {
-    if (http2 && req instanceof Http2ServerRequest) return http2(req, res, pass)
+    if (http2 && isHttp2Request(req)) return http2(req, res, pass)
     if (closing.has(req.socket)) return
     if (!res.shouldKeepAlive) closing.add(req.socket)
     const admitted = admit(req)
@@ -185,8 +181,7 @@ function serveHttp1(server: Server, config: Config, app: Traffic, listener: List
   // colorproxy is a reverse proxy: CONNECT gets a 405 that says so (RFC 9110 section 15.5.6), not a reset.
   // node:http2 hands an HTTP/2 CONNECT here too, with a response in place of a socket: http2.ts answers it.
   server.on('connect', (req: IncomingMessage, socket: Duplex) => {
-    if (http2 && req instanceof Http2ServerRequest)
-      return http2(req, socket as unknown as ServerResponse, pass)
+    if (http2 && isHttp2Request(req)) return http2(req, socket as unknown as ServerResponse, pass)
     socket.on('error', () => {})
     writeRawAnswer(socket, 405, 'CONNECT is not supported: colorproxy is not a forward proxy', ALLOW)
   })

@@ -2,10 +2,11 @@
 // HTTP/2 and HTTP/1.1 by ALPN (HTTP2=false: node:https, HTTP/1.1 only). The certificate for each connection
 // comes from the store by SNI; TLS_CERTS_DIR is read again every TLS_RELOAD_EVERY, and a file that no longer
 // reads keeps its last good certificate. What is served over it is http1.ts's.
-import http2, { type Http2SecureServer } from 'node:http2'
-import https from 'node:https'
+import type { Http2SecureServer } from 'node:http2'
+import type https from 'node:https'
 import type { SecureContext } from 'node:tls'
 import type { Logger } from '../../lib/logger.js'
+import { loadHttp2, loadHttps } from '../../lib/node-http.js'
 import { type Certificate, normalName, readCertificateDir, type DirIo } from '../config/certificates.js'
 import { CertificateStore } from './certificate-store.js'
 import { readError } from '../config/file-errors.js'
@@ -44,12 +45,12 @@ export function createTlsListener(
     ...(alpnAnswer ? alpnChallenges(alpnAnswer, tls.http2, store) : { SNICallback: byName(store) }),
   }
   const server = tls.http2
-    ? http2.createSecureServer({
+    ? loadHttp2().createSecureServer({
         ...options,
         allowHTTP1: true,
         settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS },
       })
-    : https.createServer(options)
+    : loadHttps().createServer(options)
   let current = tls.certificates
   let issued: readonly Certificate[] = []
   const apply = () => {

@@ -1,7 +1,8 @@
 // The admin listener: health, readiness, config, metrics and the stats page. Never proxied. With
 // STATS_USER/STATS_PASS every path but /healthz and /readyz asks for basic auth (orchestrators probe those).
 import { createHash, timingSafeEqual } from 'node:crypto'
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import { http } from '../../lib/node-http.js'
 import { type Certificate, secondsLeft } from '../config/certificates.js'
 import type { Config, SiteConfig } from '../config/load.js'
 import { sourceOf } from './metrics.js'
@@ -70,7 +71,7 @@ export function createAdminServer(config: Config, state: AdminState): Server {
     },
   }
   const authorized = config.statsAuth ? basicAuth(config.statsAuth) : () => true
-  return createServer((req, res) => {
+  return http.createServer((req, res) => {
     const path = String(req.url).split('?', 1)[0] as string
     const endpoint = endpoints[path]
     if (!endpoint) {

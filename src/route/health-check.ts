@@ -4,7 +4,7 @@
 // address out of its color's rotation; HEALTH_CHECK_PASSES answers in a row bring it back. Passive
 // ejection (ejection.ts) still counts connect failures beside it: a task that hangs, or answers 5xx, is
 // found before clients pay for it (as Traefik's, HAProxy's, Envoy's and Caddy's active checks do).
-import http from 'node:http'
+import { http } from '../../lib/node-http.js'
 import https from 'node:https'
 import type { HealthRules } from '../config/sites.js'
 import type { Endpoint, Upstream } from '../upstream/color-pools.js'

@@ -6,11 +6,12 @@
 // several addresses (`tasks.myapp-v1`), each address gets its own pool and requests take the addresses in
 // turn; the name is resolved again every resolveEveryMs.
 import { lookup as dnsLookup } from 'node:dns/promises'
-import http from 'node:http'
+import type http from 'node:http'
 import https from 'node:https'
 import { isIP } from 'node:net'
 import { rootCertificates } from 'node:tls'
 import type { Duplex } from 'node:stream'
+import { http as httpModule } from '../../lib/node-http.js'
 import { ConnectionLimit, type LimitOptions } from './connection-limit.js'
 import { ConnectionPool } from './address-pool.js'
 import { NoAddressError } from './errors.js'
@@ -268,7 +269,10 @@ export class Upstream {
       limit: this.limit,
     })
     const newAgent = (keepAlive: boolean) =>
-      limited(secure ? new https.Agent({ keepAlive, ...tls }) : new http.Agent({ keepAlive }), this.limit)
+      limited(
+        secure ? new https.Agent({ keepAlive, ...tls }) : new httpModule.Agent({ keepAlive }),
+        this.limit,
+      )
     const keptAgent = () => newAgent(true)
     let agent = keptAgent()
     let born = this.now()

@@ -78,21 +78,21 @@ t.test('Dockerfile: the proxy image serves and passes its health check', async (
   t.notOk(existsSync(inImage(image, 'node_modules/typescript')), 'no dev dependencies in the final stage')
   t.ok(existsSync(inImage(image, 'node_modules/http-proxy-3')), 'production dependencies are there')
   // What the image prunes must leave what loads later: ACME's client on its first order, a Redis store's
-  // client, and a canary's histograms.
+  // client, a canary's histograms, and LOG_FORMAT=pretty's formatter.
   const loads = run(
     image,
     [
       'node',
       '--input-type=module',
       '-e',
-      "await import('acme-client'); await import('ioredis'); await import('hdr-histogram-js')",
+      "await import('acme-client'); await import('ioredis'); await import('hdr-histogram-js'); await import('pino-pretty')",
     ],
     {},
   )
   t.equal(
     (await once(loads, 'exit'))[0],
     0,
-    'acme-client, ioredis and hdr-histogram-js load from the pruned node_modules',
+    'acme-client, ioredis, hdr-histogram-js and pino-pretty load from the pruned node_modules',
   )
   const appMb = sizeMb(image.root)
   t.ok(appMb < 20, `the app adds ${appMb.toFixed(1)} MB to the base image (budget: 20 MB)`)
