@@ -5,7 +5,7 @@
 // of per-round ratios, because on a small shared machine only ratios measured side by side mean anything.
 //
 // Then one open-loop run (a fixed rate, half colorproxy's own maximum) for the tail, and the goals of
-// issue 14 in one table, each said met or not.
+// issue 27 in one table, each said met or not.
 //
 // Usage: npm run bench [-- --duration 10 --rounds 3 --connections 64,256,1024 --warmup 10]
 //        npm run bench -- --soak 1000000    (RSS of colorproxy every 10 s over that many requests at c=256)
@@ -21,7 +21,8 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { backendsConfig, proxyConfig, tlsProxyConfig } from './nginx.js'
-import { goals, goalTable } from './goals.js'
+import { type Figures, goals, goalTable, type Of } from './goals.js'
+import { caddyArgs, haproxyArgs } from './peers.js'
 import { cpuSeconds } from './proc.js'
 import { gcPauses, type TimelineSummary, timelineTables } from './timeline.js'
 import { freePort, hasCommand, type Pinned, rssMb, sampleRss, startPinned, waitFor200 } from './processes.js'
@@ -213,6 +214,7 @@ async function main(): Promise<void> {
     const url = `http://127.0.0.1:${port}/`
     targets.push(await start('nginx', PROXY_CORE, 'nginx', proxyConfig(port, backends), url, url))
   }
+  targets.push(...(await peerTargets(backends)))
   targets.push(...(await bareTargets(blueUrl)))
   targets.push(await colorproxy('colorproxy', PROXY_CORE, backends, {}))
   targets.push(await colorproxy('colorproxy log', PROXY_CORE, backends, { LOG_LEVEL: 'info' }))
@@ -225,6 +227,8 @@ async function main(): Promise<void> {
   targets.push(...once(await siteTargets(backends)))
   say(
     'targets: direct (straight to the blue backend), nginx (split_clients 4:1, Color, keepalive; one worker),\n' +
+      '         haproxy (rand(5) < 4, Color, http-reuse always; one thread), caddy (round robin over\n' +
+      '         blue x4 + green, its upstream in Color, keepalive; GOMAXPROCS=1),\n' +
       '         bare stream / bare dispatch (node:http + one undici Pool, no features: Pool.stream, Pool.dispatch),\n' +
       "         bare raw (colorproxy's engine, route (c), bare: node:http + pooled node:net sockets framed by llhttp),\n" +
       '         colorproxy (LOG_LEVEL=warn), colorproxy log (the access log on, read through a pipe),\n' +
@@ -240,9 +244,11 @@ async function main(): Promise<void> {
   const results = await measure(targets)
   report(targets, results)
   const figures = figuresOf(results, targets)
-  figures.openLoopP99 = await openLoop(targets, figures.value('colorproxy', connections[0] as number, 'rps'))
+  const open = await openLoop(targets, figures.value('colorproxy', connections[0] as number, 'rps'))
+  if (!Number.isNaN(open))
+    say(`  p99 colorproxy / nginx at that rate: ${open.toFixed(2)}× (median of rounds)`)
   say('')
-  say('Goals (issue 14):')
+  say('Goals (issue 27):')
   for (const line of goalTable(goals(figures))) say(line)
 }
 
@@ -357,7 +363,11 @@ function report(targets: readonly Target[], results: Results): void {
     ['req/s bare dispatch / bare stream', 'bare dispatch', 'bare stream', 'rps'],
     ['req/s bare raw / bare dispatch', 'bare raw', 'bare dispatch', 'rps'],
     ['req/s nginx / direct', 'nginx', 'direct', 'rps'],
+    ['req/s colorproxy / caddy', 'colorproxy', 'caddy', 'rps'],
+    ['req/s haproxy / colorproxy', 'haproxy', 'colorproxy', 'rps'],
     ['p99 colorproxy / nginx', 'colorproxy', 'nginx', 'p99'],
+    ['p99 colorproxy / caddy', 'colorproxy', 'caddy', 'p99'],
+    ['p99 colorproxy / haproxy', 'colorproxy', 'haproxy', 'p99'],
     ['req/s access log on / off', 'colorproxy log', 'colorproxy', 'rps'],
     ['req/s FLEET_STORE / alone', 'colorproxy fleet', 'colorproxy', 'rps'],
     ['req/s WORKERS=2 / WORKERS=1', 'colorproxy WORKERS=2', 'colorproxy', 'rps'],
@@ -375,26 +385,28 @@ function report(targets: readonly Target[], results: Results): void {
 }
 
 /** The run's figures as the goals read them. */
-function figuresOf(results: Results, targets: readonly Target[]) {
-  const pick = {
-    rps: (run: Run) => run.result.requestsPerSecond,
-    p50: (run: Run) => run.result.p50Ms,
-    p99: (run: Run) => run.result.p99Ms,
-    rss: (run: Run) => run.rssMb,
-    connectErrors: (run: Run) => run.result.connectErrors,
+function figuresOf(results: Results, targets: readonly Target[]): Figures {
+  const pick: Record<Of, (run: Run) => number> = {
+    rps: (run) => run.result.requestsPerSecond,
+    p50: (run) => run.result.p50Ms,
+    p99: (run) => run.result.p99Ms,
+    rss: (run) => run.rssMb,
+    errors: (run) => run.result.errors,
+    connectErrors: (run) => run.result.connectErrors,
   }
+  const perRound = (target: string, c: number, of: Of) => (results.get(key(target, c)) ?? []).map(pick[of])
   return {
     connections,
-    openLoopP99: Number.NaN,
-    ratio(a: string, b: string, c: number, of: 'rps' | 'p99' | 'rss'): number {
+    perRound,
+    ratio(a, b, c, of) {
       const as = results.get(key(a, c))
       const bs = results.get(key(b, c))
       if (!as || !bs) return Number.NaN
       return median(as.map((run, i) => pick[of](run) / pick[of](bs[i] as Run)))
     },
-    value(target: string, c: number, of: keyof typeof pick | 'idleRss'): number {
+    value(target, c, of) {
       if (of === 'idleRss') return targets.find((one) => one.name === target)?.idleRssMb ?? Number.NaN
-      return median((results.get(key(target, c)) ?? []).map(pick[of]))
+      return median(perRound(target, c, of))
     },
   }
 }
@@ -434,6 +446,25 @@ async function fixedRate(url: string, c: number, rate: number): Promise<LoadResu
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk))
   await once(child, 'exit')
   return parseAutocannon(output)
+}
+
+/** HAProxy and Caddy doing colorproxy's job on its core (bench/peers.ts), each when it is installed. */
+async function peerTargets(backends: { blue: number; green: number }): Promise<Target[]> {
+  const targets: Target[] = []
+  const peers: [string, (port: number) => string[], Record<string, string>][] = [
+    ['haproxy', (port) => haproxyArgs(port, backends), {}],
+    ['caddy', (port) => caddyArgs(port, backends), { GOMAXPROCS: '1' }],
+  ]
+  for (const [name, args, env] of peers) {
+    if (!hasCommand(name)) {
+      say(`${name} is not installed (apt-get install -y ${name}): no ${name} row`)
+      continue
+    }
+    const port = await freePort()
+    const url = `http://127.0.0.1:${port}/`
+    targets.push(await start(name, PROXY_CORE, name, args(port), url, url, env))
+  }
+  return targets
 }
 
 /**
