@@ -22,7 +22,7 @@ function written(name: string, text: string): string {
 export function haproxyConfig(port: number, backends: Backends): string {
   return `global
   nbthread 1
-  maxconn 100000
+  maxconn 8192
 defaults
   mode http
   timeout connect 5s
@@ -60,7 +60,6 @@ export function caddyfile(port: number, backends: Backends): string {
   return `{
   admin off
   auto_https off
-  persist_config off
 }
 http://127.0.0.1:${port} {
   reverse_proxy ${[blue, blue, blue, blue].join(' ')} 127.0.0.1:${backends.green} {
