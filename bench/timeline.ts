@@ -87,7 +87,10 @@ export interface GcPauses {
  */
 export function gcPauses(trace: string, fromMs: number, toMs: number): GcPauses {
   const pauses: GcPauses = { scavenges: 0, markCompacts: 0, maxScavengeMs: 0, maxMarkCompactMs: 0 }
-  for (const match of trace.matchAll(/\s(\d+) ms: (Scavenge|Mark-Compact)\b[^,\n]*, ([\d.]+) /g)) {
+  // Node 24 and later put `pooled: 0.0 MB, ` before the pause.
+  for (const match of trace.matchAll(
+    /\s(\d+) ms: (Scavenge|Mark-Compact)\b[^,\n]*, (?:pooled: [\d.]+ MB, )?([\d.]+) /g,
+  )) {
     const [, at, kind, pause] = match
     if (Number(at) < fromMs || Number(at) > toMs) continue
     if (kind === 'Scavenge') {

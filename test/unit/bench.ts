@@ -136,18 +136,19 @@ t.test(
   },
 )
 
-t.test('GC pauses from --trace-gc, counted only inside the window', async (t) => {
+t.test('GC pauses from --trace-gc (Node 20 and Node 26 lines), counted only inside the window', async (t) => {
   const trace = [
     '[7:0x1]      900 ms: Scavenge 3.8 (4.0) -> 3.4 (5.0) MB, 6.24 / 0.00 ms  (average mu = 1.000) allocation failure;',
     '[7:0x1]     1200 ms: Scavenge 4.1 (5.2) -> 3.8 (5.9) MB, 0.92 / 0.00 ms  (average mu = 1.000) allocation failure;',
     '[7:0x1]     1500 ms: Mark-Compact (reduce) 59.5 (78.3) -> 43.0 (77.4) MB, 12.50 / 0.00 ms  (+ 1.5 ms in 12 steps) finalize;',
     '[7:0x1]     1700 ms: Scavenge 4.1 (5.2) -> 3.8 (5.9) MB, 1.10 / 0.00 ms  (average mu = 1.000) allocation failure;',
+    '[7:0x1]     1800 ms: Scavenge 5.2 (7.3) -> 4.9 (7.9) MB, pooled: 0.0 MB, 5.58 / 0.00 ms (average mu = 1.000, current mu = 1.000) allocation failure; ',
     '{"level":40,"msg":"not a GC line"}',
   ].join('\n')
   t.same(gcPauses(trace, 1000, 2000), {
-    scavenges: 2,
+    scavenges: 3,
     markCompacts: 1,
-    maxScavengeMs: 1.1,
+    maxScavengeMs: 5.58,
     maxMarkCompactMs: 12.5,
   })
 })
