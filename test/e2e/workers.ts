@@ -32,12 +32,21 @@ function socketsOn(port: number, state: '0A' | '01'): Set<string> {
   return inodes
 }
 
+/** Where a descriptor points; '' once it is closed (between listing the folder and reading the link). */
+function linkOf(path: string): string {
+  try {
+    return readlinkSync(path)
+  } catch {
+    return ''
+  }
+}
+
 /** How many of these socket inodes each process holds open. */
 function held(pids: number[], inodes: Set<string>): number[] {
   return pids.map(
     (pid) =>
       readdirSync(`/proc/${pid}/fd`).filter((fd) => {
-        const target = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))
+        const target = /^socket:\[(\d+)\]$/.exec(linkOf(`/proc/${pid}/fd/${fd}`))
         return target !== null && inodes.has(target[1] as string)
       }).length,
   )
