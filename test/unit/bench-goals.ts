@@ -1,7 +1,9 @@
 // The bench's goal table (issue 27) from a run's figures, and its peers' configurations: pure text.
 import t from 'tap'
 import { type Figures, goals, goalTable, type Of } from '../../bench/goals.js'
-import { caddyfile, haproxyConfig } from '../../bench/peers.js'
+import { readFileSync, rmSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { caddyArgs, caddyfile, haproxyArgs, haproxyConfig } from '../../bench/peers.js'
 
 /** Figures where every target does `rps` req/s with the given p50/p99 in each round. */
 function figures(
@@ -87,4 +89,18 @@ t.test('HAProxy and Caddy split 4:1, name the pick and keep their upstream conne
   t.match(caddy, /reverse_proxy (127\.0\.0\.1:9001 ){4}127\.0\.0\.1:9002 \{/)
   t.match(caddy, /lb_policy round_robin/)
   t.match(caddy, /header_up Color/)
+})
+
+t.test('each peer runs its configuration from a file of its own', async (t) => {
+  const backends = { blue: 9001, green: 9002 }
+  const haproxy = haproxyArgs(8000, backends)
+  t.same(haproxy.slice(0, 2), ['-db', '-f'])
+  t.equal(readFileSync(haproxy[2] as string, 'utf8'), haproxyConfig(8000, backends))
+  const caddy = caddyArgs(8001, backends)
+  t.teardown(() => {
+    for (const file of [haproxy[2], caddy[4]])
+      rmSync(dirname(file as string), { recursive: true, force: true })
+  })
+  t.same(caddy.slice(0, 4), ['run', '--adapter', 'caddyfile', '--config'])
+  t.equal(readFileSync(caddy[4] as string, 'utf8'), caddyfile(8001, backends))
 })
