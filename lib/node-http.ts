@@ -5,6 +5,7 @@
 // on, so a request can be an HTTP/2 one only once it is.
 import { createRequire } from 'node:module'
 import type { Http2ServerRequest } from 'node:http2'
+import { StreamRequest } from './http2-stream.js'
 
 const require = createRequire(import.meta.url)
 
@@ -23,7 +24,10 @@ export function loadHttp2(): typeof import('node:http2') {
 export const loadHttps = (): typeof import('node:https') =>
   require('node:https') as typeof import('node:https')
 
-/** node:http2's compatibility request: an HTTP/1.x request line saying `HTTP/2.0` is not one. */
+/**
+ * An HTTP/2 request: node:http2's compatibility request, or a bodiless one on the stream API
+ * (http2-stream.ts). An HTTP/1.x request line saying `HTTP/2.0` is neither.
+ */
 export function isHttp2Request(req: object): req is Http2ServerRequest {
-  return Http2Request !== undefined && req instanceof Http2Request
+  return req instanceof StreamRequest || (Http2Request !== undefined && req instanceof Http2Request)
 }

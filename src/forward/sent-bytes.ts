@@ -1,7 +1,8 @@
 // How many bytes a client was sent for one response, for the access log. HTTP/1.x: what its socket wrote
 // meanwhile (head and body; requests on one connection take turns). HTTP/2: streams share the connection,
-// so the response's own body bytes, counted as they are written.
+// so the response's own body bytes, counted as they are written (by the stream API's response itself).
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { StreamResponse } from '../../lib/http2-stream.js'
 
 type Write = (chunk: unknown, ...rest: unknown[]) => boolean
 
@@ -10,6 +11,7 @@ export function sentBytes(req: IncomingMessage, res: ServerResponse): () => numb
     const before = req.socket.bytesWritten
     return () => req.socket.bytesWritten - before
   }
+  if (res instanceof StreamResponse) return () => res.bytesSent
   let bytes = 0
   const count = (chunk: unknown) => {
     if (typeof chunk === 'string') bytes += Buffer.byteLength(chunk)

@@ -14,7 +14,7 @@ import type { Config as FullConfig } from '../config/load.js'
 import { createAdmission } from './admission.js'
 import { createGate, type Passage, type Traffic } from './gate.js'
 import { ACME_CHALLENGE_PATH, answerHttpChallenge } from './http-challenge.js'
-import { serveHttp2 } from './http2.js'
+import { serveHttp2, serveStreams } from './http2.js'
 import { trackSessions } from './http2-sessions.js'
 import { refuse, type Admitted } from '../forward/exchange.js'
 import { writeRawAnswer } from '../forward/failures.js'
@@ -53,7 +53,8 @@ export function createTrafficServer(config: Config, app: Traffic): TrafficServer
 
 /**
  * The TLS listener (HTTPS_PORT) around a server from tls-listener.ts: HTTP/1.1 exactly as on the plain
- * port, and HTTP/2 streams (http2.ts) into the same gate, router and forwarder.
+ * port, and HTTP/2 streams (http2.ts) into the same gate, router and forwarder: a bodiless one on the
+ * stream API, the others through node:http2's compatibility layer.
  */
 export function createSecureTrafficServer(
   config: Config,
@@ -61,17 +62,22 @@ export function createSecureTrafficServer(
   server: Http2SecureServer | https.Server,
   http2: boolean,
 ): TrafficServer {
+  // Before any 'request' listener: the first one adds node:http2's compatibility handler (http2.ts).
+  const streams = server.listeners('stream')
   const http1 = createDrainer(server, { tls: true })
   // Node's own HTTP/1.1 connection handler, which node:http2 also hands an `http/1.1` socket to.
   const listener = (http as unknown as { _connectionListener: (socket: Duplex) => void })._connectionListener
   const reparse = (socket: Duplex) => listener.call(server, socket)
   const h2 = http2 ? trackSessions(server as Http2SecureServer, config.timeouts.keepAliveMs) : undefined
-  serveHttp1(server as Server, config, app, {
+  const http2Request = h2 && serveHttp2(config, app)
+  const pass = serveHttp1(server as Server, config, app, {
     proto: 'https',
     reparse,
     trackTunnel: http1.trackTunnel,
-    http2: h2 && serveHttp2(config, app),
+    http2: http2Request,
   })
+  if (http2Request)
+    serveStreams(server as Http2SecureServer, streams, (req, res) => http2Request(req, res, pass))
   // WebSockets are HTTP/1.1 only: their tunnels are the HTTP/1.1 drainer's.
   const drainer: Drainer = {
     trackTunnel: http1.trackTunnel,
@@ -125,8 +131,11 @@ interface Listener {
   http2?: (req: IncomingMessage, res: ServerResponse, pass: Pass) => void
 }
 
-/** HTTP/1.x on either listener: timeouts, admission, pipelining, upgrades, CONNECT and parse errors. */
-function serveHttp1(server: Server, config: Config, app: Traffic, listener: Listener): void {
+/**
+ * HTTP/1.x on either listener: timeouts, admission, pipelining, upgrades, CONNECT and parse errors. Returns
+ * what passes an admitted request on, for the HTTP/2 streams that do not come as a 'request'.
+ */
+function serveHttp1(server: Server, config: Config, app: Traffic, listener: Listener): Pass {
   const { proto, http2 } = listener
   // TIMEOUT_CLIENT bounds the whole request (headers and body): 408 and close. Node checks every
   // connectionsCheckingInterval, so keep that well under the timeout.
@@ -186,6 +195,7 @@ function serveHttp1(server: Server, config: Config, app: Traffic, listener: List
     writeRawAnswer(socket, 405, 'CONNECT is not supported: colorproxy is not a forward proxy', ALLOW)
   })
   server.on('clientError', answerClientError)
+  return pass
 }
 
 /** `{ location: 'https://…' }` → `location: https://…\r\n`, for an answer written on a raw socket. */
