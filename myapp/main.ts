@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // myapp: the demo backend. Answers every GET with its name and the Color header it received:
 //   text/plain "<color> <name>\n", or with V2 set, text/html "\n<h1><name> (<color>)</h1>\n".
-// To play a bad release: FAIL_PERCENT answers that share of requests with a 500, DELAY_MS delays every answer.
+// To play a bad release: FAIL_PERCENT answers that share of requests with a 500 (spread evenly), DELAY_MS delays every answer.
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { hostname } from 'node:os'
 import { LOG_LEVELS, type LogLevel, parseDuration, parsePort } from '../lib/values.js'
 import { createDrainer } from '../lib/drain.js'
 import { createLogger, flushed } from '../lib/logger.js'
+import { failureSpread } from './failures.js'
 import { renderPage } from './page.js'
 
 const env = process.env
@@ -44,12 +45,13 @@ const name = env.HOSTNAME || hostname()
 const v2 = Boolean(env.V2)
 const logger = createLogger({ level, format: env.LOG_FORMAT === 'pretty' ? 'pretty' : 'json' })
 
+const nextFails = failureSpread(failPercent)
 const server = createServer()
 const drainer = createDrainer(server)
 server.on('request', (req, res) => {
   const color = typeof req.headers.color === 'string' ? req.headers.color : 'unknown'
   logger.info({ method: req.method, path: req.url, remote: req.socket.remoteAddress, color }, 'request')
-  const failed = failPercent > 0 && Math.random() * 100 < failPercent
+  const failed = nextFails()
   const page = failed
     ? { type: 'text/plain; charset=utf-8', body: `500 ${name} failed (FAIL_PERCENT)\n` }
     : renderPage({ name, color, v2 })
