@@ -1,5 +1,5 @@
 // WORKERS > 1: a node:cluster primary runs that many workers, which share the traffic port and each
-// forward requests. On a fixed port each worker binds its own socket with SO_REUSEPORT and the kernel
+// forward requests. On a fixed port each worker binds its own sockets with SO_REUSEPORT and the kernel
 // spreads new connections over them (the primary's round robin made it accept and hand on every one); on
 // port 0 they share the primary's. The primary serves no traffic; it owns the admin listener, so readiness covers every
 // worker, /metrics sums them (prom-client's AggregatorRegistry) and the stats page merges them, and it
@@ -10,7 +10,7 @@ import { createAdminServer } from './observe/admin.js'
 import type { Config } from './config/load.js'
 import { gracefulStop } from '../lib/drain.js'
 import type { Logger } from '../lib/logger.js'
-import { listen } from './listen/http1.js'
+import { listen } from './listen/sockets.js'
 import type { CanaryView } from './canary/controller.js'
 import type { FleetView } from './fleet/fleet.js'
 import { serves } from './route/site-match.js'

@@ -14,7 +14,8 @@ import { type Config, listFiles } from './config/load.js'
 import { canaryKey } from './fleet/canary-sync.js'
 import { type Fleet, type FleetView, startFleet } from './fleet/fleet.js'
 import { guardConnections } from './listen/client-connections.js'
-import { createSecureTrafficServer, createTrafficServer, listen } from './listen/http1.js'
+import { createSecureTrafficServer, createTrafficServer } from './listen/http1.js'
+import { ACCEPTORS, listen } from './listen/sockets.js'
 import { createTlsListener, type TlsListener } from './listen/tls-listener.js'
 import { logListening } from './observe/summary.js'
 
@@ -78,7 +79,7 @@ export function createService(config: Config, options: ServiceOptions): Service 
       // ACME's orders start once the ports answer its challenges.
       if (acme && tls) acme.start((certificates) => tls.serveIssued(certificates))
       if (!admin) return { port, adminPort: 0, httpsPort }
-      const adminPort = await open(admin, config.admin.port, config.admin.host)
+      const adminPort = await open(admin, config.admin.port, config.admin.host, false)
       logListening(logger, config, { port, adminPort, httpsPort })
       return { port, adminPort, httpsPort }
     },
@@ -180,13 +181,16 @@ type Listening = Parameters<typeof listen>[0] & { close(): unknown; address(): u
 
 /**
  * Listens on each server in turn; when one cannot, those already open close and `undo` runs. A cluster
- * worker on a fixed port binds its own socket (SO_REUSEPORT), so the kernel spreads new connections over
- * the workers; on port 0 each would get a port of its own, so they share the primary's socket then.
+ * worker on a fixed port binds its own sockets (SO_REUSEPORT), so the kernel spreads new connections over
+ * the workers; on port 0 each would get a port of its own, so they share the primary's socket then. A
+ * traffic listener binds ACCEPTORS sockets wherever it binds its own.
  */
 function opener(worker: boolean, undo: () => void) {
   const opened: Listening[] = []
-  return async (server: Listening, port: number, host: string): Promise<number> => {
-    await listen(server, port, host, worker && port !== 0).catch((error) => {
+  return async (server: Listening, port: number, host: string, traffic = true): Promise<number> => {
+    const own = !worker || port !== 0
+    const options = { reusePort: worker && own, acceptors: traffic && own ? ACCEPTORS : 1 }
+    await listen(server, port, host, options).catch((error) => {
       for (const other of opened) other.close()
       undo()
       throw error

@@ -953,7 +953,7 @@ export const VARIABLES = [
     type: '`auto` or whole number 1 – 64',
     default: '1',
     meaning:
-      "Processes serving traffic. Above 1, a node:cluster primary runs that many workers on the one port and owns the admin listener. On a fixed `PORT` (and `HTTPS_PORT`) each worker binds its own socket (SO_REUSEPORT) and the kernel spreads new connections over them; on port 0 they share the primary's, which hands each connection on. The primary: `/readyz` is 200 only while every worker listens, `/metrics` sums the workers (weights and ejection are not summed), the stats page merges them, and SIGTERM drains them all. A worker that dies is replaced. `auto`: one per available core.",
+      "Processes serving traffic. Above 1, a node:cluster primary runs that many workers on the one port and owns the admin listener. On a fixed `PORT` (and `HTTPS_PORT`) each worker binds sockets of its own (SO_REUSEPORT) and the kernel spreads new connections over them; on port 0 they share the primary's, which hands each connection on. The primary: `/readyz` is 200 only while every worker listens, `/metrics` sums the workers (weights and ejection are not summed), the stats page merges them, and SIGTERM drains them all. A worker that dies is replaced. `auto`: one per available core.",
   }),
 ] as const
 

@@ -2,7 +2,6 @@
 // passes (admission.ts) to the gate, pipelining's rules, upgrades, CONNECT and Node's parse errors. What
 // happens to an admitted request is the app's (forward/http.ts, forward/websocket.ts); draining is
 // lib/drain.ts's.
-import { once } from 'node:events'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { Http2SecureServer } from 'node:http2'
 import type https from 'node:https'
@@ -233,26 +232,4 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
   const busy = (socket as Socket).bytesWritten > 0 || (socket as { _httpMessage?: unknown })._httpMessage
   if (error.code !== 'ECONNRESET' && !busy) writeRawAnswer(socket, status, text)
   else socket.destroy()
-}
-
-/**
- * The kernel's queue of connections not yet accepted. Node's default is 511; a burst of new clients (c=1024
- * reconnecting at once) overflows it, and a dropped SYN waits 1 s to be sent again. Linux caps it at
- * net.core.somaxconn (4096 on current kernels), as it does nginx's `backlog=`.
- */
-const LISTEN_BACKLOG = 4096
-
-/**
- * `reusePort`: this process binds a socket of its own beside others on the port (SO_REUSEPORT), and the
- * kernel spreads new connections over them, rather than a cluster primary handing each one to a worker.
- */
-export async function listen(
-  server: AnyServer,
-  port: number,
-  host: string,
-  reusePort = false,
-): Promise<void> {
-  server.listen({ port, host, backlog: LISTEN_BACKLOG, ...(reusePort && { reusePort }) })
-  // once() rejects if 'error' (EADDRINUSE, EACCES) comes first.
-  await once(server, 'listening')
 }

@@ -70,6 +70,21 @@ t.test('a taken port exits 1 with a one-line reason', async (t) => {
   t.match(program.stderr(), /^colorproxy: cannot start: .*EADDRINUSE.*another process is using that port\n$/)
 })
 
+t.test(
+  'a second colorproxy on the same port exits 1, though the first binds it with SO_REUSEPORT',
+  async (t) => {
+    const up = await recordingUpstream(t)
+    const first = await startProxy(t, { BLUE: up.url })
+    const port = new URL(first.url).port
+    const second = start(t, PROXY, { BLUE: up.url, PORT: port, ADMIN_PORT: '0' })
+    const listening = second.line((line) => line.msg === 'listening').then(() => 'listening')
+    const outcome = await Promise.race([second.exit.then((exit) => exit.code), listening])
+    t.equal(outcome, 1, 'it exits, never listens')
+    t.match(second.stderr(), /EADDRINUSE.*another process is using that port/)
+    t.equal((await get(first.url)).status, 200, 'the first one serves on')
+  },
+)
+
 t.test('SIGTERM during a 1.5 s request: the request gets 200, the process exits 0', async (t) => {
   const up = await recordingUpstream(t, (_req, res) => {
     setTimeout(() => res.end('slow but fine'), 1500)

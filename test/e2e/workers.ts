@@ -9,6 +9,7 @@ import { get } from '../helpers/clients.js'
 import { listen, quietPort, recordingUpstream } from '../helpers/upstreams.js'
 import { type Program, start, startProxy } from '../helpers/programs.js'
 import { PROXY } from '../helpers/paths.js'
+import { ACCEPTORS } from '../../src/listen/sockets.js'
 
 function workerPids(program: Program): number[] {
   const pid = program.child.pid as number
@@ -65,7 +66,11 @@ t.test(
     const proxy = await startProxy(t, { BLUE: up.url, WORKERS: '2', PORT: String(port) })
     const workers = workerPids(proxy.program)
     const primary = proxy.program.child.pid as number
-    t.same(held([primary, ...workers], socketsOn(port, '0A')), [0, 1, 1], 'one listening socket per worker')
+    t.same(
+      held([primary, ...workers], socketsOn(port, '0A')),
+      [0, ACCEPTORS, ACCEPTORS],
+      `${ACCEPTORS} listening sockets per worker, none in the primary`,
+    )
     const agent = new http.Agent({ keepAlive: true, maxSockets: 40 })
     t.teardown(() => agent.destroy())
     const answers = await Promise.all(

@@ -95,15 +95,16 @@ time for request:      1.23ms     45.67ms     10.16ms      3.21ms    80.00%
 
 t.test("a process's CPU seconds come from /proc and grow as it works", async (t) => {
   const before = cpuSeconds(process.pid)
-  // Busy until the process's own count says 100 ms of CPU: a wall-clock loop on a loaded machine may get
+  // Busy until the process's own count says 200 ms of CPU: a wall-clock loop on a loaded machine may get
   // far less than its length (a CI run saw under 50 ms in 100).
   const start = process.cpuUsage()
   for (;;) {
     const used = process.cpuUsage(start)
-    if (used.user + used.system >= 100_000) break
+    if (used.user + used.system >= 200_000) break
   }
-  // /proc counts in clock ticks (10 ms): 100 ms used reads as 90 ms or more.
-  t.ok(cpuSeconds(process.pid) >= before + 0.09, '/proc says what the process used')
+  // /proc counts in clock ticks (10 ms), and the kernel may hold its figure back a while as it splits the
+  // time into user and system (a loaded run once read less than 90 ms of 100): half is the test.
+  t.ok(cpuSeconds(process.pid) >= before + 0.1, '/proc says what the process used')
   t.equal(cpuSeconds(2 ** 22 + 1), 0, 'a process that is not there used none')
 })
 
