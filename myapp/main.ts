@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // myapp: the demo backend. Answers every GET with its name and the Color header it received:
 //   text/plain "<color> <name>\n", or with V2 set, text/html "\n<h1><name> (<color>)</h1>\n".
-// To play a bad release: FAIL_PERCENT answers that share of requests with a 500 (spread evenly), DELAY_MS delays every answer.
+// To play a bad release: FAIL_PERCENT answers that share of requests with a 500 (spread evenly), DELAY_MS
+// delays every answer.
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { hostname } from 'node:os'

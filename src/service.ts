@@ -177,7 +177,7 @@ function fleetOf(config: Config, app: App, options: ServiceOptions): Fleet | und
 
 const readText = (path: string) => readFileSync(path, 'utf8')
 
-type Listening = Parameters<typeof listen>[0] & { close(): unknown; address(): unknown }
+type Listening = Parameters<typeof listen>[0]
 
 /**
  * Listens on each server in turn; when one cannot, those already open close and `undo` runs. A cluster

@@ -79,7 +79,7 @@ interface Accepting extends Server {
  * rules, the HTTP parser or the TLS handshake and the drain all see it; their errors are the server's.
  * Closing the server closes them too.
  */
-export async function addAcceptors(
+async function addAcceptors(
   server: Server,
   listening: { port: number; host: string; backlog: number },
   count: number,
