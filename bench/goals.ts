@@ -2,11 +2,11 @@
 // bar, and whether it is met. Ratios are medians of per-round ratios (targets measured side by side), never
 // absolute numbers; "in every round" goals take the worst round.
 
-export type Of = 'rps' | 'p50' | 'p99' | 'rss' | 'errors' | 'connectErrors'
+export type Of = 'rps' | 'p50' | 'p99' | 'rss' | 'errors' | 'connectErrors' | 'cpu'
 
 export interface Figures {
   /** The median over rounds of a's figure over b's, at c connections; NaN when either is missing. */
-  ratio(a: string, b: string, c: number, of: 'rps' | 'p99' | 'rss'): number
+  ratio(a: string, b: string, c: number, of: 'rps' | 'p99' | 'rss' | 'cpu'): number
   /** The median of one target's figure at c connections (idleRss: once, at its start). */
   value(target: string, c: number, of: Of | 'idleRss'): number
   /** One target's figure in each round at c connections, in order; empty when not measured. */

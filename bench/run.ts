@@ -8,6 +8,9 @@
 // issue 27 in one table, each said met or not.
 //
 // Usage: npm run bench [-- --duration 10 --rounds 3 --connections 64,256,1024 --warmup 10]
+//        npm run bench -- --against ../before   (another built checkout's colorproxy beside this one's,
+//                                                in the same turns: a hot-path change's before and after)
+//        npm run bench -- --only nginx,colorproxy,'colorproxy log'   (just those targets)
 //        npm run bench -- --soak 1000000    (RSS of colorproxy every 10 s over that many requests at c=256)
 //        npm run bench -- --timeline 60     (colorproxy alone at c=256: latency by 5 s window and by
 //                                            connection order, GC pauses, event-loop delay)
@@ -17,7 +20,7 @@ import { chmodSync, existsSync, mkdtempSync } from 'node:fs'
 import { connect } from 'node:net'
 import { availableParallelism, tmpdir } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { dirname, join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { backendsConfig, proxyConfig, tlsProxyConfig } from './nginx.js'
@@ -37,14 +40,28 @@ const { values } = parseArgs({
     soak: { type: 'string' },
     warmup: { type: 'string', default: '10' },
     timeline: { type: 'string' },
+    against: { type: 'string' },
+    only: { type: 'string' },
   },
 })
 const durationS = Number(values.duration)
 const rounds = Number(values.rounds)
 const connections = values.connections.split(',').map(Number)
 const warmupS = Number(values.warmup)
+/** --only: the names of the targets to measure (with --against, their twins come too). */
+const only = values.only?.split(',').map((name) => name.trim())
 
 const dist = join(dirname(fileURLToPath(import.meta.url)), '..')
+/** --against: another checkout, built (npm run build), whose colorproxy runs beside this one's. */
+const against = values.against === undefined ? undefined : join(resolve(values.against), 'dist')
+if (against !== undefined && !existsSync(join(against, 'src/main.js'))) {
+  process.stderr.write(
+    `bench: --against ${values.against}: no dist/src/main.js there (npm run build in it)\n`,
+  )
+  process.exit(1)
+}
+/** The targets that --against doubles: each gets a twin named `<name> (against)`. */
+const TWINNED = ['colorproxy', 'colorproxy log']
 const PROXY_CORE = '0'
 const LOAD_CORE = availableParallelism() > 1 ? '1' : '0'
 
@@ -95,13 +112,14 @@ async function colorproxy(
   backends: { blue: number; green: number },
   env: Record<string, string>,
   nodeArgs: string[] = [],
+  tree = dist,
 ): Promise<Target> {
   const [port, adminPort] = [await freePort(), await freePort()]
   const target = await start(
     name,
     cores,
     process.execPath,
-    [...nodeArgs, join(dist, 'src/main.js')],
+    [...nodeArgs, join(tree, 'src/main.js')],
     `http://127.0.0.1:${port}/`,
     `http://127.0.0.1:${adminPort}/readyz`,
     {
@@ -116,6 +134,17 @@ async function colorproxy(
     },
   )
   return { ...target, admin: `http://127.0.0.1:${adminPort}` }
+}
+
+/** colorproxy from this tree, and with --against the same from the other tree right after it. */
+async function twinned(
+  name: string,
+  backends: { blue: number; green: number },
+  env: Record<string, string>,
+): Promise<Target[]> {
+  const mine = await colorproxy(name, PROXY_CORE, backends, env)
+  if (against === undefined) return [mine]
+  return [mine, await colorproxy(`${name} (against)`, PROXY_CORE, backends, env, [], against)]
 }
 
 /** colorproxy with FLEET_STORE (a redis-server of its own on the load core); undefined without redis-server. */
@@ -216,8 +245,8 @@ async function main(): Promise<void> {
   }
   targets.push(...(await peerTargets(backends)))
   targets.push(...(await bareTargets(blueUrl)))
-  targets.push(await colorproxy('colorproxy', PROXY_CORE, backends, {}))
-  targets.push(await colorproxy('colorproxy log', PROXY_CORE, backends, { LOG_LEVEL: 'info' }))
+  targets.push(...(await twinned('colorproxy', backends, {})))
+  targets.push(...(await twinned('colorproxy log', backends, { LOG_LEVEL: 'info' })))
   const fleet = await fleetTarget(backends)
   if (fleet) targets.push(fleet)
   const allCores = `0-${availableParallelism() - 1}`
@@ -235,6 +264,13 @@ async function main(): Promise<void> {
       '         colorproxy fleet (FLEET_STORE: a redis-server on the load core, no canary),\n' +
       `         colorproxy WORKERS=2 (LOG_LEVEL=warn; on cores ${allCores}, so it shares a core with wrk and the backends)`,
   )
+
+  if (against !== undefined) say(`against: ${against}'s colorproxy, in the turns right after this tree's`)
+  if (only !== undefined) {
+    const kept = targets.filter((target) => only.includes(target.name.replace(/ \(against\)$/, '')))
+    targets.splice(0, targets.length, ...kept)
+    say(`only: ${kept.map((target) => target.name).join(', ')}`)
+  }
 
   // Warm up: the JIT, the pools, and the first mark-compacts (npm run bench -- --timeline shows when
   // they come) before anything is measured.
@@ -355,7 +391,7 @@ function report(targets: readonly Target[], results: Results): void {
   say('')
   say('| ratio (median of per-round ratios) | ' + connections.map((c) => `c=${c}`).join(' | ') + ' |')
   say('|---|' + connections.map(() => '---:|').join(''))
-  const rows: [string, string, string, 'rps' | 'p99' | 'rss'][] = [
+  const rows: [string, string, string, 'rps' | 'p99' | 'rss' | 'cpu'][] = [
     ['req/s colorproxy / nginx', 'colorproxy', 'nginx', 'rps'],
     ['req/s colorproxy / direct', 'colorproxy', 'direct', 'rps'],
     ['req/s colorproxy / bare raw', 'colorproxy', 'bare raw', 'rps'],
@@ -375,6 +411,10 @@ function report(targets: readonly Target[], results: Results): void {
     ['req/s https h2 colorproxy / nginx', 'colorproxy h2', 'nginx h2', 'rps'],
     ['req/s colorproxy https / http', 'colorproxy https', 'colorproxy', 'rps'],
     ['req/s 50 sites / 1 site', 'colorproxy 50 sites', 'colorproxy 1 site', 'rps'],
+    ...TWINNED.flatMap((name): [string, string, string, 'rps' | 'cpu'][] => [
+      [`req/s ${name} / against`, name, `${name} (against)`, 'rps'],
+      [`CPU µs/req ${name} / against`, name, `${name} (against)`, 'cpu'],
+    ]),
   ]
   for (const [label, a, b, of] of rows) {
     const cells = connections
@@ -393,6 +433,7 @@ function figuresOf(results: Results, targets: readonly Target[]): Figures {
     rss: (run) => run.rssMb,
     errors: (run) => run.result.errors,
     connectErrors: (run) => run.result.connectErrors,
+    cpu: (run) => run.cpuUs,
   }
   const perRound = (target: string, c: number, of: Of) => (results.get(key(target, c)) ?? []).map(pick[of])
   return {
