@@ -2,6 +2,7 @@
 // parse the JSON lines; people get LOG_FORMAT=pretty.
 import { createRequire } from 'node:module'
 import { type DestinationStream, type Logger, type LoggerOptions, pino } from 'pino'
+import { LineBatch } from './line-batch.js'
 import type { LogFormat, LogLevel } from './values.js'
 
 export type { Logger }
@@ -20,6 +21,9 @@ export const REDACTED_PATHS = [
 /** pino's number for warn. */
 const WARN = 40
 
+/** The JSON loggers createLogger made, and the batch of lines logged with infoLine each holds. */
+const batches = new WeakMap<Logger, LineBatch>()
+
 /** How the JSON log reaches stdout: through a 32 KiB buffer (as nginx's `buffer=32k`), written asynchronously. */
 export const STDOUT_BUFFER = { bytes: 32_768, flushEveryMs: 1000 }
 
@@ -27,19 +31,23 @@ export function createLogger(
   { level, format }: { level: LogLevel; format: LogFormat },
   destination?: DestinationStream,
 ): Logger {
+  const json = format === 'json' ? (destination ?? bufferedDestination(1, STDOUT_BUFFER)) : undefined
+  const batch = json && new LineBatch(json)
   const options: LoggerOptions = {
     level,
     base: undefined,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     hooks: {
-      // A warning or an error is news: written at once, not with the buffer's next flush.
       logMethod(args, method, lineLevel) {
+        // Lines logged with infoLine earlier come first.
+        batch?.flush()
         method.apply(this, args)
+        // A warning or an error is news: written at once, not with the buffer's next flush.
         if (lineLevel >= WARN) this.flush()
       },
     },
   }
-  if (format === 'pretty') {
+  if (json === undefined || batch === undefined) {
     // Loaded only for LOG_FORMAT=pretty: a JSON logger (the default) never needs its ~4 MB.
     const pretty = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty')
     const stream = pretty({
@@ -50,7 +58,24 @@ export function createLogger(
     })
     return pino(options, stream)
   }
-  return pino(options, destination ?? bufferedDestination(1, STDOUT_BUFFER))
+  // Exiting (process.exit, an uncaught error): this turn's lines go into the stream before pino's own
+  // exit handler (registered earlier, so this one is put first) writes the stream out.
+  if (destination === undefined) process.prependListener('exit', batch.flush)
+  const logger = pino(options, json)
+  batches.set(logger, batch)
+  return logger
+}
+
+/**
+ * Logs `fields` and `msg` at info, for a line of flat values (strings, numbers, booleans, null; nothing to
+ * redact) logged on every request: the line logger.info(fields, msg) would write. A JSON logger of
+ * createLogger's keeps it in its LineBatch until this turn of the event loop is over; any other logger
+ * (pretty, a test's) logs it through pino at once.
+ */
+export function infoLine(logger: Logger, fields: Record<string, unknown>, msg: string): void {
+  const batch = batches.get(logger)
+  if (batch === undefined || !logger.isLevelEnabled('info')) logger.info(fields, msg)
+  else batch.add(fields, msg)
 }
 
 /**
@@ -81,6 +106,7 @@ export function bufferedDestination(
 
 /** Resolves once every line logged so far has been written, or after `withinMs` if the reader is stuck. */
 export function flushed(logger: Logger, withinMs = 1000): Promise<void> {
+  batches.get(logger)?.flush()
   return new Promise((resolve) => {
     const giveUp = setTimeout(resolve, withinMs)
     logger.flush(() => {

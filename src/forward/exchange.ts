@@ -2,7 +2,7 @@
 // failed, and, when it is over, its access-log line and the `done` event observers count.
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Logger } from '../../lib/logger.js'
+import { infoLine, type Logger } from '../../lib/logger.js'
 import { isHttp2Request } from '../../lib/node-http.js'
 import type { Decision, ProxyEvents, DecisionReason } from './events.js'
 import { type FailureReason, writePlain } from './failures.js'
@@ -140,7 +140,8 @@ export class Exchange {
     const { logger, now } = this.options
     // LOG_LEVEL above info: not even the line's object is built.
     if (!logger.isLevelEnabled('info')) return
-    logger.info(
+    infoLine(
+      logger,
       {
         method: this.req.method,
         path: this.clientPath.split('?', 1)[0],

@@ -1,5 +1,6 @@
 // One request's journey: its id, the Host each attempt sends, a failover, and the line and record it ends
 // with. A real IncomingMessage on an unconnected socket; the clock is pinned.
+import { once } from 'node:events'
 import { IncomingMessage } from 'node:http'
 import { Socket } from 'node:net'
 import { PassThrough } from 'node:stream'
@@ -27,7 +28,9 @@ const GREEN = color('green', 'green:80')
 function options(level = 'info', preserveHost = false) {
   const out = new PassThrough()
   const lines: Record<string, unknown>[] = []
-  out.on('data', (chunk: Buffer) => lines.push(JSON.parse(String(chunk))))
+  out.on('data', (chunk: Buffer) => {
+    for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line))
+  })
   const records: RequestRecord[] = []
   let clock = 1000
   const forward: ForwardOptions = {
@@ -39,7 +42,7 @@ function options(level = 'info', preserveHost = false) {
     now: () => clock,
     events: { done: (record) => records.push(record) },
   }
-  return { forward, lines, records, advance: (ms: number) => (clock += ms) }
+  return { forward, lines, records, advance: (ms: number) => (clock += ms), written: () => once(out, 'data') }
 }
 
 t.test("the client's request id is kept; a refused request always gets its own", async (t) => {
@@ -72,7 +75,7 @@ t.test("Host is the upstream's unless PRESERVE_HOST, and a failover says where i
 })
 
 t.test('finish logs one access line and tells the record, timed on the injected clock', async (t) => {
-  const { forward, lines, records, advance } = options()
+  const { forward, lines, records, advance, written } = options()
   const req = request({ 'x-request-id': 'r1' }, 'POST', '1.0')
   const exchange = Exchange.admitted(
     req,
@@ -95,6 +98,8 @@ t.test('finish logs one access line and tells the record, timed on the injected 
       tls: false,
     },
   ])
+  t.same(lines, [], 'the line is written once this turn of the event loop is over')
+  await written()
   t.match(lines, [
     {
       msg: 'request',

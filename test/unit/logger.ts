@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import t, { type Test } from 'tap'
-import { bufferedDestination, createLogger, flushed } from '../../lib/logger.js'
+import { bufferedDestination, createLogger, flushed, infoLine } from '../../lib/logger.js'
+import { captureLogger } from '../helpers/logs.js'
 
 function sink() {
   const stream = new PassThrough()
@@ -56,6 +57,72 @@ t.test('level filters, silent says nothing', async (t) => {
   const none = sink()
   createLogger({ level: 'silent', format: 'json' }, none.stream).fatal('nothing')
   t.equal(none.text(), '')
+})
+
+t.test(
+  'infoLine writes the line logger.info would, byte for byte, in its place among the others',
+  async (t) => {
+    const [fast, slow] = [sink(), sink()]
+    const [fastLogger, slowLogger] = [fast, slow].map((out) =>
+      createLogger({ level: 'info', format: 'json' }, out.stream),
+    ) as [ReturnType<typeof createLogger>, ReturnType<typeof createLogger>]
+    const fields = {
+      method: 'GET',
+      path: '/a"b\\c\u0001é\u2028',
+      status: 200,
+      color: null,
+      duration_ms: 0.5,
+      gone: undefined,
+      not_a_number: Number.NaN,
+      tls: false,
+    }
+    const realNow = Date.now
+    Date.now = () => 1_700_000_000_000
+    t.teardown(() => (Date.now = realNow))
+    fastLogger.info('before')
+    infoLine(fastLogger, fields, 'request')
+    fastLogger.warn('after')
+    slowLogger.info('before')
+    slowLogger.info(fields, 'request')
+    slowLogger.warn('after')
+    t.equal(fast.text(), slow.text())
+    t.match(
+      fast.text().split('\n')[1],
+      /^\{"level":30,"time":1700000000000,"method":"GET".*"msg":"request"\}$/s,
+    )
+  },
+)
+
+t.test("infoLine: a turn's lines go out together after it, and flushed() waits for them", async (t) => {
+  const writes: string[] = []
+  const stream = { write: (text: string) => writes.push(text) }
+  const logger = createLogger({ level: 'info', format: 'json' }, stream)
+  infoLine(logger, { n: 1 }, 'request')
+  infoLine(logger, { n: 2 }, 'request')
+  t.same(writes, [], 'nothing is written before the turn is over')
+  await new Promise<void>((resolve) => setImmediate(resolve))
+  t.equal(writes.length, 1, 'one write for the turn')
+  t.match(
+    writes[0],
+    /^\{"level":30,"time":\d+,"n":1,"msg":"request"\}\n\{"level":30,"time":\d+,"n":2,"msg":"request"\}\n$/,
+  )
+  infoLine(logger, { n: 3 }, 'request')
+  await flushed(logger)
+  t.match(writes[1], /"n":3/, 'flushed() writes what the turn has kept')
+  await new Promise<void>((resolve) => setImmediate(resolve))
+  t.equal(writes.length, 2, 'and the turn has nothing left to write')
+})
+
+t.test('infoLine: nothing above info; a pretty or a test logger logs it through pino', async (t) => {
+  const quiet = sink()
+  infoLine(createLogger({ level: 'warn', format: 'json' }, quiet.stream), { status: 200 }, 'request')
+  t.equal(quiet.text(), '')
+  const pretty = sink()
+  infoLine(createLogger({ level: 'info', format: 'pretty' }, pretty.stream), { status: 200 }, 'request')
+  t.match(pretty.text(), /INFO.*request/)
+  const captured = captureLogger()
+  infoLine(captured.logger, { status: 200 }, 'request')
+  t.match(captured.lines, [{ level: 30, status: 200, msg: 'request' }])
 })
 
 t.test('pretty: readable lines for people', async (t) => {
