@@ -59,8 +59,17 @@ async function free(port: number, host: string): Promise<void> {
   await new Promise((resolve) => probe.close(resolve))
 }
 
+/**
+ * Whether this Node's listen() takes `reusePort` (22.12 and 23.1 on). An older one ignores the option, and the
+ * second socket on the port would fail with EADDRINUSE.
+ */
+export function takesReusePort(version: string): boolean {
+  const [major = 0, minor = 0] = version.split('.').map(Number)
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12)
+}
+
 /** Listening sockets per traffic port: each turn of the loop accepts up to this many new connections. */
-export const ACCEPTORS = process.platform === 'linux' ? 16 : 1
+export const ACCEPTORS = process.platform === 'linux' && takesReusePort(process.versions.node) ? 16 : 1
 
 /** The net.Server options a server applies to each connection it accepts, read back from it. */
 interface Accepting extends Server {
