@@ -11,7 +11,8 @@ export class LineBatch {
   private pending: unknown[] = []
   private scheduled = false
 
-  constructor(private readonly stream: DestinationStream) {}
+  /** Where the lines go: the logger's own stream. */
+  constructor(readonly stream: DestinationStream) {}
 
   /** Keeps the line, with the time it was logged, until this turn of the loop is over. */
   add(fields: Record<string, unknown>, msg: string): void {

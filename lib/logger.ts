@@ -31,8 +31,8 @@ export function createLogger(
   { level, format }: { level: LogLevel; format: LogFormat },
   destination?: DestinationStream,
 ): Logger {
-  const json = format === 'json' ? (destination ?? bufferedDestination(1, STDOUT_BUFFER)) : undefined
-  const batch = json && new LineBatch(json)
+  const batch =
+    format === 'json' ? new LineBatch(destination ?? bufferedDestination(1, STDOUT_BUFFER)) : undefined
   const options: LoggerOptions = {
     level,
     base: undefined,
@@ -47,7 +47,7 @@ export function createLogger(
       },
     },
   }
-  if (json === undefined || batch === undefined) {
+  if (batch === undefined) {
     // Loaded only for LOG_FORMAT=pretty: a JSON logger (the default) never needs its ~4 MB.
     const pretty = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty')
     const stream = pretty({
@@ -61,7 +61,7 @@ export function createLogger(
   // Exiting (process.exit, an uncaught error): this turn's lines go into the stream before pino's own
   // exit handler (registered earlier, so this one is put first) writes the stream out.
   if (destination === undefined) process.prependListener('exit', batch.flush)
-  const logger = pino(options, json)
+  const logger = pino(options, batch.stream)
   batches.set(logger, batch)
   return logger
 }
